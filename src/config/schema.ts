@@ -1,0 +1,191 @@
+// The config file's shape (SPEC §8) as a zod schema with every default.
+// It validates only; loading, ${ENV} interpolation and the embedded default live beside it.
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const usd = z.number().nonnegative().finite();
+
+export const timeoutsSchema = z
+  .object({
+    connect_ms: positiveInt.default(5000),
+    first_byte_ms: positiveInt.default(60000),
+    idle_ms: positiveInt.default(30000),
+  })
+  .strict();
+
+export const providerTypes = ['openai', 'anthropic', 'gemini', 'mock', 'azure-openai'] as const;
+
+export const mockFaultSchema = z
+  .object({
+    latency_ms: z.number().int().nonnegative().default(0),
+    /** probability 0..1 of each fault per request */
+    error_rate: z.number().min(0).max(1).default(0),
+    error_status: z.number().int().min(400).max(599).default(500),
+    hang: z.boolean().default(false),
+    reset_after_chunks: z.number().int().nonnegative().nullable().default(null),
+    malformed: z.boolean().default(false),
+  })
+  .strict();
+
+export const providerSchema = z
+  .object({
+    id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."'),
+    type: z.enum(providerTypes),
+    base_url: z.string().url().optional(),
+    api_key: z.string().optional(),
+    /** Extra headers sent upstream (e.g. an organisation id). */
+    headers: z.record(z.string(), z.string()).default({}),
+    timeouts: timeoutsSchema.prefault({}),
+    /** Max sockets per upstream origin. */
+    connections: positiveInt.default(256),
+    /** azure-openai only. */
+    api_version: z.string().optional(),
+    /** mock only: token rate for streaming (tokens/s, 0 = as fast as possible) and faults. */
+    tokens_per_second: z.number().nonnegative().default(0),
+    faults: mockFaultSchema.optional(),
+  })
+  .strict();
+
+export const channelSchema = z
+  .object({
+    provider: z.string().min(1),
+    upstream_model: z.string().min(1),
+    priority: z.number().int().default(0),
+    weight: z.number().positive().default(1),
+  })
+  .strict();
+
+export const modelSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._:/-]*$/, 'a model id is a lowercase slug such as gpt-5.4'),
+    kind: z.enum(['chat', 'embedding']).default('chat'),
+    context_window: positiveInt.default(128000),
+    max_output_tokens: positiveInt.default(16384),
+    pricing: z
+      .object({ input_per_mtok: usd.default(0), output_per_mtok: usd.default(0) })
+      .strict()
+      .prefault({}),
+    supported_parameters: z.array(z.string()).optional(),
+    maintenance: z.boolean().default(false),
+    description: z.string().optional(),
+    channels: z.array(channelSchema).min(1, 'a model needs at least one channel'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        admin_token: z.string().optional(),
+        max_body_bytes: positiveInt.default(10 * 1024 * 1024),
+        shutdown_grace_s: z.number().nonnegative().default(30),
+        public_metrics: z.boolean().default(false),
+        header_timeout_ms: positiveInt.default(10000),
+        request_timeout_ms: positiveInt.default(60000),
+        heartbeat_ms: positiveInt.default(15000),
+        max_in_flight: positiveInt.default(4096),
+        max_event_loop_lag_ms: positiveInt.default(500),
+        log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({ url: z.string().default('sqlite://./data/tollgate.db') })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        url: z.string().optional(),
+        /** What limits/budgets do when Redis is unreachable: refuse (503) or use a bounded local limiter. */
+        on_unavailable: z.enum(['fail_closed', 'local']).default('fail_closed'),
+        key_prefix: z.string().default('tollgate:'),
+      })
+      .strict()
+      .prefault({}),
+    providers: z.array(providerSchema).min(1, 'configure at least one provider'),
+    models: z.array(modelSchema).min(1, 'configure at least one model'),
+    routing: z
+      .object({
+        max_attempts: positiveInt.default(4),
+        retry_base_ms: z.number().int().nonnegative().default(250),
+        retry_max_ms: z.number().int().nonnegative().default(30000),
+        retry_budget_ratio: z.number().min(0).max(1).default(0.2),
+      })
+      .strict()
+      .prefault({}),
+    circuit_breaker: z
+      .object({
+        failure_threshold: positiveInt.default(5),
+        failure_rate: z.number().min(0).max(1).default(0.5),
+        min_requests: positiveInt.default(10),
+        window_s: z.number().positive().default(30),
+        cooldown_s: z.number().positive().default(30),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        key_rpm: positiveInt.nullable().default(600),
+        key_tpm: positiveInt.nullable().default(null),
+        org_rpm: positiveInt.nullable().default(null),
+        org_tpm: positiveInt.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    billing: z
+      .object({
+        /** Output tokens reserved when a request sets no max_tokens. */
+        default_reserve_output_tokens: positiveInt.default(4096),
+        flush_interval_ms: positiveInt.default(200),
+        flush_batch_size: positiveInt.default(500),
+        max_queue: positiveInt.default(100000),
+        usage_retention_days: positiveInt.default(90),
+      })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        exact: z
+          .object({
+            enabled: z.boolean().default(true),
+            ttl_s: positiveInt.default(3600),
+            max_bytes: positiveInt.default(64 * 1024 * 1024),
+          })
+          .strict()
+          .prefault({}),
+        semantic: z
+          .object({
+            enabled: z.boolean().default(false),
+            threshold: z.number().min(0).max(1).default(0.95),
+            embedding_model: z.string().default('text-embedding-3-small'),
+            ttl_s: positiveInt.default(3600),
+            max_entries_per_org: positiveInt.default(10000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    alerts: z
+      .object({
+        webhook_secret: z.string().optional(),
+        smtp_url: z.string().nullable().default(null),
+        from: z.string().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    demo: z
+      .object({ enabled: z.boolean().default(false), credits_usd: usd.default(10) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+export type MockFaults = z.infer<typeof mockFaultSchema>;
+export type ProviderType = (typeof providerTypes)[number];

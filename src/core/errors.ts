@@ -1,0 +1,59 @@
+// The one error class of the gateway. Every failure that reaches a client is a
+// GatewayError; anything else is turned into internal_error by toGatewayError.
+import { ERROR_REGISTRY, type ErrorCode, type ErrorType } from './error-registry.js';
+
+export interface GatewayErrorOptions {
+  param?: string | null;
+  /** Whether another attempt (same or other channel) may succeed. */
+  retryable?: boolean;
+  /** Seconds the client (or the router) should wait, sent as Retry-After. */
+  retryAfterS?: number;
+  /** Upstream HTTP status, when the error came from a provider. */
+  upstreamStatus?: number;
+  /** Override the registry status, e.g. to pass a provider's 4xx through (SPEC §5). */
+  status?: number;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: ErrorCode;
+  readonly param: string | null;
+  readonly retryable: boolean;
+  readonly retryAfterS: number | undefined;
+  readonly upstreamStatus: number | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    const entry = ERROR_REGISTRY[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.type = entry.type;
+    this.status = opts.status ?? entry.status;
+    this.param = opts.param ?? null;
+    this.retryable = opts.retryable ?? false;
+    this.retryAfterS = opts.retryAfterS;
+    this.upstreamStatus = opts.upstreamStatus;
+  }
+
+  toEnvelope(): ErrorEnvelope {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+  }
+}
+
+export interface ErrorEnvelope {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}
+
+/** Anything thrown becomes a GatewayError; unknown errors become 500 internal_error. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError('internal_error', 'Tollgate hit an unexpected error. Retry the request; if it keeps failing, report the X-Request-Id to the operator.', {
+    cause: err,
+  });
+}

@@ -1,0 +1,190 @@
+// The storage contract: every durable read and write Tollgate makes goes through Store.
+// Implementations (SQLite, Postgres) must behave identically; test/store-contract runs on both.
+
+/** Money is integer micro-USD everywhere inside Tollgate. Times are epoch milliseconds. */
+export interface OrgRow {
+  id: string;
+  name: string;
+  disabled: boolean;
+  /** null = every model. */
+  allowed_models: string[] | null;
+  spend_cap_micros: number | null;
+  /** model id -> ordered fallback model ids */
+  fallbacks: Record<string, string[]>;
+  rpm: number | null;
+  tpm: number | null;
+  /** Org-level settings that have no column of their own (e.g. semantic cache opt-in). */
+  settings: Record<string, unknown>;
+  created_at: number;
+  updated_at: number;
+}
+
+export type KeyKind = 'sk' | 'mk';
+
+export interface KeyRow {
+  id: string;
+  org_id: string;
+  kind: KeyKind;
+  name: string | null;
+  /** hex SHA-256 of the whole key; the key itself is never stored. */
+  hash: string;
+  /** display prefix such as `sk-tg-AbC1…` */
+  prefix: string;
+  disabled: boolean;
+  revoked_at: number | null;
+  expires_at: number | null;
+  budget_micros: number | null;
+  rpm: number | null;
+  tpm: number | null;
+  allowed_models: string[] | null;
+  fallbacks: Record<string, string[]>;
+  /** per-key cache settings, e.g. {"exact": false, "semantic": true, "threshold": 0.97} */
+  cache: Record<string, unknown> | null;
+  /** id of the key this one replaced by rotation */
+  rotated_from: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type LedgerKind = 'grant' | 'charge';
+
+export interface LedgerRow {
+  id: string;
+  org_id: string;
+  key_id: string | null;
+  kind: LedgerKind;
+  /** signed: grants positive, charges negative, so balance = sum(amount_micros) */
+  amount_micros: number;
+  note: string | null;
+  /** unique among charges: one charge per request */
+  request_id: string | null;
+  /** unique per org among grants */
+  idempotency_key: string | null;
+  created_at: number;
+}
+
+export interface UsageRow {
+  request_id: string;
+  org_id: string;
+  key_id: string;
+  /** the model that served (after fallback); the requested one when nothing served */
+  model: string;
+  requested_model: string;
+  provider: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  /** null = not from cache; otherwise the layer */
+  cached: 'exact' | 'semantic' | null;
+  /** HTTP status sent to the client */
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  stream: boolean;
+  /** token counts were computed by Tollgate, not reported by the upstream */
+  estimated: boolean;
+  /** e.g. "gpt-5.4 -> claude-sonnet-4.5" */
+  fallback: string | null;
+  attempts: number;
+  created_at: number;
+}
+
+export interface Page<T> {
+  rows: T[];
+  /** opaque; undefined when there is no next page */
+  next_cursor: string | undefined;
+}
+
+export interface UsageFilter {
+  org_id: string;
+  key_id?: string;
+  model?: string;
+  /** inclusive, epoch ms */
+  from?: number;
+  /** exclusive, epoch ms */
+  to?: number;
+  cursor?: string;
+  /** 1..1000 */
+  limit: number;
+}
+
+export type UsageGroup = 'hour' | 'day' | 'model' | 'key';
+
+export interface UsageAggregateFilter {
+  org_id: string;
+  key_id?: string;
+  model?: string;
+  from?: number;
+  to?: number;
+  /** must contain exactly one of 'hour' | 'day' when time-bucketed; may add 'model' and/or 'key' */
+  group_by: UsageGroup[];
+}
+
+export interface UsageAggregate {
+  /** bucket start (epoch ms) when grouped by hour/day */
+  bucket?: number;
+  model?: string;
+  key_id?: string;
+  requests: number;
+  errors: number;
+  cache_hits: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+
+export interface AlertSettingsRow {
+  org_id: string;
+  /** JSON document validated by the alerts module */
+  settings: Record<string, unknown>;
+  updated_at: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Create or upgrade the schema. Safe to run on every start and concurrently from several instances. */
+  migrate(): Promise<void>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  insertOrg(org: OrgRow): Promise<void>;
+  updateOrg(id: string, patch: Partial<Omit<OrgRow, 'id' | 'created_at'>>): Promise<OrgRow | undefined>;
+  getOrg(id: string): Promise<OrgRow | undefined>;
+  getOrgByName(name: string): Promise<OrgRow | undefined>;
+  listOrgs(): Promise<OrgRow[]>;
+
+  insertKey(key: KeyRow): Promise<void>;
+  updateKey(id: string, patch: Partial<Omit<KeyRow, 'id' | 'org_id' | 'hash' | 'created_at'>>): Promise<KeyRow | undefined>;
+  getKey(id: string): Promise<KeyRow | undefined>;
+  getKeyByHash(hash: string): Promise<KeyRow | undefined>;
+  /** every key (all orgs) when orgId is omitted; ordered by created_at */
+  listKeys(orgId?: string): Promise<KeyRow[]>;
+
+  /**
+   * Append a grant. Idempotent per (org_id, idempotency_key): a repeat returns the first entry
+   * with applied=false and writes nothing.
+   */
+  grantCredit(entry: LedgerRow): Promise<{ entry: LedgerRow; applied: boolean }>;
+  /**
+   * Write finished requests in one transaction: usage rows, their charge rows, and the
+   * roll-up increments. A usage row whose request_id exists is skipped together with its
+   * charge and roll-up increment, so a retried batch never duplicates.
+   */
+  writeBatch(batch: { usage: UsageRow[]; charges: LedgerRow[] }): Promise<void>;
+  /** org_id -> sum of its ledger */
+  balances(): Promise<Map<string, number>>;
+  /** key_id -> total charged (positive micros) */
+  keySpends(): Promise<Map<string, number>>;
+  /** newest first */
+  listLedger(orgId: string, opts: { cursor?: string; limit: number }): Promise<Page<LedgerRow>>;
+  /** newest first */
+  listUsage(filter: UsageFilter): Promise<Page<UsageRow>>;
+  /** served from the roll-up tables, never by scanning raw usage */
+  aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]>;
+  /** delete raw usage rows older than the cutoff (roll-ups stay); returns rows deleted */
+  pruneUsage(before: number): Promise<number>;
+
+  getAlertSettings(orgId: string): Promise<AlertSettingsRow | undefined>;
+  putAlertSettings(row: AlertSettingsRow): Promise<void>;
+}
