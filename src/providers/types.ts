@@ -62,6 +62,8 @@ export interface StreamTranslator {
 
 export interface ProviderAdapter {
   readonly type: string;
+  /** Chat parameters this provider can honour; used when a model's config lists none. */
+  readonly supportedParameters?: readonly string[];
   chatRequest(req: ChatRequest, ctx: AdapterContext): UpstreamRequest;
   /** Parse a 2xx non-stream body. Throws GatewayError provider_error (502) when malformed. */
   chatResponse(body: string, ctx: AdapterContext): ChatCompletion;
