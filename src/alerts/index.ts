@@ -1,0 +1,172 @@
+// Org alert settings and delivery (SPEC §10): webhooks signed with HMAC-SHA256 and retried
+// with backoff, email through SMTP; each event once per transition. Never blocks a request.
+import { createHmac, randomUUID } from 'node:crypto';
+import { request } from 'undici';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { GatewayError } from '../core/errors.js';
+import { parseBody } from '../http/parse.js';
+import type { Logger } from '../observability/logger.js';
+import type { Store } from '../store/types.js';
+
+export const ALERT_EVENTS = ['model.unavailable', 'model.recovered', 'balance.low', 'budget.threshold'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number] | 'test';
+
+const settingsSchema = z
+  .object({
+    webhook_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').nullable().optional(),
+    email: z.string().email().nullable().optional(),
+    events: z.array(z.enum(ALERT_EVENTS)).optional(),
+    balance_low_usd: z.number().finite().nonnegative().nullable().optional(),
+    budget_threshold_pct: z.number().finite().min(1).max(100).nullable().optional(),
+  })
+  .strict();
+
+export type AlertSettings = {
+  webhook_url: string | null;
+  email: string | null;
+  events: string[];
+  balance_low_usd: number | null;
+  budget_threshold_pct: number | null;
+};
+
+const DEFAULTS: AlertSettings = { webhook_url: null, email: null, events: [], balance_low_usd: null, budget_threshold_pct: 80 };
+
+export interface DeliveryResult {
+  delivered: boolean;
+  channel: 'webhook' | 'email' | 'none';
+  status?: number;
+  attempts: number;
+  error?: string;
+}
+
+export function signPayload(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+export interface AlertDeps {
+  store: Store;
+  log: Logger;
+  config: Config['alerts'];
+  /** delays between webhook attempts; the first try is immediate */
+  retryDelaysMs?: number[];
+}
+
+export class AlertService {
+  private readonly settings = new Map<string, AlertSettings>();
+  /** transitions already announced: `${org}|${event}|${subject}` */
+  private readonly active = new Set<string>();
+  private readonly retryDelays: number[];
+  private pending = 0;
+
+  constructor(private readonly deps: AlertDeps) {
+    this.retryDelays = deps.retryDelaysMs ?? [1000, 5000, 30000, 120000];
+  }
+
+  async load(orgIds: string[]): Promise<void> {
+    for (const id of orgIds) {
+      const row = await this.deps.store.getAlertSettings(id);
+      if (row) this.settings.set(id, { ...DEFAULTS, ...(row.settings as Partial<AlertSettings>) });
+    }
+  }
+
+  async getSettings(orgId: string): Promise<AlertSettings> {
+    const cached = this.settings.get(orgId);
+    if (cached) return cached;
+    const row = await this.deps.store.getAlertSettings(orgId);
+    return { ...DEFAULTS, ...((row?.settings as Partial<AlertSettings>) ?? {}) };
+  }
+
+  async putSettings(orgId: string, body: unknown): Promise<AlertSettings> {
+    const parsed = parseBody(settingsSchema, body);
+    const next: AlertSettings = { ...(await this.getSettings(orgId)) };
+    for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+    await this.deps.store.putAlertSettings({ org_id: orgId, settings: next, updated_at: Date.now() });
+    this.settings.set(orgId, next);
+    return next;
+  }
+
+  settingsFor(orgId: string): AlertSettings | undefined {
+    return this.settings.get(orgId);
+  }
+
+  async sendTest(orgId: string): Promise<DeliveryResult> {
+    const s = await this.getSettings(orgId);
+    if (!s.webhook_url && !s.email) throw new GatewayError('invalid_value', 'No webhook_url or email is set; save one with PUT /api/alerts first.', { param: 'webhook_url' });
+    return this.deliver(orgId, s, 'test', { message: 'This is a test alert from Tollgate.' }, false);
+  }
+
+  /**
+   * Raise (active=true) or clear (active=false) a condition. An event is sent when a
+   * condition becomes active; `clearEvent` is sent when it clears, if given.
+   */
+  transition(orgId: string, subject: string, condition: 'model' | 'balance' | 'budget', active: boolean, data: Record<string, unknown>): void {
+    const id = `${orgId}|${condition}|${subject}`;
+    const was = this.active.has(id);
+    if (active === was) return;
+    if (active) this.active.add(id);
+    else this.active.delete(id);
+    const event: AlertEvent | undefined =
+      condition === 'model' ? (active ? 'model.unavailable' : 'model.recovered') : active ? (condition === 'balance' ? 'balance.low' : 'budget.threshold') : undefined;
+    if (!event) return;
+    const s = this.settings.get(orgId);
+    if (!s || !s.events.includes(event)) return;
+    void this.deliver(orgId, s, event, data, true);
+  }
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  private async deliver(orgId: string, s: AlertSettings, event: AlertEvent, data: Record<string, unknown>, retry: boolean): Promise<DeliveryResult> {
+    const payload = JSON.stringify({ id: `evt_${randomUUID()}`, type: event, org_id: orgId, created_at: new Date().toISOString(), data });
+    this.pending++;
+    try {
+      let result: DeliveryResult = { delivered: false, channel: 'none', attempts: 0 };
+      if (s.webhook_url) result = await this.sendWebhook(s.webhook_url, payload, retry);
+      if (s.email && this.deps.config.smtp_url) {
+        const mail = await this.sendEmail(s.email, event, payload);
+        if (!s.webhook_url) result = mail;
+      }
+      return result;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private async sendWebhook(url: string, payload: string, retry: boolean): Promise<DeliveryResult> {
+    const secret = this.deps.config.webhook_secret ?? '';
+    const delays = retry ? [0, ...this.retryDelays] : [0];
+    let last: DeliveryResult = { delivered: false, channel: 'webhook', attempts: 0 };
+    for (let i = 0; i < delays.length; i++) {
+      if (delays[i] > 0) await new Promise((r) => setTimeout(r, delays[i]).unref());
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-tollgate-signature': signPayload(secret, payload), 'user-agent': 'tollgate-alerts' },
+          body: payload,
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        });
+        await res.body.dump();
+        last = { delivered: res.statusCode < 300, channel: 'webhook', status: res.statusCode, attempts: i + 1 };
+        if (last.delivered) return last;
+      } catch (err) {
+        last = { delivered: false, channel: 'webhook', attempts: i + 1, error: (err as Error).message };
+      }
+      this.deps.log.warn({ attempt: i + 1, status: last.status }, 'alert webhook delivery failed');
+    }
+    return last;
+  }
+
+  private async sendEmail(to: string, event: AlertEvent, payload: string): Promise<DeliveryResult> {
+    try {
+      const { createTransport } = await import('nodemailer');
+      const transport = createTransport(this.deps.config.smtp_url!);
+      await transport.sendMail({ from: this.deps.config.from ?? 'tollgate@localhost', to, subject: `[Tollgate] ${event}`, text: payload });
+      return { delivered: true, channel: 'email', attempts: 1 };
+    } catch (err) {
+      return { delivered: false, channel: 'email', attempts: 1, error: (err as Error).message };
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// Turns the Authorization / x-api-key header into an authenticated org and key, with the
+// exact SPEC §7 code and a message saying what is wrong. Reads only the in-memory view.
+import { GatewayError } from '../core/errors.js';
+import type { KeyKind, KeyRow, OrgRow } from '../store/types.js';
+import type { TenantView } from '../tenants/view.js';
+import { checkKeyShape, hashKey, sameHash, sameSecret } from './keys.js';
+
+export interface AuthHeaders {
+  authorization?: string;
+  xApiKey?: string;
+}
+
+export interface Principal {
+  org: OrgRow;
+  key: KeyRow;
+}
+
+const KIND_NAMES: Record<KeyKind, string> = { sk: 'an inference key (sk-tg-…)', mk: 'a management key (mk-tg-…)' };
+
+/** Extracts the credential, rejecting malformed headers with a precise message. */
+export function extractCredential(h: AuthHeaders): string {
+  const { authorization, xApiKey } = h;
+  if (authorization !== undefined && authorization !== '') {
+    const m = /^Bearer (.*)$/is.exec(authorization);
+    if (!m) {
+      throw new GatewayError('invalid_api_key', 'The Authorization header is malformed: send "Authorization: Bearer <key>".');
+    }
+    const token = m[1];
+    if (token === '') throw new GatewayError('invalid_api_key', 'The Authorization header has "Bearer" but no key after it.');
+    if (token.trim() !== token) throw new GatewayError('invalid_api_key', 'The API key has surrounding whitespace; send the key exactly, with no spaces or line breaks around it.');
+    return token;
+  }
+  if (xApiKey !== undefined && xApiKey !== '') {
+    if (xApiKey.trim() !== xApiKey) throw new GatewayError('invalid_api_key', 'The API key has surrounding whitespace; send the key exactly, with no spaces or line breaks around it.');
+    return xApiKey;
+  }
+  throw new GatewayError('missing_api_key', 'No API key: send "Authorization: Bearer <key>" (or an "x-api-key" header).');
+}
+
+export function authenticateKey(view: TenantView, h: AuthHeaders, accept: readonly KeyKind[], now = Date.now()): Principal {
+  const token = extractCredential(h);
+  if (/\s/.test(token)) throw new GatewayError('invalid_api_key', 'The API key contains whitespace; send the key exactly as it was issued.');
+  const shape = checkKeyShape(token);
+  if (!shape.ok) {
+    throw new GatewayError(
+      'invalid_api_key',
+      shape.reason === 'checksum'
+        ? 'The API key has a bad checksum: it was mistyped or truncated. Copy the whole key again.'
+        : 'The API key is malformed: Tollgate keys look like sk-tg-… (inference) or mk-tg-… (management).',
+    );
+  }
+  const hash = hashKey(token);
+  const key = view.keyByHash(hash);
+  if (!key || !sameHash(key.hash, hash)) throw new GatewayError('invalid_api_key', 'The API key is not known to this gateway. Check that you copied the right key.');
+  if (key.revoked_at !== null) throw new GatewayError('invalid_api_key', 'The API key has been revoked. Create a new key.');
+  if (key.expires_at !== null && key.expires_at <= now) {
+    throw new GatewayError('expired_api_key', `The API key expired at ${new Date(key.expires_at).toISOString()}. Use its replacement or create a new key.`);
+  }
+  if (!accept.includes(shape.kind)) {
+    throw new GatewayError('wrong_key_type', `This route needs ${accept.map((k) => KIND_NAMES[k]).join(' or ')}, but ${KIND_NAMES[shape.kind]} was sent.`);
+  }
+  const org = view.org(key.org_id);
+  if (!org) throw new GatewayError('invalid_api_key', 'The API key is not known to this gateway. Check that you copied the right key.');
+  if (key.disabled) throw new GatewayError('key_disabled', 'This key is disabled. An org admin can re-enable it with PATCH /api/keys/{id} {"disabled": false}.');
+  if (org.disabled) throw new GatewayError('org_disabled', 'This organisation is disabled. Contact the gateway operator.');
+  return { org, key };
+}
+
+export function authenticateAdmin(adminToken: string | undefined, h: AuthHeaders): void {
+  const token = extractCredential(h);
+  if (!adminToken) throw new GatewayError('invalid_api_key', 'Admin routes are disabled: the operator has not set an admin token (TOLLGATE_ADMIN_TOKEN).');
+  if (token.startsWith('sk-tg-') || token.startsWith('mk-tg-')) {
+    throw new GatewayError('wrong_key_type', 'Admin routes need the operator admin token, not an API key.');
+  }
+  if (!sameSecret(token, adminToken)) throw new GatewayError('invalid_api_key', 'The admin token is not valid.');
+}

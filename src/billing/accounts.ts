@@ -1,0 +1,107 @@
+// Balances, spends and open reservations of one instance, kept in memory and changed only
+// synchronously, so a reserve decision can never interleave with another (SPEC §6).
+import { formatUsd } from './money.js';
+
+export interface ReserveInput {
+  orgId: string;
+  keyId: string;
+  amount: number;
+  keyBudget: number | null;
+  orgCap: number | null;
+}
+
+export type ReserveOutcome =
+  | { ok: true; reservation: Reservation }
+  | { ok: false; code: 'insufficient_balance' | 'budget_exceeded'; message: string };
+
+export interface Reservation {
+  orgId: string;
+  keyId: string;
+  amount: number;
+  settled: boolean;
+}
+
+const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+
+export class CreditAccounts {
+  private readonly balance = new Map<string, number>();
+  private readonly orgReserved = new Map<string, number>();
+  private readonly orgSpend = new Map<string, number>();
+  private readonly keyReserved = new Map<string, number>();
+  private readonly keySpend = new Map<string, number>();
+
+  load(balances: Map<string, number>, keySpends: Map<string, number>, orgSpends: Map<string, number>): void {
+    for (const [k, v] of balances) this.balance.set(k, v);
+    for (const [k, v] of keySpends) this.keySpend.set(k, v);
+    for (const [k, v] of orgSpends) this.orgSpend.set(k, v);
+  }
+
+  reserve(r: ReserveInput): ReserveOutcome {
+    const balance = this.balance.get(r.orgId) ?? 0;
+    const orgReserved = this.orgReserved.get(r.orgId) ?? 0;
+    const available = balance - orgReserved;
+    if (available <= 0 || available < r.amount) {
+      const what = available <= 0 ? `The organisation's balance is used up (${formatUsd(balance)}${orgReserved > 0 ? `, ${formatUsd(orgReserved)} held by requests in flight` : ''})` : `The organisation's available balance (${formatUsd(available)}) does not cover this request's worst-case cost (${formatUsd(r.amount)})`;
+      return { ok: false, code: 'insufficient_balance', message: `${what}. Ask the operator to add credit, or lower max_tokens.` };
+    }
+    if (r.keyBudget !== null) {
+      const spent = (this.keySpend.get(r.keyId) ?? 0) + (this.keyReserved.get(r.keyId) ?? 0);
+      if (spent + r.amount > r.keyBudget) {
+        return {
+          ok: false,
+          code: 'budget_exceeded',
+          message: `This key's budget is reached: ${formatUsd(this.keySpend.get(r.keyId) ?? 0)} spent of ${formatUsd(r.keyBudget)}, and this request may cost up to ${formatUsd(r.amount)}. Raise the key's budget_usd with PATCH /api/keys/{id}, or lower max_tokens.`,
+        };
+      }
+    }
+    if (r.orgCap !== null) {
+      const spent = (this.orgSpend.get(r.orgId) ?? 0) + orgReserved;
+      if (spent + r.amount > r.orgCap) {
+        return {
+          ok: false,
+          code: 'budget_exceeded',
+          message: `The organisation's spend cap is reached: ${formatUsd(this.orgSpend.get(r.orgId) ?? 0)} spent of ${formatUsd(r.orgCap)}, and this request may cost up to ${formatUsd(r.amount)}. Ask the operator to raise the cap.`,
+        };
+      }
+    }
+    add(this.orgReserved, r.orgId, r.amount);
+    add(this.keyReserved, r.keyId, r.amount);
+    return { ok: true, reservation: { orgId: r.orgId, keyId: r.keyId, amount: r.amount, settled: false } };
+  }
+
+  /** Releases the hold and applies the real cost. Idempotent. */
+  settle(res: Reservation, actual: number): void {
+    if (res.settled) return;
+    res.settled = true;
+    add(this.orgReserved, res.orgId, -res.amount);
+    add(this.keyReserved, res.keyId, -res.amount);
+    if (actual !== 0) this.charge(res.orgId, res.keyId, actual);
+  }
+
+  /** A charge with no reservation (e.g. replayed from another path). */
+  charge(orgId: string, keyId: string, amount: number): void {
+    add(this.balance, orgId, -amount);
+    add(this.orgSpend, orgId, amount);
+    add(this.keySpend, keyId, amount);
+  }
+
+  grant(orgId: string, amount: number): void {
+    add(this.balance, orgId, amount);
+  }
+
+  balanceOf(orgId: string): number {
+    return this.balance.get(orgId) ?? 0;
+  }
+
+  keySpendOf(keyId: string): number {
+    return this.keySpend.get(keyId) ?? 0;
+  }
+
+  orgSpendOf(orgId: string): number {
+    return this.orgSpend.get(orgId) ?? 0;
+  }
+
+  reservedFor(orgId: string): number {
+    return this.orgReserved.get(orgId) ?? 0;
+  }
+}

@@ -1,0 +1,88 @@
+// The embedded default used when no config file exists: the mock provider's demo models,
+// SQLite under ./data, a demo org, plus any real provider whose API key is in the environment.
+import type { Env } from './load.js';
+
+export function defaultConfigInput(env: Env): Record<string, unknown> {
+  const providers: Record<string, unknown>[] = [{ id: 'mock', type: 'mock', tokens_per_second: 0 }];
+  const models: Record<string, unknown>[] = [
+    {
+      id: 'mock-chat',
+      description: 'Mock model (deterministic, local): echoes and generates text with real token counts',
+      context_window: 32000,
+      max_output_tokens: 4096,
+      pricing: { input_per_mtok: 1, output_per_mtok: 2 },
+      channels: [{ provider: 'mock', upstream_model: 'mock-chat' }],
+    },
+    {
+      id: 'mock-chat-large',
+      description: 'Mock model (deterministic, local), larger and pricier',
+      context_window: 128000,
+      max_output_tokens: 16384,
+      pricing: { input_per_mtok: 3, output_per_mtok: 15 },
+      channels: [{ provider: 'mock', upstream_model: 'mock-chat-large' }],
+    },
+    {
+      id: 'mock-embedding',
+      kind: 'embedding',
+      description: 'Mock embedding model (deterministic, local)',
+      context_window: 8192,
+      max_output_tokens: 1,
+      pricing: { input_per_mtok: 0.02, output_per_mtok: 0 },
+      channels: [{ provider: 'mock', upstream_model: 'mock-embedding' }],
+    },
+  ];
+  if (env.OPENAI_API_KEY) {
+    providers.push({ id: 'openai', type: 'openai', base_url: env.OPENAI_BASE_URL || 'https://api.openai.com/v1', api_key: '${OPENAI_API_KEY}' });
+    models.push(
+      {
+        id: 'gpt-5.4',
+        context_window: 400000,
+        max_output_tokens: 128000,
+        pricing: { input_per_mtok: 1.25, output_per_mtok: 10 },
+        channels: [{ provider: 'openai', upstream_model: 'gpt-5.4' }],
+      },
+      {
+        id: 'gpt-5.4-mini',
+        context_window: 400000,
+        max_output_tokens: 128000,
+        pricing: { input_per_mtok: 0.25, output_per_mtok: 2 },
+        channels: [{ provider: 'openai', upstream_model: 'gpt-5.4-mini' }],
+      },
+      {
+        id: 'text-embedding-3-small',
+        kind: 'embedding',
+        context_window: 8191,
+        max_output_tokens: 1,
+        pricing: { input_per_mtok: 0.02, output_per_mtok: 0 },
+        channels: [{ provider: 'openai', upstream_model: 'text-embedding-3-small' }],
+      },
+    );
+  }
+  if (env.ANTHROPIC_API_KEY) {
+    providers.push({ id: 'anthropic', type: 'anthropic', api_key: '${ANTHROPIC_API_KEY}' });
+    models.push({
+      id: 'claude-sonnet-4.5',
+      context_window: 200000,
+      max_output_tokens: 64000,
+      pricing: { input_per_mtok: 3, output_per_mtok: 15 },
+      channels: [{ provider: 'anthropic', upstream_model: 'claude-sonnet-4-5' }],
+    });
+  }
+  if (env.GEMINI_API_KEY) {
+    providers.push({ id: 'gemini', type: 'gemini', api_key: '${GEMINI_API_KEY}' });
+    models.push({
+      id: 'gemini-3-flash-preview',
+      context_window: 1048576,
+      max_output_tokens: 65536,
+      pricing: { input_per_mtok: 0.5, output_per_mtok: 3 },
+      channels: [{ provider: 'gemini', upstream_model: 'gemini-3-flash-preview' }],
+    });
+  }
+  return {
+    server: { admin_token: '${TOLLGATE_ADMIN_TOKEN}' },
+    providers,
+    models,
+    cache: { semantic: { embedding_model: 'mock-embedding' } },
+    demo: { enabled: true, credits_usd: 10 },
+  };
+}

@@ -1,0 +1,120 @@
+// The route stage's loop: models in fallback order, channels by priority/weight, retries
+// with exponential backoff and jitter, an attempt cap and a retry budget (SPEC §5).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.js';
+import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
+import { GatewayError, toGatewayError } from './errors.js';
+
+/** Retries may use at most `ratio` of the requests seen recently (a leaky token bucket). */
+export class RetryBudget {
+  private tokens: number;
+  constructor(
+    private readonly ratio: number,
+    private readonly cap = 50,
+  ) {
+    this.tokens = Math.min(10, cap);
+  }
+  onRequest(): void {
+    this.tokens = Math.min(this.cap, this.tokens + this.ratio);
+  }
+  tryWithdraw(): boolean {
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export interface AttemptHooks<T> {
+  /** Before each attempt: e.g. make sure the reservation covers this model. Throws to stop. */
+  beforeAttempt(model: ModelRuntime): void;
+  run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal): Promise<T>;
+  onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
+}
+
+export interface AttemptOutcome<T> {
+  value: T;
+  model: ModelRuntime;
+  channel: ChannelRuntime;
+  attempts: number;
+}
+
+export class AttemptsExhausted extends Error {
+  constructor(
+    readonly error: GatewayError,
+    readonly attempts: number,
+  ) {
+    super(error.message);
+  }
+}
+
+export function backoffMs(attempt: number, cfg: Config['routing'], retryAfterS: number | undefined, random: () => number): number {
+  const exp = Math.min(cfg.retry_max_ms, cfg.retry_base_ms * 2 ** Math.max(0, attempt - 1));
+  const jittered = exp / 2 + random() * (exp / 2);
+  if (retryAfterS !== undefined) return Math.min(cfg.retry_max_ms, Math.max(jittered, retryAfterS * 1000));
+  return jittered;
+}
+
+export async function runAttempts<T>(
+  table: ChannelTable,
+  candidates: ModelRuntime[],
+  cfg: Config['routing'],
+  budget: RetryBudget,
+  signal: AbortSignal,
+  hooks: AttemptHooks<T>,
+  random: () => number = Math.random,
+): Promise<AttemptOutcome<T>> {
+  let attempts = 0;
+  let lastError: GatewayError | undefined;
+  budget.onRequest();
+  for (const model of candidates) {
+    if (model.config.maintenance) {
+      lastError ??= new GatewayError('model_unavailable', `The model "${model.config.id}" is in maintenance. Try again later or use another model.`);
+      continue;
+    }
+    const tried = new Set<string>();
+    while (attempts < cfg.max_attempts) {
+      const channel = table.pick(model, tried);
+      if (!channel) break;
+      if (attempts > 0) {
+        if (!budget.tryWithdraw()) {
+          throw new AttemptsExhausted(lastError ?? new GatewayError('model_unavailable', 'No upstream could take the request.'), attempts);
+        }
+        const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
+        if (wait > 0) await sleep(wait, undefined, { signal });
+      }
+      hooks.beforeAttempt(model);
+      // Claims the half-open probe slot when the breaker is recovering.
+      if (!channel.breaker.allow()) {
+        tried.add(channel.id);
+        continue;
+      }
+      tried.add(channel.id);
+      attempts++;
+      const started = Date.now();
+      try {
+        const value = await hooks.run(channel, model, signal);
+        return { value, model, channel, attempts };
+      } catch (err) {
+        if (signal.aborted) {
+          channel.breaker.releaseProbe();
+          throw err;
+        }
+        const gerr = toGatewayError(err);
+        if (!gerr.retryable) {
+          // The request itself was refused: not the channel's fault unless the upstream broke its protocol.
+          if (gerr.code === 'provider_error') channel.breaker.record(false, Date.now() - started);
+          else channel.breaker.releaseProbe();
+          throw new AttemptsExhausted(gerr, attempts);
+        }
+        channel.breaker.record(false, Date.now() - started);
+        hooks.onAttemptError?.(channel, gerr);
+        lastError = gerr;
+      }
+    }
+    if (attempts >= cfg.max_attempts) break;
+  }
+  throw new AttemptsExhausted(
+    lastError ?? new GatewayError('model_unavailable', `No healthy upstream is available for "${candidates[0]?.config.id}" or its fallbacks. Retry shortly.`),
+    attempts,
+  );
+}

@@ -1,0 +1,52 @@
+// What the engine knows about one request while it runs. Built by the engine from the
+// transport's InboundMeta; stages read and fill it in order.
+import type { AuthHeaders } from '../auth/authenticate.js';
+import type { Reservation } from '../billing/accounts.js';
+import type { ModelRuntime } from '../routing/channels.js';
+import type { KeyRow, OrgRow } from '../store/types.js';
+
+/** What the HTTP layer passes in: nothing HTTP-specific beyond plain header values. */
+export interface InboundMeta {
+  requestId: string;
+  auth: AuthHeaders;
+  /** aborted when the client goes away */
+  signal: AbortSignal;
+  idempotencyKey?: string;
+  cacheControl?: string;
+  /** `x-mock-*` headers, forwarded only to mock providers */
+  mockHeaders?: Record<string, string>;
+  receivedAt: number;
+}
+
+export interface RequestContext {
+  meta: InboundMeta;
+  org: OrgRow;
+  key: KeyRow;
+  requestedModel: string;
+  model: ModelRuntime;
+  promptEstimate: number;
+  reservation: Reservation | undefined;
+  /** the model the reservation was made for */
+  reservedFor: string | undefined;
+  attempts: number;
+  /** "a -> b" once a fallback served */
+  fallback: string | undefined;
+  /** response headers collected by stages (rate limits, cache) */
+  headers: Record<string, string>;
+}
+
+export interface JsonResult {
+  kind: 'json';
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface StreamResult {
+  kind: 'stream';
+  headers: Record<string, string>;
+  /** SSE frames ready to write; the iterator ends after `[DONE]` or an error frame. */
+  frames: AsyncIterable<string>;
+}
+
+export type EngineResult = JsonResult | StreamResult;

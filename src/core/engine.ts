@@ -1,0 +1,404 @@
+// The gateway engine: one chat request runs the stages
+//   authenticate ▸ validate ▸ permit ▸ idempotency ▸ reserve ▸ route (attempts) ▸ settle
+// and returns a JSON result or a stream of SSE frames. It knows nothing about HTTP.
+import { randomUUID } from 'node:crypto';
+import { authenticateKey } from '../auth/authenticate.js';
+import type { CreditAccounts } from '../billing/accounts.js';
+import { costMicros, worstCaseMicros } from '../billing/money.js';
+import type { UsageWriter } from '../billing/usage-writer.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AdapterContext, StreamPiece, UpstreamRequest } from '../providers/types.js';
+import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
+import { readBody } from '../routing/transport.js';
+import type { TenantView } from '../tenants/view.js';
+import { AttemptsExhausted, RetryBudget, runAttempts } from './attempts.js';
+import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
+import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
+import { GatewayError, toGatewayError } from './errors.js';
+import { IdempotencyCache, type StoredResponse } from './idempotency.js';
+import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
+import { openStream, relayStream, type StreamStart } from './stream-relay.js';
+import { countTextTokens } from './tokens.js';
+import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
+import { requestedOutputTokens, validateChatRequest, validateForModel } from './validate.js';
+
+export interface EngineDeps {
+  config: Config;
+  channels: ChannelTable;
+  view: TenantView;
+  accounts: CreditAccounts;
+  usage: UsageWriter;
+  metrics: Metrics;
+  log: Logger;
+  random?: () => number;
+}
+
+const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
+
+/** How a finished request is recorded and billed. */
+export interface Settlement {
+  status: number;
+  errorCode: string | null;
+  servedModel: ModelRuntime;
+  channel: ChannelRuntime | undefined;
+  promptTokens: number;
+  completionTokens: number;
+  estimated: boolean;
+  stream: boolean;
+}
+
+export class Engine {
+  readonly idempotency = new IdempotencyCache();
+  private readonly retryBudget: RetryBudget;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.retryBudget = new RetryBudget(deps.config.routing.retry_budget_ratio);
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** GET /v1/models: models this key may use that are not in maintenance. */
+  listModels(meta: Pick<InboundMeta, 'auth'>): { object: 'list'; data: Record<string, unknown>[] } {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const data: Record<string, unknown>[] = [];
+    for (const m of this.deps.channels.models.values()) {
+      if (m.config.maintenance || !isModelAllowed(m.config.id, org, key)) continue;
+      data.push(describeModel(m));
+    }
+    return { object: 'list', data };
+  }
+
+  getModel(meta: Pick<InboundMeta, 'auth'>, id: string): Record<string, unknown> {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const visible = (mid: string) => isModelAllowed(mid, org, key) && !this.deps.channels.get(mid)?.config.maintenance;
+    const m = resolveModel(this.deps.channels, id, visible);
+    if (!visible(m.config.id)) {
+      if (m.config.maintenance) throw new GatewayError('model_not_found', `The model "${id}" is in maintenance and not listed right now.`, { param: 'model' });
+      throw notAllowed(id);
+    }
+    return describeModel(m);
+  }
+
+  async chat(body: unknown, meta: InboundMeta): Promise<EngineResult> {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const req = validateChatRequest(body);
+    const table = this.deps.channels;
+    const visible = (id: string) => isModelAllowed(id, org, key);
+    const model = resolveModel(table, req.model, visible);
+    if (model.config.kind !== 'chat') {
+      throw new GatewayError('invalid_value', `"${model.config.id}" is an embedding model; use POST /v1/embeddings, or pick a chat model from GET /v1/models.`, { param: 'model' });
+    }
+    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    for (const extra of req.models ?? []) {
+      if (table.get(extra) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
+    }
+    const promptEstimate = validateForModel(req, model.config, model.supported);
+    const ctx: RequestContext = {
+      meta,
+      org,
+      key,
+      requestedModel: model.config.id,
+      model,
+      promptEstimate,
+      reservation: undefined,
+      reservedFor: undefined,
+      attempts: 0,
+      fallback: undefined,
+      headers: {},
+    };
+    if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
+    return this.run(ctx, req);
+  }
+
+  private async withIdempotency(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
+    const claim = this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody(req));
+    if (claim.kind === 'replay') {
+      const stored = await claim.response;
+      if (!stored) return this.withIdempotency(ctx, req);
+      const headers = { ...stored.headers, 'idempotent-replayed': 'true' };
+      if (stored.frames) {
+        const frames = stored.frames;
+        return { kind: 'stream', headers, frames: (async function* () { yield* frames; })() };
+      }
+      return { kind: 'json', status: stored.status, headers, body: stored.body };
+    }
+    let result: EngineResult;
+    try {
+      result = await this.run(ctx, req);
+    } catch (err) {
+      claim.complete(undefined);
+      throw err;
+    }
+    if (result.kind === 'json') {
+      claim.complete(result.status < 400 ? { status: result.status, headers: result.headers, body: result.body } : undefined);
+      return result;
+    }
+    const source = result.frames;
+    const captured: string[] = [];
+    let complete = false;
+    const frames = (async function* () {
+      try {
+        for await (const f of source) {
+          captured.push(f);
+          yield f;
+        }
+        complete = captured.length > 0 && captured[captured.length - 1].endsWith('data: [DONE]\n\n');
+      } finally {
+        claim.complete(complete ? { status: 200, headers: result.headers, frames: captured } : undefined);
+      }
+    })();
+    return { ...result, frames };
+  }
+
+  private candidates(ctx: RequestContext, req: ChatRequest): ModelRuntime[] {
+    const table = this.deps.channels;
+    const primary = ctx.model.config.id;
+    const ids = [primary, ...(req.models ?? []), ...(ctx.key.fallbacks[primary] ?? []), ...(ctx.org.fallbacks[primary] ?? [])];
+    const out: ModelRuntime[] = [];
+    const seen = new Set<string>();
+    const needed = ctx.promptEstimate + (requestedOutputTokens(req) ?? 0);
+    for (const id of ids) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const m = table.get(id);
+      if (!m || m.config.kind !== 'chat') continue;
+      if (id !== primary && (!isModelAllowed(id, ctx.org, ctx.key) || needed > m.config.context_window)) continue;
+      out.push(m);
+    }
+    return out;
+  }
+
+  /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
+  private ensureReservation(ctx: RequestContext, model: ModelRuntime, req: ChatRequest): void {
+    if (ctx.reservedFor === model.config.id && ctx.reservation) return;
+    const maxOut = Math.min(requestedOutputTokens(req) ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * (req.n ?? 1);
+    const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut);
+    if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, 0);
+    ctx.reservation = undefined;
+    const outcome = this.deps.accounts.reserve({
+      orgId: ctx.org.id,
+      keyId: ctx.key.id,
+      amount,
+      keyBudget: ctx.key.budget_micros,
+      orgCap: ctx.org.spend_cap_micros,
+    });
+    if (!outcome.ok) throw new GatewayError(outcome.code, outcome.message);
+    ctx.reservation = outcome.reservation;
+    ctx.reservedFor = model.config.id;
+  }
+
+  private adapterContext(channel: ChannelRuntime, model: ModelRuntime, ctx: RequestContext, stream: boolean): AdapterContext {
+    return { provider: channel.provider, model: model.config, upstreamModel: channel.upstreamModel, stream, requestId: ctx.meta.requestId };
+  }
+
+  private upstreamRequest(channel: ChannelRuntime, req: ChatRequest, actx: AdapterContext, ctx: RequestContext): UpstreamRequest {
+    const up = channel.adapter.chatRequest(req, actx);
+    if (channel.provider.type === 'mock' && ctx.meta.mockHeaders) up.headers = { ...up.headers, ...ctx.meta.mockHeaders };
+    return up;
+  }
+
+  private async run(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
+    const candidates = this.candidates(ctx, req);
+    const signal = ctx.meta.signal;
+    const stream = req.stream === true;
+    const m = this.deps.metrics;
+    try {
+      const outcome = await runAttempts<ChatCompletion | StreamStart>(
+        this.deps.channels,
+        candidates,
+        this.deps.config.routing,
+        this.retryBudget,
+        signal,
+        {
+          beforeAttempt: (model) => this.ensureReservation(ctx, model, req),
+          run: async (channel, model, sig) => {
+            ctx.attempts++;
+            const actx = this.adapterContext(channel, model, ctx, stream);
+            const up = this.upstreamRequest(channel, req, actx, ctx);
+            const started = Date.now();
+            if (stream) {
+              const start = await openStream(channel, actx, up, sig);
+              channel.breaker.record(true, Date.now() - started);
+              m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
+              return start;
+            }
+            const res = await channel.transport.send(up, sig);
+            const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+            if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
+            const completion = channel.adapter.chatResponse(text, actx);
+            channel.breaker.record(true, Date.now() - started);
+            m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
+            return completion;
+          },
+          onAttemptError: (channel, err) => {
+            m.upstreamAttempts.inc({ provider: channel.provider.id, model: channel.model.id, outcome: 'error' });
+            m.upstreamErrors.inc({ provider: channel.provider.id, model: channel.model.id, code: err.code });
+            this.deps.log.warn({ requestId: ctx.meta.requestId, channel: channel.id, code: err.code, status: err.upstreamStatus }, 'upstream attempt failed');
+          },
+        },
+        this.random,
+      );
+      if (outcome.model.config.id !== ctx.requestedModel) {
+        ctx.fallback = `${ctx.requestedModel} -> ${outcome.model.config.id}`;
+        ctx.headers['x-tollgate-fallback'] = ctx.fallback;
+      }
+      if (stream) {
+        const start = outcome.value as StreamStart;
+        return {
+          kind: 'stream',
+          headers: ctx.headers,
+          frames: relayStream(start, {
+            includeUsage: req.stream_options?.include_usage === true,
+            signal,
+            promptEstimate: ctx.promptEstimate,
+            finish: (s) => this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true }),
+            onBrokenAfterCommit: () => outcome.channel.breaker.record(false, 0),
+          }),
+        };
+      }
+      const completion = outcome.value as ChatCompletion;
+      const usage = this.completionUsage(completion, ctx);
+      this.settle(ctx, {
+        status: 200,
+        errorCode: null,
+        servedModel: outcome.model,
+        channel: outcome.channel,
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+        estimated: usage.estimated,
+        stream: false,
+      });
+      return { kind: 'json', status: 200, headers: ctx.headers, body: completion };
+    } catch (err) {
+      const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
+      const reachedUpstream = err instanceof AttemptsExhausted && err.attempts > 0;
+      if (ctx.reservation && !reachedUpstream) {
+        this.deps.accounts.settle(ctx.reservation, 0);
+      } else if (ctx.reservation || reachedUpstream) {
+        this.settle(ctx, {
+          status: signal.aborted ? 499 : gerr.status,
+          errorCode: signal.aborted ? 'client_closed' : gerr.code,
+          servedModel: ctx.model,
+          channel: undefined,
+          promptTokens: 0,
+          completionTokens: 0,
+          estimated: false,
+          stream,
+        });
+      }
+      throw gerr;
+    }
+  }
+
+  async embeddings(body: unknown, meta: InboundMeta): Promise<JsonResult> {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const req = validateEmbeddingsRequest(body);
+    const visible = (id: string) => isModelAllowed(id, org, key);
+    const model = resolveModel(this.deps.channels, req.model, visible);
+    if (model.config.kind !== 'embedding') {
+      throw new GatewayError('invalid_value', `"${model.config.id}" is a chat model; use POST /v1/chat/completions, or pick an embedding model from GET /v1/models.`, { param: 'model' });
+    }
+    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    const promptEstimate = estimateEmbeddingTokens(req);
+    if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
+      throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
+    }
+    const ctx: RequestContext = { meta, org, key, requestedModel: model.config.id, model, promptEstimate, reservation: undefined, reservedFor: undefined, attempts: 0, fallback: undefined, headers: {} };
+    try {
+      const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
+        beforeAttempt: (m) => {
+          if (ctx.reservation) return;
+          const amount = worstCaseMicros(m.config, promptEstimate, 0);
+          const r = this.deps.accounts.reserve({ orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
+          if (!r.ok) throw new GatewayError(r.code, r.message);
+          ctx.reservation = r.reservation;
+          ctx.reservedFor = m.config.id;
+        },
+        run: async (channel, m, sig) => {
+          ctx.attempts++;
+          const adapter = channel.adapter;
+          if (!adapter.embeddingsRequest || !adapter.embeddingsResponse) {
+            throw new GatewayError('invalid_value', `The provider behind "${m.config.id}" does not offer embeddings.`, { param: 'model' });
+          }
+          const actx = this.adapterContext(channel, m, ctx, false);
+          const up = adapter.embeddingsRequest(req, actx);
+          if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
+          const started = Date.now();
+          const res = await channel.transport.send(up, sig);
+          const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+          if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
+          const out = adapter.embeddingsResponse(text, actx);
+          channel.breaker.record(true, Date.now() - started);
+          return out;
+        },
+      });
+      const reported = outcome.value.usage?.prompt_tokens;
+      const estimated = !(typeof reported === 'number' && reported > 0);
+      const promptTokens = estimated ? promptEstimate : reported;
+      outcome.value.usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
+      this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, promptTokens, completionTokens: 0, estimated, stream: false });
+      return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
+    } catch (err) {
+      if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, 0);
+      throw err instanceof AttemptsExhausted ? err.error : err;
+    }
+  }
+
+  /** Usage from the upstream, or Tollgate's own count (marked estimated) when it sent none. */
+  private completionUsage(c: ChatCompletion, ctx: RequestContext): { prompt_tokens: number; completion_tokens: number; estimated: boolean } {
+    const u = c.usage as Usage | undefined | null;
+    if (u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') {
+      return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, estimated: false };
+    }
+    let completion = 0;
+    for (const ch of c.choices) {
+      const msg = ch.message;
+      if (typeof msg?.content === 'string') completion += countTextTokens(msg.content);
+      if (msg?.tool_calls) completion += countTextTokens(JSON.stringify(msg.tool_calls));
+    }
+    c.usage = { prompt_tokens: ctx.promptEstimate, completion_tokens: completion, total_tokens: ctx.promptEstimate + completion };
+    return { prompt_tokens: ctx.promptEstimate, completion_tokens: completion, estimated: true };
+  }
+
+  /** Settles the reservation at the real cost and queues the usage and charge rows. */
+  settle(ctx: RequestContext, s: Settlement): void {
+    const model = s.servedModel.config;
+    const cost = s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
+    if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, cost);
+    else if (cost > 0) this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost);
+    const now = Date.now();
+    const requestId = ctx.meta.requestId;
+    this.deps.usage.enqueue({
+      usage: {
+        request_id: requestId,
+        org_id: ctx.org.id,
+        key_id: ctx.key.id,
+        model: model.id,
+        requested_model: ctx.requestedModel,
+        provider: s.channel?.provider.id ?? null,
+        prompt_tokens: s.promptTokens,
+        completion_tokens: s.completionTokens,
+        cost_micros: cost,
+        cached: null,
+        status: s.status,
+        error_code: s.errorCode,
+        latency_ms: now - ctx.meta.receivedAt,
+        stream: s.stream,
+        estimated: s.estimated,
+        fallback: ctx.fallback ?? null,
+        attempts: ctx.attempts,
+        created_at: now,
+      },
+      charge:
+        cost > 0
+          ? { id: `chg_${randomUUID()}`, org_id: ctx.org.id, key_id: ctx.key.id, kind: 'charge', amount_micros: -cost, note: null, request_id: requestId, idempotency_key: null, created_at: now }
+          : undefined,
+    });
+    const m = this.deps.metrics;
+    m.tokens.inc({ model: model.id, kind: 'prompt' }, s.promptTokens);
+    m.tokens.inc({ model: model.id, kind: 'completion' }, s.completionTokens);
+    if (cost > 0) m.costMicros.inc({ model: model.id }, cost);
+  }
+}

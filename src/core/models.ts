@@ -1,0 +1,82 @@
+// Model lookup with "did you mean" suggestions, permissions and the public model listing.
+import type { ModelConfig } from '../config/schema.js';
+import type { ChannelTable, ModelRuntime } from '../routing/channels.js';
+import type { KeyRow, OrgRow } from '../store/types.js';
+import { GatewayError } from './errors.js';
+import { ALL_CHAT_PARAMETERS } from './validate.js';
+
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+export function suggestModel(wanted: string, ids: Iterable<string>): string | undefined {
+  const lower = wanted.toLowerCase().trim();
+  let best: string | undefined;
+  let bestScore = 99;
+  for (const id of ids) {
+    if (id === lower) return id;
+    const normalised = lower.replace(/[\s_]+/g, '-');
+    if (id === normalised) return id;
+    const d = distance(lower, id);
+    if (d < bestScore) {
+      bestScore = d;
+      best = id;
+    }
+  }
+  return bestScore <= Math.max(2, Math.floor(wanted.length / 5)) ? best : undefined;
+}
+
+export function isModelAllowed(modelId: string, org: OrgRow, key: KeyRow): boolean {
+  if (org.allowed_models && !org.allowed_models.includes(modelId)) return false;
+  if (key.allowed_models && !key.allowed_models.includes(modelId)) return false;
+  return true;
+}
+
+export function resolveModel(table: ChannelTable, modelId: string, visible: (id: string) => boolean): ModelRuntime {
+  const m = table.get(modelId);
+  if (m) return m;
+  const hint = suggestModel(
+    modelId,
+    [...table.models.keys()].filter((id) => visible(id)),
+  );
+  throw new GatewayError('model_not_found', `The model "${modelId}" does not exist${hint ? `; did you mean \`${hint}\`?` : '.'} List the models you can use with GET /v1/models.`, {
+    param: 'model',
+  });
+}
+
+export function notAllowed(modelId: string, via?: string): GatewayError {
+  return new GatewayError(
+    'model_not_allowed',
+    `This key may not use the model "${modelId}"${via ? ` (${via})` : ''}. List the models it may use with GET /v1/models, or ask an org admin to change allowed_models.`,
+    { param: via === 'requested in "models"' ? 'models' : 'model' },
+  );
+}
+
+/** The OpenAI list entry for a model, with Tollgate's extra fields. */
+export function describeModel(m: ModelRuntime): Record<string, unknown> {
+  const c: ModelConfig = m.config;
+  return {
+    id: c.id,
+    object: 'model',
+    created: 0,
+    owned_by: [...new Set(m.channels.map((ch) => ch.provider.type === 'mock' ? 'tollgate-mock' : ch.provider.id))].join(','),
+    ...(c.description ? { description: c.description } : {}),
+    type: c.kind,
+    context_length: c.context_window,
+    max_output_tokens: c.max_output_tokens,
+    pricing: { input_per_mtok: c.pricing.input_per_mtok, output_per_mtok: c.pricing.output_per_mtok, currency: 'USD' },
+    supported_parameters: m.supported ?? ALL_CHAT_PARAMETERS,
+    ...(m.channels.some((ch) => ch.provider.type === 'mock') ? { mock: true } : {}),
+  };
+}

@@ -1,0 +1,91 @@
+// Everything one gateway instance is made of, built once from the config and passed down:
+// no module-level state anywhere else.
+import { CreditAccounts } from './billing/accounts.js';
+import { UsageWriter } from './billing/usage-writer.js';
+import { AlertService } from './alerts/index.js';
+import type { Config } from './config/schema.js';
+import { Engine } from './core/engine.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { ChannelTable } from './routing/channels.js';
+import type { Store } from './store/types.js';
+import { TenantService } from './tenants/service.js';
+import { TenantView } from './tenants/view.js';
+
+export interface Gateway {
+  config: Config;
+  log: Logger;
+  store: Store;
+  view: TenantView;
+  accounts: CreditAccounts;
+  usage: UsageWriter;
+  channels: ChannelTable;
+  engine: Engine;
+  tenants: TenantService;
+  alerts: AlertService;
+  metrics: Metrics;
+  readiness(): Promise<Record<string, string>>;
+  refreshGauges(): void;
+}
+
+const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+export async function buildGateway(config: Config, store: Store, log: Logger): Promise<Gateway> {
+  const metrics = createMetrics();
+  const view = new TenantView();
+  await view.load(store);
+  const accounts = new CreditAccounts();
+  const [balances, keySpends] = await Promise.all([store.balances(), store.keySpends()]);
+  const orgSpends = new Map<string, number>();
+  for (const [keyId, spend] of keySpends) {
+    const orgId = view.key(keyId)?.org_id;
+    if (orgId) orgSpends.set(orgId, (orgSpends.get(orgId) ?? 0) + spend);
+  }
+  accounts.load(balances, keySpends, orgSpends);
+  const usage = new UsageWriter(store, log, {
+    flushIntervalMs: config.billing.flush_interval_ms,
+    batchSize: config.billing.flush_batch_size,
+    maxQueue: config.billing.max_queue,
+    onQueueLength: (n) => metrics.usageQueue.set(n),
+  });
+  const alerts = new AlertService({ store, log, config: config.alerts });
+  await alerts.load(view.allOrgs().map((o) => o.id));
+  const channels = new ChannelTable(config, (model, channel, state) => {
+    metrics.breakerState.set({ model, channel: channel.id }, STATE_VALUE[state]);
+    log.warn({ model, channel: channel.id, state }, 'channel circuit state changed');
+    const healthy = channels.hasHealthyChannel(model);
+    for (const org of view.allOrgs()) {
+      if (org.allowed_models && !org.allowed_models.includes(model)) continue;
+      alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state });
+    }
+  });
+  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log });
+  const tenants = new TenantService(store, view, accounts);
+  return {
+    config,
+    log,
+    store,
+    view,
+    accounts,
+    usage,
+    channels,
+    engine,
+    tenants,
+    alerts,
+    metrics,
+    async readiness() {
+      const checks: Record<string, string> = {};
+      try {
+        await store.ping();
+        checks.store = 'ok';
+      } catch (err) {
+        checks.store = `unreachable: ${(err as Error).message}`;
+      }
+      return checks;
+    },
+    refreshGauges() {
+      metrics.usageQueue.set(usage.pending);
+      for (const m of channels.models.values()) for (const c of m.channels) metrics.breakerState.set({ model: m.config.id, channel: c.id }, STATE_VALUE[c.breaker.state]);
+    },
+  };
+}

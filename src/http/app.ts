@@ -1,0 +1,134 @@
+// The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
+// one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
+import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { AuthHeaders } from '../auth/authenticate.js';
+import { GatewayError } from '../core/errors.js';
+import type { Gateway } from '../gateway.js';
+import { normaliseError, sendError } from './errors.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerApiRoutes } from './routes/api.js';
+import { registerConsoleRoutes } from './routes/console.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerV1Routes } from './routes/v1.js';
+import { StreamRegistry } from './sse.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+export function authHeaders(req: FastifyRequest): AuthHeaders {
+  const h = req.headers;
+  const xApiKey = h['x-api-key'];
+  return { authorization: h.authorization, xApiKey: Array.isArray(xApiKey) ? xApiKey[0] : xApiKey };
+}
+
+export interface HttpApp {
+  app: FastifyInstance;
+  streams: StreamRegistry;
+  /** true once shutdown began: readiness fails and new requests get 503 */
+  draining: { value: boolean };
+}
+
+export function buildHttpApp(gw: Gateway): HttpApp {
+  const server = gw.config.server;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: server.max_body_bytes,
+    requestTimeout: server.request_timeout_ms,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    routerOptions: { maxParamLength: 256 },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
+    },
+    return503OnClosing: true,
+    forceCloseConnections: false,
+  });
+  app.server.headersTimeout = server.header_timeout_ms;
+  const streams = new StreamRegistry(server.heartbeat_ms);
+  const draining = { value: false };
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+  let inFlight = 0;
+
+  // Bodies are parsed by the engine's validator; any content type is read as JSON text.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new GatewayError('invalid_json', 'The request body is not valid JSON. Check for trailing commas, unquoted keys or a truncated body.'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    if (req.url.startsWith('/v1/')) {
+      if (draining.value) {
+        done(new GatewayError('overloaded', 'The gateway is shutting down; retry on another instance.', { retryAfterS: 1 }));
+        return;
+      }
+      const lagMs = lag.percentile(99) / 1e6;
+      if (inFlight >= server.max_in_flight || lagMs > server.max_event_loop_lag_ms || gw.usage.full) {
+        gw.metrics.requests.inc({ route: 'overloaded', model: '', status: '503' });
+        done(new GatewayError('overloaded', 'The gateway is overloaded right now. Retry after a short wait.', { retryAfterS: 1 }));
+        return;
+      }
+      inFlight++;
+      gw.metrics.inFlight.set(inFlight);
+      reply.raw.once('close', () => {
+        inFlight--;
+        gw.metrics.inFlight.set(inFlight);
+      });
+    }
+    done();
+  });
+  // The lag histogram is reset periodically so a past spike does not shed traffic forever.
+  const lagReset = setInterval(() => lag.reset(), 5000);
+  lagReset.unref();
+  app.addHook('onClose', (_i, done) => {
+    clearInterval(lagReset);
+    lag.disable();
+    done();
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const gerr = normaliseError(err);
+    if (gerr.status >= 500 && gerr.code === 'internal_error') gw.log.error({ err, requestId: req.id, url: req.url }, 'unhandled error');
+    return sendError(reply, gerr);
+  });
+
+  const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\\\*/g, '.*')}$`);
+    known.push({ pattern, methods: new Set(methods.map((m) => m.toUpperCase())) });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const allowed = new Set<string>();
+    for (const k of known) if (k.pattern.test(path)) for (const m of k.methods) allowed.add(m);
+    allowed.delete('HEAD');
+    if (allowed.size > 0) {
+      reply.header('allow', [...allowed].join(', '));
+      return sendError(reply, new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${[...allowed].join(' or ')}.`));
+    }
+    return sendError(reply, new GatewayError('not_found', `There is no route ${req.method} ${path}. The OpenAI-compatible API lives under /v1 (e.g. POST /v1/chat/completions).`));
+  });
+
+  const ctx = { gw, streams, draining };
+  registerV1Routes(app, ctx);
+  registerApiRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerOpsRoutes(app, ctx);
+  registerConsoleRoutes(app, ctx);
+  return { app, streams, draining };
+}
+
+export type RouteContext = { gw: Gateway; streams: StreamRegistry; draining: { value: boolean } };

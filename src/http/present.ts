@@ -1,0 +1,85 @@
+// The JSON shapes of management answers (SPEC §2): micro-USD to decimal USD, epoch ms to ISO.
+import { microsToUsd } from '../billing/money.js';
+import type { KeyRow, LedgerRow, OrgRow, UsageRow } from '../store/types.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const usdOrNull = (m: number | null) => (m === null ? null : microsToUsd(m));
+
+export function presentOrg(o: OrgRow, balanceMicros: number, spendMicros: number): Record<string, unknown> {
+  return {
+    id: o.id,
+    object: 'organization',
+    name: o.name,
+    balance_usd: microsToUsd(balanceMicros),
+    spend_usd: microsToUsd(spendMicros),
+    disabled: o.disabled,
+    allowed_models: o.allowed_models,
+    spend_cap_usd: usdOrNull(o.spend_cap_micros),
+    fallbacks: o.fallbacks,
+    rpm: o.rpm,
+    tpm: o.tpm,
+    semantic_cache: o.settings.semantic_cache === true,
+    created_at: iso(o.created_at),
+    updated_at: iso(o.updated_at),
+  };
+}
+
+export function presentKey(k: KeyRow, spendMicros: number, now = Date.now()): Record<string, unknown> {
+  const status = k.revoked_at !== null ? 'revoked' : k.expires_at !== null && k.expires_at <= now ? 'expired' : k.disabled ? 'disabled' : 'active';
+  return {
+    id: k.id,
+    object: 'api_key',
+    type: k.kind === 'sk' ? 'inference' : 'management',
+    name: k.name,
+    prefix: k.prefix,
+    status,
+    disabled: k.disabled,
+    revoked_at: iso(k.revoked_at),
+    expires_at: iso(k.expires_at),
+    budget_usd: usdOrNull(k.budget_micros),
+    spend_usd: microsToUsd(spendMicros),
+    rpm: k.rpm,
+    tpm: k.tpm,
+    allowed_models: k.allowed_models,
+    fallbacks: k.fallbacks,
+    cache: k.cache,
+    rotated_from: k.rotated_from,
+    created_at: iso(k.created_at),
+    updated_at: iso(k.updated_at),
+  };
+}
+
+export function presentLedger(e: LedgerRow): Record<string, unknown> {
+  return {
+    id: e.id,
+    kind: e.kind,
+    amount_usd: microsToUsd(e.amount_micros),
+    note: e.note,
+    key_id: e.key_id,
+    request_id: e.request_id,
+    created_at: iso(e.created_at),
+  };
+}
+
+export function presentUsage(u: UsageRow): Record<string, unknown> {
+  return {
+    request_id: u.request_id,
+    key_id: u.key_id,
+    model: u.model,
+    requested_model: u.requested_model,
+    provider: u.provider,
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    cost_usd: microsToUsd(u.cost_micros),
+    cached: u.cached !== null,
+    cache_type: u.cached,
+    status: u.status,
+    error_code: u.error_code,
+    latency_ms: u.latency_ms,
+    stream: u.stream,
+    estimated: u.estimated,
+    fallback: u.fallback,
+    attempts: u.attempts,
+    created_at: iso(u.created_at),
+  };
+}

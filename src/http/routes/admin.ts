@@ -1,0 +1,131 @@
+// /admin/*: the operator's routes (admin token): orgs, credit grants, model health.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { authenticateAdmin } from '../../auth/authenticate.js';
+import { microsToUsd, usdToMicros } from '../../billing/money.js';
+import { GatewayError } from '../../core/errors.js';
+import type { OrgPatch } from '../../tenants/service.js';
+import { authHeaders, type RouteContext } from '../app.js';
+import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
+import { presentLedger, presentOrg } from '../present.js';
+
+const createOrgSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    credits_usd: usdField.optional(),
+    allowed_models: modelList.nullable().optional(),
+    spend_cap_usd: usdField.nullable().optional(),
+  })
+  .strict();
+const patchOrgSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    allowed_models: modelList.nullable().optional(),
+    spend_cap_usd: usdField.nullable().optional(),
+    disabled: z.boolean().optional(),
+    fallbacks: fallbackRules.optional(),
+    rpm: limitField.nullable().optional(),
+    tpm: limitField.nullable().optional(),
+    semantic_cache: z.boolean().optional(),
+  })
+  .strict();
+const creditSchema = z
+  .object({
+    amount_usd: z.number().finite().positive().max(1e9),
+    note: z.string().max(500).optional(),
+    idempotency_key: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext): void {
+  const admin = (req: FastifyRequest) => authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
+  const orgOut = (id: string) => {
+    const o = gw.view.org(id);
+    if (!o) throw new GatewayError('not_found', `No organisation with id "${id}". List them with GET /admin/orgs.`);
+    return presentOrg(o, gw.accounts.balanceOf(id), gw.accounts.orgSpendOf(id));
+  };
+
+  app.post('/admin/orgs', async (req, reply) => {
+    admin(req);
+    const body = parseBody(createOrgSchema, req.body);
+    const { org, managementKey } = await gw.tenants.createOrg({
+      name: body.name,
+      creditsMicros: body.credits_usd === undefined ? undefined : usdToMicros(body.credits_usd),
+      allowedModels: body.allowed_models ?? null,
+      spendCapMicros: body.spend_cap_usd == null ? null : usdToMicros(body.spend_cap_usd),
+    });
+    return reply.code(201).send({ org: orgOut(org.id), management_key: managementKey });
+  });
+
+  app.get('/admin/orgs', async (req) => {
+    admin(req);
+    const data = gw.view
+      .allOrgs()
+      .sort((a, b) => a.created_at - b.created_at)
+      .map((o) => orgOut(o.id));
+    return { object: 'list', data };
+  });
+
+  app.get<{ Params: { id: string } }>('/admin/orgs/:id', async (req) => {
+    admin(req);
+    return orgOut(req.params.id);
+  });
+
+  app.patch<{ Params: { id: string } }>('/admin/orgs/:id', async (req) => {
+    admin(req);
+    const body = parseBody(patchOrgSchema, req.body);
+    const current = gw.view.org(req.params.id);
+    if (!current) throw new GatewayError('not_found', `No organisation with id "${req.params.id}".`);
+    const patch: OrgPatch = {};
+    if (body.name !== undefined) patch.name = body.name;
+    if (body.allowed_models !== undefined) patch.allowed_models = body.allowed_models;
+    if (body.spend_cap_usd !== undefined) patch.spend_cap_micros = body.spend_cap_usd === null ? null : usdToMicros(body.spend_cap_usd);
+    if (body.disabled !== undefined) patch.disabled = body.disabled;
+    if (body.fallbacks !== undefined) patch.fallbacks = body.fallbacks;
+    if (body.rpm !== undefined) patch.rpm = body.rpm;
+    if (body.tpm !== undefined) patch.tpm = body.tpm;
+    if (body.semantic_cache !== undefined) patch.settings = { ...current.settings, semantic_cache: body.semantic_cache };
+    await gw.tenants.patchOrg(req.params.id, patch);
+    return orgOut(req.params.id);
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/orgs/:id/credits', async (req, reply) => {
+    admin(req);
+    const body = parseBody(creditSchema, req.body);
+    if (!gw.view.org(req.params.id)) throw new GatewayError('not_found', `No organisation with id "${req.params.id}".`);
+    const r = await gw.tenants.grantCredit(req.params.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
+    return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd(gw.accounts.balanceOf(req.params.id)), ledger_entry: presentLedger(r.entry), applied: r.applied });
+  });
+
+  app.get('/admin/models', async (req) => {
+    admin(req);
+    const data = [];
+    for (const m of gw.channels.models.values()) {
+      data.push({
+        id: m.config.id,
+        type: m.config.kind,
+        maintenance: m.config.maintenance,
+        available: !m.config.maintenance && gw.channels.hasHealthyChannel(m.config.id),
+        context_length: m.config.context_window,
+        max_output_tokens: m.config.max_output_tokens,
+        pricing: m.config.pricing,
+        channels: m.channels.map((c) => {
+          const s = c.breaker.stats();
+          return {
+            id: c.id,
+            provider: c.provider.id,
+            provider_type: c.provider.type,
+            upstream_model: c.upstreamModel,
+            priority: c.priority,
+            weight: c.weight,
+            state: c.breaker.state,
+            error_rate: Math.round(s.errorRate * 1000) / 1000,
+            requests: s.requests,
+            latency_ms: s.latencyMs,
+          };
+        }),
+      });
+    }
+    return { object: 'list', data };
+  });
+}

@@ -1,0 +1,175 @@
+// /api/*: an org admin's account routes (management key), plus /api/balance for inference keys.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { authenticateKey, type Principal } from '../../auth/authenticate.js';
+import { microsToUsd, usdToMicros } from '../../billing/money.js';
+import { GatewayError } from '../../core/errors.js';
+import { describeModel, isModelAllowed } from '../../core/models.js';
+import type { UsageGroup } from '../../store/types.js';
+import type { KeySettings } from '../../tenants/service.js';
+import { authHeaders, type RouteContext } from '../app.js';
+import { fallbackRules, limitField, modelList, parseBody, parseLimit, parseTime, usdField } from '../parse.js';
+import { presentKey, presentLedger, presentUsage } from '../present.js';
+
+const keyFields = {
+  name: z.string().max(200).nullable().optional(),
+  budget_usd: usdField.nullable().optional(),
+  rpm: limitField.nullable().optional(),
+  tpm: limitField.nullable().optional(),
+  allowed_models: modelList.nullable().optional(),
+  fallbacks: fallbackRules.optional(),
+  expires_at: z.string().datetime({ offset: true }).nullable().optional(),
+  cache: z.record(z.string(), z.unknown()).nullable().optional(),
+};
+const createKeySchema = z.object(keyFields).strict();
+const patchKeySchema = z.object({ ...keyFields, disabled: z.boolean().optional() }).strict();
+const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
+
+function toSettings(body: z.infer<typeof patchKeySchema>): KeySettings {
+  const s: KeySettings = {};
+  if (body.name !== undefined) s.name = body.name;
+  if (body.budget_usd !== undefined) s.budget_micros = body.budget_usd === null ? null : usdToMicros(body.budget_usd);
+  if (body.rpm !== undefined) s.rpm = body.rpm;
+  if (body.tpm !== undefined) s.tpm = body.tpm;
+  if (body.allowed_models !== undefined) s.allowed_models = body.allowed_models;
+  if (body.fallbacks !== undefined) s.fallbacks = body.fallbacks;
+  if (body.expires_at !== undefined) s.expires_at = body.expires_at === null ? null : Date.parse(body.expires_at);
+  if (body.cache !== undefined) s.cache = body.cache;
+  if (body.disabled !== undefined) s.disabled = body.disabled;
+  return s;
+}
+
+const GROUPS = new Set(['hour', 'day', 'model', 'key']);
+
+export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): void {
+  const mk = (req: FastifyRequest): Principal => authenticateKey(gw.view, authHeaders(req), ['mk']);
+
+  app.get('/api/balance', async (req) => {
+    const p = authenticateKey(gw.view, authHeaders(req), ['sk', 'mk']);
+    const balance = gw.accounts.balanceOf(p.org.id);
+    const out: Record<string, unknown> = { balance_usd: microsToUsd(balance), currency: 'USD', reserved_usd: microsToUsd(gw.accounts.reservedFor(p.org.id)) };
+    if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
+    if (p.key.kind === 'sk') {
+      const spend = gw.accounts.keySpendOf(p.key.id);
+      const budget = p.key.budget_micros;
+      out.key = {
+        id: p.key.id,
+        spend_usd: microsToUsd(spend),
+        budget_usd: budget === null ? null : microsToUsd(budget),
+        remaining_usd: budget === null ? null : microsToUsd(Math.max(0, budget - spend)),
+        rpm: p.key.rpm ?? gw.config.limits.key_rpm,
+        tpm: p.key.tpm ?? gw.config.limits.key_tpm,
+      };
+    }
+    return out;
+  });
+
+  app.get('/api/keys', async (req) => {
+    const { org } = mk(req);
+    const data = gw.view
+      .keysOf(org.id)
+      .sort((a, b) => b.created_at - a.created_at)
+      .map((k) => presentKey(k, gw.accounts.keySpendOf(k.id)));
+    return { object: 'list', data };
+  });
+
+  app.post('/api/keys', async (req, reply) => {
+    const { org } = mk(req);
+    const body = parseBody(createKeySchema, req.body);
+    const { row, key } = await gw.tenants.createKey(org.id, 'sk', toSettings(body));
+    return reply.code(201).send({ ...presentKey(row, 0), key });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+    const { org } = mk(req);
+    const k = gw.tenants.ownedKey(org.id, req.params.id);
+    return presentKey(k, gw.accounts.keySpendOf(k.id));
+  });
+
+  app.patch<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+    const p = mk(req);
+    const body = parseBody(patchKeySchema, req.body);
+    if (req.params.id === p.key.id && body.disabled === true) {
+      throw new GatewayError('invalid_value', 'A management key cannot disable itself; use another management key.', { param: 'disabled' });
+    }
+    const k = await gw.tenants.patchKey(p.org.id, req.params.id, toSettings(body));
+    return presentKey(k, gw.accounts.keySpendOf(k.id));
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+    const { org } = mk(req);
+    const k = await gw.tenants.revokeKey(org.id, req.params.id);
+    return presentKey(k, gw.accounts.keySpendOf(k.id));
+  });
+
+  app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', async (req, reply) => {
+    const { org } = mk(req);
+    const body = parseBody(rotateSchema, req.body);
+    const r = await gw.tenants.rotateKey(org.id, req.params.id, body.overlap_s ?? 24 * 3600);
+    return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, gw.accounts.keySpendOf(r.previous.id)) });
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/usage', async (req) => {
+    const { org } = mk(req);
+    const q = req.query;
+    const from = parseTime(q.from, 'from');
+    const to = parseTime(q.to, 'to');
+    const keyId = q.key_id || undefined;
+    const model = q.model || undefined;
+    if (q.group_by) {
+      const groups = q.group_by.split(',').map((g) => g.trim());
+      const bad = groups.find((g) => !GROUPS.has(g));
+      if (bad) throw new GatewayError('invalid_value', `"group_by" accepts hour, day, model and key (comma-separated); got "${bad}".`, { param: 'group_by' });
+      if (groups.includes('hour') && groups.includes('day')) throw new GatewayError('invalid_value', '"group_by" takes hour or day, not both.', { param: 'group_by' });
+      const rows = await gw.store.aggregateUsage({ org_id: org.id, key_id: keyId, model, from, to, group_by: groups as UsageGroup[] });
+      return {
+        object: 'list',
+        group_by: groups,
+        data: rows.map((r) => ({
+          ...(r.bucket !== undefined ? { bucket: new Date(r.bucket).toISOString() } : {}),
+          ...(r.model !== undefined ? { model: r.model } : {}),
+          ...(r.key_id !== undefined ? { key_id: r.key_id } : {}),
+          requests: r.requests,
+          errors: r.errors,
+          cache_hits: r.cache_hits,
+          prompt_tokens: r.prompt_tokens,
+          completion_tokens: r.completion_tokens,
+          cost_usd: microsToUsd(r.cost_micros),
+        })),
+        next_cursor: null,
+      };
+    }
+    const page = await gw.store.listUsage({ org_id: org.id, key_id: keyId, model, from, to, cursor: q.cursor || undefined, limit: parseLimit(q.limit) });
+    return { object: 'list', data: page.rows.map(presentUsage), next_cursor: page.next_cursor ?? null };
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/ledger', async (req) => {
+    const { org } = mk(req);
+    const page = await gw.store.listLedger(org.id, { cursor: req.query.cursor || undefined, limit: parseLimit(req.query.limit) });
+    return { object: 'list', data: page.rows.map(presentLedger), next_cursor: page.next_cursor ?? null, balance_usd: microsToUsd(gw.accounts.balanceOf(org.id)) };
+  });
+
+  /** The org's models with live availability, for the console (management key). */
+  app.get('/api/models', async (req) => {
+    const { org, key } = mk(req);
+    const data = [];
+    for (const m of gw.channels.models.values()) {
+      if (!isModelAllowed(m.config.id, org, { ...key, allowed_models: null })) continue;
+      data.push({ ...describeModel(m), maintenance: m.config.maintenance, available: !m.config.maintenance && gw.channels.hasHealthyChannel(m.config.id) });
+    }
+    return { object: 'list', data };
+  });
+
+  app.get('/api/alerts', async (req) => {
+    const { org } = mk(req);
+    return gw.alerts.getSettings(org.id);
+  });
+  app.put('/api/alerts', async (req) => {
+    const { org } = mk(req);
+    return gw.alerts.putSettings(org.id, req.body);
+  });
+  app.post('/api/alerts/test', async (req) => {
+    const { org } = mk(req);
+    return gw.alerts.sendTest(org.id);
+  });
+}

@@ -1,0 +1,56 @@
+// /v1/*: the OpenAI-compatible surface. Parse, call the engine, serialise.
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { InboundMeta } from '../../core/context.js';
+import { type RouteContext, authHeaders } from '../app.js';
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
+  let mock: Record<string, string> | undefined;
+  for (const name of ['x-mock-fault', 'x-mock-words']) {
+    const v = header(req, name);
+    if (v !== undefined) (mock ??= {})[name] = v;
+  }
+  return {
+    requestId: req.id,
+    auth: authHeaders(req),
+    signal,
+    idempotencyKey: header(req, 'idempotency-key'),
+    cacheControl: header(req, 'cache-control'),
+    mockHeaders: mock,
+    receivedAt: Date.now(),
+  };
+}
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function clientSignal(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteContext): void {
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const signal = clientSignal(reply.raw);
+    const result = await gw.engine.chat(req.body, inboundMeta(req, signal));
+    if (result.kind === 'json') return reply.code(result.status).headers(result.headers).send(result.body);
+    reply.hijack();
+    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': req.id }, result.frames);
+    return reply;
+  });
+
+  app.post('/v1/embeddings', async (req, reply) => {
+    const signal = clientSignal(reply.raw);
+    const result = await gw.engine.embeddings(req.body, inboundMeta(req, signal));
+    return reply.code(result.status).headers(result.headers).send(result.body);
+  });
+
+  app.get('/v1/models', async (req) => gw.engine.listModels({ auth: authHeaders(req) }));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => gw.engine.getModel({ auth: authHeaders(req) }, req.params.id));
+}

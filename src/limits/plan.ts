@@ -1,0 +1,62 @@
+// Turns a key's and its org's configured rpm/tpm into the specs of one acquire, and the decision
+// back into what the engine needs: the error code, the headers, the keys to correct later.
+import { tightestState } from './headers.js';
+import { type LimitMetric, limitKey } from './specs.js';
+import type { LimitSpec, LimitState } from './types.js';
+
+/** null or undefined: no limit of that kind. */
+export interface LimitSettings {
+  rpm?: number | null;
+  tpm?: number | null;
+}
+
+export interface PlanLimitsInput {
+  keyId: string;
+  orgId: string;
+  key: LimitSettings;
+  org: LimitSettings;
+  /** The request's estimated tokens (prompt + expected output): its TPM cost until adjusted. */
+  tokens: number;
+  windowMs?: number;
+}
+
+export interface LimitPlan {
+  specs: LimitSpec[];
+  /** The metric of each spec, index for index. */
+  metrics: LimitMetric[];
+}
+
+export function planLimits(input: PlanLimitsInput): LimitPlan {
+  const specs: LimitSpec[] = [];
+  const metrics: LimitMetric[] = [];
+  const add = (metric: LimitMetric, scope: 'key' | 'org', id: string, limit: number | null | undefined): void => {
+    if (limit === null || limit === undefined) return;
+    specs.push({ key: limitKey(metric, scope, id), limit, cost: metric === 'rpm' ? 1 : input.tokens, windowMs: input.windowMs });
+    metrics.push(metric);
+  };
+  add('rpm', 'key', input.keyId, input.key.rpm);
+  add('tpm', 'key', input.keyId, input.key.tpm);
+  add('rpm', 'org', input.orgId, input.org.rpm);
+  add('tpm', 'org', input.orgId, input.org.tpm);
+  return { specs, metrics };
+}
+
+/** The SPEC §12 code for a refusal on spec `failed`. */
+export function exceededCode(plan: LimitPlan, failed: number): 'rpm_exceeded' | 'tpm_exceeded' {
+  return plan.metrics[failed] === 'tpm' ? 'tpm_exceeded' : 'rpm_exceeded';
+}
+
+/** The binding rpm and tpm states, ready for rateLimitHeaders(rpm, tpm). */
+export function headerStates(plan: LimitPlan, states: readonly LimitState[]): { rpm?: LimitState; tpm?: LimitState } {
+  const rpm: LimitState[] = [];
+  const tpm: LimitState[] = [];
+  for (let i = 0; i < states.length; i++) (plan.metrics[i] === 'tpm' ? tpm : rpm).push(states[i]);
+  return { rpm: tightestState(rpm), tpm: tightestState(tpm) };
+}
+
+/** The spec keys whose cost should be corrected to the real token count once it is known. */
+export function tokenKeys(plan: LimitPlan): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < plan.specs.length; i++) if (plan.metrics[i] === 'tpm') keys.push(plan.specs[i].key);
+  return keys;
+}

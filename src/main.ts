@@ -1,0 +1,58 @@
+// Composition root: config → store → gateway → HTTP server, and orderly shutdown
+// (stop accepting, let streams finish within the grace period, flush every record).
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/schema.js';
+import { buildGateway, type Gateway } from './gateway.js';
+import { buildHttpApp, type HttpApp } from './http/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { openStore } from './store/index.js';
+
+export interface RunningGateway {
+  gateway: Gateway;
+  http: HttpApp;
+  url: string;
+  port: number;
+  /** Drain and stop; resolves when every record is durable. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger?: Logger;
+  /** Postgres schema (tests); ignored for SQLite. */
+  storeSchema?: string;
+}
+
+export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
+  const { config } = opts;
+  const log = opts.logger ?? createLogger({ level: config.server.log_level });
+  const store = await openStore(config.storage.url, { schema: opts.storeSchema });
+  await store.migrate();
+  const gateway = await buildGateway(config, store, log);
+  const http = buildHttpApp(gateway);
+  await http.app.listen({ host: config.server.host, port: config.server.port });
+  const { port } = http.app.server.address() as AddressInfo;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      const graceMs = config.server.shutdown_grace_s * 1000;
+      http.draining.value = true;
+      log.info({ graceMs, openStreams: http.streams.size }, 'shutting down: draining');
+      const closed = http.app.close();
+      http.app.server.closeIdleConnections();
+      await http.streams.drain(graceMs);
+      http.streams.destroyAll();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
+      http.app.server.closeAllConnections();
+      const left = await gateway.usage.drain(Math.max(10_000, graceMs));
+      if (left > 0) log.error({ left }, 'usage records could not be written before exit');
+      await gateway.channels.close();
+      await store.close();
+      log.info('shutdown complete');
+    })();
+    return stopping;
+  };
+  return { gateway, http, url, port, shutdown };
+}

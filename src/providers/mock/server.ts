@@ -1,0 +1,181 @@
+// The mock upstream's request handler, speaking the OpenAI wire format. Shared by the
+// in-process transport (provider type `mock`) and the standalone `tollgate mock-upstream`.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MockFaults } from '../../config/schema.js';
+import { countTextTokens } from '../../core/tokens.js';
+import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
+import { planFaults } from './faults.js';
+import { fnv1a, mockCompletion, mockEmbedding, streamPieces } from './model.js';
+
+export interface MockSettings {
+  tokensPerSecond: number;
+  faults: MockFaults | undefined;
+  /** Header value required as `Authorization: Bearer …` (standalone server only). */
+  apiKey?: string;
+}
+
+export interface MockRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface MockReply {
+  status: number;
+  headers: Record<string, string>;
+  /** Whole body, or a stream of chunks. A stream that throws models a connection reset. */
+  body: string | AsyncIterable<Uint8Array>;
+}
+
+export class MockResetError extends Error {
+  readonly code = 'ECONNRESET';
+  constructor() {
+    super('mock upstream reset the connection');
+  }
+}
+
+const enc = new TextEncoder();
+const json = (status: number, body: unknown, extra: Record<string, string> = {}): MockReply => ({
+  status,
+  headers: { 'content-type': 'application/json', ...extra },
+  body: JSON.stringify(body),
+});
+const errorReply = (status: number, message: string, type: string, extra: Record<string, string> = {}) =>
+  json(status, { error: { message, type, code: null, param: null } }, extra);
+
+function header(h: MockRequest['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+async function waitFor(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms > 0) await sleep(ms, undefined, { signal });
+}
+
+function hangUntilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export const MOCK_MODELS = ['mock-chat', 'mock-chat-large', 'mock-embedding'];
+
+export async function handleMockRequest(req: MockRequest, settings: MockSettings, signal: AbortSignal): Promise<MockReply> {
+  if (settings.apiKey && header(req.headers, 'authorization') !== `Bearer ${settings.apiKey}`) {
+    return errorReply(401, 'Incorrect API key provided to the mock upstream.', 'invalid_request_error');
+  }
+  const path = req.path.replace(/\?.*$/, '').replace(/^\/v1/, '');
+  if (req.method === 'GET' && path === '/models') {
+    return json(200, { object: 'list', data: MOCK_MODELS.map((id) => ({ id, object: 'model', created: 0, owned_by: 'tollgate-mock' })) });
+  }
+  if (req.method !== 'POST' || (path !== '/chat/completions' && path !== '/embeddings')) {
+    return errorReply(404, `The mock upstream has no route ${req.method} ${req.path}.`, 'invalid_request_error');
+  }
+  const plan = planFaults(settings.faults, header(req.headers, 'x-mock-fault'));
+  await waitFor(plan.latencyMs, signal);
+  if (plan.hang) await hangUntilAborted(signal);
+  if (plan.status !== undefined && plan.status >= 400) {
+    const extra: Record<string, string> = plan.retryAfterS !== undefined ? { 'retry-after': String(plan.retryAfterS) } : {};
+    return errorReply(plan.status, `Mock upstream injected HTTP ${plan.status}.`, plan.status === 429 ? 'rate_limit_error' : 'server_error', extra);
+  }
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(req.body);
+  } catch {
+    return errorReply(400, 'The mock upstream received a body that is not JSON.', 'invalid_request_error');
+  }
+  if (path === '/embeddings') {
+    if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data": [' };
+    return embeddings(body as unknown as EmbeddingsRequest);
+  }
+  const chat = body as unknown as ChatRequest;
+  if (!Array.isArray(chat.messages)) return errorReply(400, '"messages" must be an array.', 'invalid_request_error');
+  const wordsHeader = Number(header(req.headers, 'x-mock-words'));
+  const out = mockCompletion(chat, { words: Number.isInteger(wordsHeader) && wordsHeader > 0 ? Math.min(wordsHeader, 100000) : undefined });
+  const id = `chatcmpl-mock${fnv1a(req.body).toString(36)}`;
+  const created = Math.floor(Date.now() / 1000);
+  const model = typeof chat.model === 'string' ? chat.model : 'mock-chat';
+  const usage = { prompt_tokens: out.promptTokens, completion_tokens: out.completionTokens, total_tokens: out.promptTokens + out.completionTokens };
+  if (!chat.stream) {
+    if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id": "broken", "choices": [' };
+    const n = chat.n ?? 1;
+    const choices = Array.from({ length: n }, (_, index) => ({
+      index,
+      message: { role: 'assistant', content: out.text, ...(out.toolCalls ? { tool_calls: out.toolCalls } : {}), refusal: null },
+      finish_reason: out.finishReason,
+      logprobs: null,
+    }));
+    return json(200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices,
+      usage: { ...usage, completion_tokens: usage.completion_tokens * n, total_tokens: usage.prompt_tokens + usage.completion_tokens * n },
+      system_fingerprint: 'tollgate-mock',
+    });
+  }
+  const includeUsage = chat.stream_options?.include_usage === true;
+  const tps = plan.tokensPerSecond ?? settings.tokensPerSecond;
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+    body: streamBody({ id, created, model, out, usage, includeUsage, tps, plan, signal }),
+  };
+}
+
+function embeddings(body: EmbeddingsRequest): MockReply {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 4096) : 256;
+  let tokens = 0;
+  const data = inputs.map((input, index) => {
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    tokens += typeof input === 'string' ? countTextTokens(input) : Array.isArray(input) ? input.length : 1;
+    return { object: 'embedding', index, embedding: mockEmbedding(text, dims) };
+  });
+  return json(200, { object: 'list', data, model: typeof body.model === 'string' ? body.model : 'mock-embedding', usage: { prompt_tokens: tokens, total_tokens: tokens } });
+}
+
+interface StreamArgs {
+  id: string;
+  created: number;
+  model: string;
+  out: ReturnType<typeof mockCompletion>;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  includeUsage: boolean;
+  tps: number;
+  plan: ReturnType<typeof planFaults>;
+  signal: AbortSignal;
+}
+
+async function* streamBody(a: StreamArgs): AsyncGenerator<Uint8Array> {
+  const frame = (delta: Record<string, unknown>, finish: string | null, extra?: Record<string, unknown>) =>
+    enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...(a.includeUsage ? { usage: null } : {}), ...extra })}\n\n`);
+  const frames: Uint8Array[] = [frame({ role: 'assistant', content: '' }, null)];
+  if (a.out.toolCalls) {
+    a.out.toolCalls.forEach((tc, index) => {
+      frames.push(frame({ tool_calls: [{ index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: '' } }] }, null));
+      for (const piece of streamPieces(tc.function.arguments)) frames.push(frame({ tool_calls: [{ index, function: { arguments: piece } }] }, null));
+    });
+  } else {
+    for (const piece of streamPieces(a.out.text ?? '')) frames.push(frame({ content: piece }, null));
+  }
+  frames.push(frame({}, a.out.finishReason));
+  if (a.includeUsage) {
+    frames.push(enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: a.usage })}\n\n`));
+  }
+  frames.push(enc.encode('data: [DONE]\n\n'));
+  const delayMs = a.tps > 0 ? 1000 / a.tps : 0;
+  for (let i = 0; i < frames.length; i++) {
+    if (a.plan.resetAfter !== undefined && i >= a.plan.resetAfter) throw new MockResetError();
+    if (a.plan.hangAfter !== undefined && i >= a.plan.hangAfter) await hangUntilAborted(a.signal);
+    if (a.plan.malformed && i === 2) {
+      yield enc.encode('data: {"id": "broken", "choices": [\n\n');
+      return;
+    }
+    if (i > 0 && delayMs > 0) await waitFor(delayMs, a.signal);
+    yield frames[i];
+  }
+}

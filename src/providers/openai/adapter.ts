@@ -1,0 +1,60 @@
+// OpenAI-compatible providers (OpenAI, vLLM, Ollama, Groq, DeepSeek, Azure OpenAI …): one
+// factory; a vendor differs only in how it builds URLs and authenticates.
+import type { ProviderConfig } from '../../config/schema.js';
+import type { AdapterContext, AdapterFactory, ProviderAdapter } from '../types.js';
+import { mapOpenAIError } from './errors.js';
+import { toOpenAIChatBody, toOpenAIEmbeddingsBody } from './request.js';
+import { fromOpenAIChatBody, fromOpenAIEmbeddingsBody } from './response.js';
+import { createOpenAIStreamTranslator } from './stream.js';
+
+export interface OpenAICompatibleVendor {
+  type: string;
+  defaultBaseUrl: string;
+  /** URL for an operation on a model ('chat/completions', 'embeddings', 'models'). */
+  url(base: string, operation: 'chat/completions' | 'embeddings' | 'models', upstreamModel: string | undefined, provider: ProviderConfig): string;
+  authHeaders(provider: ProviderConfig): Record<string, string>;
+}
+
+const trimSlash = (s: string) => s.replace(/\/+$/, '');
+
+export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): AdapterFactory {
+  return (provider: ProviderConfig): ProviderAdapter => {
+    const base = trimSlash(provider.base_url ?? vendor.defaultBaseUrl);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...vendor.authHeaders(provider), ...provider.headers };
+    const post = (op: 'chat/completions' | 'embeddings', ctx: AdapterContext, body: string) => ({
+      method: 'POST' as const,
+      url: vendor.url(base, op, ctx.upstreamModel, provider),
+      headers,
+      body,
+    });
+    return {
+      type: vendor.type,
+      chatRequest: (req, ctx) => post('chat/completions', ctx, toOpenAIChatBody(req, ctx)),
+      chatResponse: fromOpenAIChatBody,
+      streamTranslator: createOpenAIStreamTranslator,
+      embeddingsRequest: (req, ctx) => post('embeddings', ctx, toOpenAIEmbeddingsBody(req, ctx)),
+      embeddingsResponse: fromOpenAIEmbeddingsBody,
+      mapError: (status, body, h) => mapOpenAIError(status, body, h, provider.id),
+      probeRequest: () => ({ method: 'GET', url: vendor.url(base, 'models', undefined, provider), headers }),
+    };
+  };
+}
+
+export const createOpenAIAdapter = createOpenAICompatibleAdapter({
+  type: 'openai',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  url: (base, op) => `${base}/${op}`,
+  authHeaders: (p): Record<string, string> => (p.api_key ? { authorization: `Bearer ${p.api_key}` } : {}),
+});
+
+/** Azure OpenAI: deployment-scoped URLs, `api-key` header and an `api-version` query. */
+export const createAzureOpenAIAdapter = createOpenAICompatibleAdapter({
+  type: 'azure-openai',
+  defaultBaseUrl: 'https://example.openai.azure.com',
+  url: (base, op, deployment, p) => {
+    const version = encodeURIComponent(p.api_version ?? '2024-10-21');
+    if (op === 'models') return `${base}/openai/models?api-version=${version}`;
+    return `${base}/openai/deployments/${encodeURIComponent(deployment ?? '')}/${op}?api-version=${version}`;
+  },
+  authHeaders: (p): Record<string, string> => (p.api_key ? { 'api-key': p.api_key } : {}),
+});

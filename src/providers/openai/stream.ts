@@ -1,0 +1,88 @@
+// OpenAI-compatible SSE → StreamPieces. Chunks are forwarded as the upstream wrote them;
+// the JSON is parsed only to read usage, finish reasons and whether content arrived.
+import type { ChatChunk, FinishReason, Usage } from '../../core/types.js';
+import { malformedUpstream } from '../errors.js';
+import { SseParser } from '../sse.js';
+import type { AdapterContext, StreamPiece, StreamTranslator } from '../types.js';
+import { errorFromOpenAIBody } from './errors.js';
+
+export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTranslator {
+  const parser = new SseParser();
+  const publicModel = ctx.model.id;
+  let done = false;
+
+  function translate(data: string): StreamPiece | undefined {
+    if (data === '[DONE]') {
+      done = true;
+      return { done: true };
+    }
+    let chunk: ChatChunk & { error?: unknown };
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      return { error: malformedUpstream(ctx.provider.id, 'a stream event is not JSON') };
+    }
+    if (typeof chunk !== 'object' || chunk === null) return { error: malformedUpstream(ctx.provider.id, 'a stream event is not an object') };
+    if (chunk.error !== undefined) return { error: errorFromOpenAIBody(500, chunk, {}, ctx.provider.id) };
+    const choices = chunk.choices;
+    if (!Array.isArray(choices)) return { error: malformedUpstream(ctx.provider.id, 'a stream chunk has no "choices"') };
+    let json = data;
+    if (chunk.model !== publicModel) {
+      chunk.model = publicModel;
+      json = JSON.stringify(chunk);
+    }
+    const piece: StreamPiece = { json };
+    const usage = chunk.usage as Usage | null | undefined;
+    if (usage && typeof usage.prompt_tokens === 'number') {
+      piece.usage = usage;
+      if (choices.length === 0) piece.usageOnly = true;
+    }
+    let text: string | undefined;
+    let finish: FinishReason | undefined;
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i];
+      const d = c.delta;
+      if (d) {
+        if (typeof d.content === 'string' && d.content.length > 0) text = text === undefined ? d.content : text + d.content;
+        if (d.tool_calls) {
+          for (const tc of d.tool_calls) {
+            piece.content = true;
+            const args = tc.function?.arguments ?? '';
+            text = text === undefined ? args : text + args;
+          }
+        }
+        if (typeof d.refusal === 'string' && d.refusal.length > 0) piece.content = true;
+        if (d.function_call) piece.content = true;
+      }
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+    if (text !== undefined) {
+      piece.text = text;
+      if (text.length > 0) piece.content = true;
+    }
+    if (finish) piece.finishReason = finish;
+    return piece;
+  }
+
+  return {
+    push(data: Uint8Array): StreamPiece[] {
+      const events = parser.push(data);
+      const out: StreamPiece[] = [];
+      for (const ev of events) {
+        const p = translate(ev.data);
+        if (p) out.push(p);
+      }
+      return out;
+    },
+    end(): StreamPiece[] {
+      const { events, truncated } = parser.end();
+      const out: StreamPiece[] = [];
+      for (const ev of events) {
+        const p = translate(ev.data);
+        if (p) out.push(p);
+      }
+      if (!done) out.push({ error: malformedUpstream(ctx.provider.id, truncated ? 'the stream was cut mid-event' : 'the stream ended before [DONE]') });
+      return out;
+    },
+  };
+}

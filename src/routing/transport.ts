@@ -1,0 +1,98 @@
+// Sending one upstream request: the Transport contract and its undici implementation
+// (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
+import { Agent, errors as undiciErrors } from 'undici';
+import type { ProviderConfig } from '../config/schema.js';
+import { GatewayError } from '../core/errors.js';
+import type { UpstreamHeaders, UpstreamRequest } from '../providers/types.js';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: UpstreamHeaders;
+  body: AsyncIterable<Uint8Array>;
+  /** Stop reading and release the connection. */
+  discard(): void;
+}
+
+export interface Transport {
+  send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** Turns a transport failure into a GatewayError; the client's own abort is passed through unchanged. */
+export function transportError(err: unknown, providerId: string, signal: AbortSignal): unknown {
+  if (signal.aborted) return err;
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatewayError('timeout', `Connecting to the provider (${providerId}) timed out.`, { retryable: true, cause: err });
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new GatewayError('timeout', `The provider (${providerId}) did not start answering in time.`, { retryable: true, cause: err });
+  }
+  if (err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new GatewayError('timeout', `The provider (${providerId}) stopped sending data (idle timeout).`, { retryable: true, cause: err });
+  }
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  if (CONNECTION_CODES.has(code) || (cause && CONNECTION_CODES.has(cause))) {
+    return new GatewayError('provider_error', `The connection to the provider (${providerId}) failed (${cause ?? code}).`, { retryable: true, cause: err });
+  }
+  return new GatewayError('provider_error', `The request to the provider (${providerId}) failed.`, { retryable: true, cause: err });
+}
+
+export function createUndiciTransport(provider: ProviderConfig): Transport {
+  const t = provider.timeouts;
+  const agent = new Agent({
+    connections: provider.connections,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: t.connect_ms, noDelay: true },
+    headersTimeout: t.first_byte_ms,
+    bodyTimeout: t.idle_ms,
+  });
+  return {
+    async send(req, signal) {
+      try {
+        const res = await agent.request({
+          origin: new URL(req.url).origin,
+          path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          signal,
+        });
+        const body = res.body;
+        return {
+          status: res.statusCode,
+          headers: res.headers as UpstreamHeaders,
+          body: (async function* () {
+            try {
+              for await (const chunk of body) yield chunk as Uint8Array;
+            } catch (err) {
+              throw transportError(err, provider.id, signal);
+            }
+          })(),
+          discard: () => body.destroy(),
+        };
+      } catch (err) {
+        throw transportError(err, provider.id, signal);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** Reads a whole upstream body as text, refusing to buffer past `limit` bytes. */
+export async function readBody(res: UpstreamResponse, limit: number, providerId: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      res.discard();
+      throw new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
+    }
+    parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

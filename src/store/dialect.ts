@@ -1,0 +1,123 @@
+// Everything that differs between SQLite and Postgres lives here: how a URL becomes a
+// connection, how booleans are written, and how numeric results come back as JS numbers.
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database, DbBool } from './schema.js';
+import { StatementCache } from './statement-cache.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export type StorageTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
+
+export interface OpenedDatabase {
+  dialect: DialectName;
+  db: Kysely<Database>;
+  /** Postgres only: the raw pool, used for the migration advisory lock. */
+  pool?: pg.Pool;
+  /** Postgres only: the schema every table lives in (search_path of each connection). */
+  schema?: string;
+  /**
+   * Closes the underlying connection or pool if Kysely has not: Kysely only tears down a
+   * driver that has run a query, so a store closed before first use would leak its handle.
+   */
+  release(): Promise<void>;
+}
+
+export interface OpenOptions {
+  schema?: string;
+  /** Called when an idle pooled connection fails (e.g. the server restarted); defaults to ignoring it. */
+  onError?: (err: Error) => void;
+}
+
+const MEMORY = ':memory:';
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** `sqlite://./rel/path`, `sqlite:///abs/path`, `sqlite://:memory:`, `postgres://…`, `postgresql://…` */
+export function parseStorageUrl(url: string, cwd = process.cwd()): StorageTarget {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', url };
+  if (url.startsWith('sqlite:')) {
+    let rest = url.slice('sqlite:'.length);
+    if (rest.startsWith('//')) rest = rest.slice(2);
+    const q = rest.indexOf('?');
+    if (q >= 0) rest = rest.slice(0, q);
+    if (rest === '') throw new Error(`storage url "${url}" names no file: use sqlite://./data/tollgate.db`);
+    if (rest === MEMORY) return { dialect: 'sqlite', path: MEMORY };
+    return { dialect: 'sqlite', path: isAbsolute(rest) ? rest : resolve(cwd, rest) };
+  }
+  throw new Error(`storage url must start with sqlite:// or postgres:// (got "${url.split(':')[0]}:")`);
+}
+
+export function openDatabase(target: StorageTarget, opts: OpenOptions = {}): OpenedDatabase {
+  if (target.dialect === 'sqlite') {
+    if (opts.schema !== undefined) throw new Error('the schema option applies to Postgres only');
+    return openSqlite(target.path);
+  }
+  return openPostgres(target.url, opts);
+}
+
+function openSqlite(path: string): OpenedDatabase {
+  if (path !== MEMORY) mkdirSync(dirname(path), { recursive: true });
+  const raw = new BetterSqlite3(path);
+  if (path !== MEMORY) raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  // Other processes (the CLI next to a running server) may hold the write lock for a moment.
+  raw.pragma('busy_timeout = 5000');
+  // Postgres enforces the api_keys -> orgs reference, so SQLite must too for identical behaviour.
+  raw.pragma('foreign_keys = ON');
+  const cache = new StatementCache(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cache }) });
+  return {
+    dialect: 'sqlite',
+    db,
+    release: async () => {
+      if (raw.open) cache.close();
+    },
+  };
+}
+
+/** Postgres int8 and numeric (what sum() returns) as JS numbers: micro-USD and epoch ms fit in 2^53. */
+const numericTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function openPostgres(url: string, opts: OpenOptions): OpenedDatabase {
+  const schema = opts.schema;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`schema "${schema}" must be a lowercase SQL identifier (letters, digits, _)`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    types: numericTypes,
+    // A startup parameter costs no extra round trip, unlike a SET after each connect.
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', (err) => opts.onError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    dialect: 'postgres',
+    db,
+    pool,
+    schema,
+    release: async () => {
+      if (!pool.ended) await pool.end();
+    },
+  };
+}
+
+/** Write-side boolean: better-sqlite3 refuses to bind JS booleans. */
+export function toDbBool(dialect: DialectName, value: boolean): DbBool {
+  return dialect === 'sqlite' ? (value ? 1 : 0) : value;
+}
+
+export function fromDbBool(value: DbBool): boolean {
+  return value === true || value === 1;
+}

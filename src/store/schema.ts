@@ -1,0 +1,104 @@
+// Kysely table types: the shape of each row as the database holds it (JSON as text,
+// booleans as the dialect's own representation), before row-mappers turn it into a contract row.
+
+/** SQLite has no boolean type, so a flag reads back as 0/1 there and as true/false on Postgres. */
+export type DbBool = boolean | number;
+
+export interface OrgsTable {
+  id: string;
+  name: string;
+  disabled: DbBool;
+  allowed_models: string | null;
+  spend_cap_micros: number | null;
+  fallbacks: string;
+  rpm: number | null;
+  tpm: number | null;
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  kind: string;
+  name: string | null;
+  hash: string;
+  prefix: string;
+  disabled: DbBool;
+  revoked_at: number | null;
+  expires_at: number | null;
+  budget_micros: number | null;
+  rpm: number | null;
+  tpm: number | null;
+  allowed_models: string | null;
+  fallbacks: string;
+  cache: string | null;
+  rotated_from: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LedgerTable {
+  id: string;
+  org_id: string;
+  key_id: string | null;
+  kind: string;
+  amount_micros: number;
+  note: string | null;
+  request_id: string | null;
+  idempotency_key: string | null;
+  created_at: number;
+}
+
+export interface UsageTable {
+  request_id: string;
+  org_id: string;
+  key_id: string;
+  model: string;
+  requested_model: string;
+  provider: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  cached: string | null;
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  stream: DbBool;
+  estimated: DbBool;
+  fallback: string | null;
+  attempts: number;
+  created_at: number;
+}
+
+export interface RollupTable {
+  org_id: string;
+  bucket: number;
+  model: string;
+  key_id: string;
+  requests: number;
+  errors: number;
+  cache_hits: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+
+export interface AlertSettingsTable {
+  org_id: string;
+  settings: string;
+  updated_at: number;
+}
+
+export interface Database {
+  orgs: OrgsTable;
+  api_keys: ApiKeysTable;
+  ledger: LedgerTable;
+  usage: UsageTable;
+  usage_rollup_hour: RollupTable;
+  usage_rollup_day: RollupTable;
+  alert_settings: AlertSettingsTable;
+}
+
+export type RollupTableName = 'usage_rollup_hour' | 'usage_rollup_day';

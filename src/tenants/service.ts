@@ -1,0 +1,179 @@
+// Operator and org-admin operations on orgs, keys and credit. Every change is written to
+// the store first, then applied to the in-memory view and the credit accounts.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { displayPrefix, generateKey, hashKey } from '../auth/keys.js';
+import type { CreditAccounts } from '../billing/accounts.js';
+import { GatewayError } from '../core/errors.js';
+import type { KeyKind, KeyRow, LedgerRow, OrgRow, Store } from '../store/types.js';
+import type { TenantView } from './view.js';
+
+export interface NewOrgInput {
+  name: string;
+  creditsMicros?: number;
+  allowedModels?: string[] | null;
+  spendCapMicros?: number | null;
+}
+
+export interface KeySettings {
+  name?: string | null;
+  budget_micros?: number | null;
+  rpm?: number | null;
+  tpm?: number | null;
+  allowed_models?: string[] | null;
+  fallbacks?: Record<string, string[]>;
+  expires_at?: number | null;
+  cache?: Record<string, unknown> | null;
+  disabled?: boolean;
+}
+
+export type OrgPatch = Partial<Pick<OrgRow, 'allowed_models' | 'spend_cap_micros' | 'disabled' | 'fallbacks' | 'rpm' | 'tpm' | 'name' | 'settings'>>;
+
+/** Hook for other instances: called after each local change (Redis pub/sub fans it out). */
+export type ChangeListener = (change: { kind: 'org' | 'key'; id: string } | { kind: 'grant'; orgId: string; amount: number }) => void;
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
+
+export class TenantService {
+  onChange: ChangeListener | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly view: TenantView,
+    private readonly accounts: CreditAccounts,
+  ) {}
+
+  async createOrg(input: NewOrgInput): Promise<{ org: OrgRow; managementKey: string }> {
+    if (this.view.orgByName(input.name) || (await this.store.getOrgByName(input.name))) {
+      throw new GatewayError('invalid_value', `An organisation named "${input.name}" already exists; choose another name.`, { param: 'name' });
+    }
+    const now = Date.now();
+    const org: OrgRow = {
+      id: newId('org'),
+      name: input.name,
+      disabled: false,
+      allowed_models: input.allowedModels ?? null,
+      spend_cap_micros: input.spendCapMicros ?? null,
+      fallbacks: {},
+      rpm: null,
+      tpm: null,
+      settings: {},
+      created_at: now,
+      updated_at: now,
+    };
+    await this.store.insertOrg(org);
+    this.view.putOrg(org);
+    const { key } = await this.createKey(org.id, 'mk', { name: 'first management key' });
+    if (input.creditsMicros && input.creditsMicros > 0) await this.grantCredit(org.id, input.creditsMicros, 'initial credit', `create:${org.id}`);
+    this.onChange?.({ kind: 'org', id: org.id });
+    return { org, managementKey: key };
+  }
+
+  async patchOrg(id: string, patch: OrgPatch): Promise<OrgRow> {
+    const updated = await this.store.updateOrg(id, { ...patch, updated_at: Date.now() });
+    if (!updated) throw new GatewayError('not_found', `No organisation with id "${id}".`);
+    this.view.putOrg(updated);
+    this.onChange?.({ kind: 'org', id });
+    return updated;
+  }
+
+  async grantCredit(orgId: string, amountMicros: number, note: string | null, idempotencyKey: string | null): Promise<{ entry: LedgerRow; applied: boolean }> {
+    const entry: LedgerRow = {
+      id: newId('grt'),
+      org_id: orgId,
+      key_id: null,
+      kind: 'grant',
+      amount_micros: amountMicros,
+      note,
+      request_id: null,
+      idempotency_key: idempotencyKey ?? `auto:${randomUUID()}`,
+      created_at: Date.now(),
+    };
+    const result = await this.store.grantCredit(entry);
+    if (result.applied) {
+      this.accounts.grant(orgId, amountMicros);
+      this.onChange?.({ kind: 'grant', orgId, amount: amountMicros });
+    }
+    return result;
+  }
+
+  async createKey(orgId: string, kind: KeyKind, s: KeySettings, rotatedFrom: string | null = null): Promise<{ row: KeyRow; key: string }> {
+    const key = generateKey(kind);
+    const now = Date.now();
+    const row: KeyRow = {
+      id: newId('key'),
+      org_id: orgId,
+      kind,
+      name: s.name ?? null,
+      hash: hashKey(key),
+      prefix: displayPrefix(key),
+      disabled: s.disabled ?? false,
+      revoked_at: null,
+      expires_at: s.expires_at ?? null,
+      budget_micros: s.budget_micros ?? null,
+      rpm: s.rpm ?? null,
+      tpm: s.tpm ?? null,
+      allowed_models: s.allowed_models ?? null,
+      fallbacks: s.fallbacks ?? {},
+      cache: s.cache ?? null,
+      rotated_from: rotatedFrom,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.store.insertKey(row);
+    this.view.putKey(row);
+    this.onChange?.({ kind: 'key', id: row.id });
+    return { row, key };
+  }
+
+  ownedKey(orgId: string, id: string): KeyRow {
+    const k = this.view.key(id);
+    if (!k || k.org_id !== orgId) throw new GatewayError('not_found', `No key with id "${id}" in this organisation. List keys with GET /api/keys.`);
+    return k;
+  }
+
+  async patchKey(orgId: string, id: string, s: KeySettings): Promise<KeyRow> {
+    const current = this.ownedKey(orgId, id);
+    if (current.revoked_at !== null) throw new GatewayError('invalid_value', 'This key is revoked and cannot be changed; create a new key.');
+    const updated = await this.store.updateKey(id, { ...s, updated_at: Date.now() });
+    if (!updated) throw new GatewayError('not_found', `No key with id "${id}".`);
+    this.view.putKey(updated);
+    this.onChange?.({ kind: 'key', id });
+    return updated;
+  }
+
+  async revokeKey(orgId: string, id: string): Promise<KeyRow> {
+    const current = this.ownedKey(orgId, id);
+    if (current.revoked_at !== null) return current;
+    const updated = await this.store.updateKey(id, { revoked_at: Date.now(), updated_at: Date.now() });
+    this.view.putKey(updated!);
+    this.onChange?.({ kind: 'key', id });
+    return updated!;
+  }
+
+  /** Issues a replacement with the same settings; the old key stays valid for `overlapS` seconds. */
+  async rotateKey(orgId: string, id: string, overlapS: number): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
+    const old = this.ownedKey(orgId, id);
+    if (old.revoked_at !== null) throw new GatewayError('invalid_value', 'A revoked key cannot be rotated; create a new key.');
+    const fresh = await this.createKey(
+      orgId,
+      old.kind,
+      {
+        name: old.name,
+        budget_micros: old.budget_micros,
+        rpm: old.rpm,
+        tpm: old.tpm,
+        allowed_models: old.allowed_models,
+        fallbacks: old.fallbacks,
+        expires_at: old.expires_at,
+        cache: old.cache,
+      },
+      old.id,
+    );
+    const overlapEnd = Date.now() + overlapS * 1000;
+    const expires = old.expires_at !== null && old.expires_at < overlapEnd ? old.expires_at : overlapEnd;
+    const previous = (await this.store.updateKey(id, { expires_at: expires, updated_at: Date.now() }))!;
+    this.view.putKey(previous);
+    this.onChange?.({ kind: 'key', id });
+    return { ...fresh, previous };
+  }
+}
