@@ -20,20 +20,44 @@ function typicalRequest(i: number): ChatRequest {
   };
 }
 
+// The best of several rounds: on a shared machine the minimum is the figure least
+// distorted by other processes.
+const ROUNDS = 7;
+
+function report(name: string, ns: number): void {
+  console.log(`${name.padEnd(56)} ${(ns / 1000).toFixed(2).padStart(8)} µs/op  (${Math.round(1e9 / ns).toLocaleString('en')} op/s)`);
+}
+
 function measure(name: string, iterations: number, op: (i: number) => unknown): void {
   for (let i = 0; i < Math.min(iterations, 20_000); i++) op(i);
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) op(i);
-  const ns = Number(process.hrtime.bigint() - start) / iterations;
-  console.log(`${name.padEnd(52)} ${(ns / 1000).toFixed(2).padStart(8)} µs/op  (${Math.round(1e9 / ns).toLocaleString('en')} op/s)`);
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) op(i);
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / iterations);
+  }
+  report(name, best);
 }
 
 async function measureAsync(name: string, iterations: number, op: (i: number) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < Math.min(iterations, 5_000); i++) await op(i);
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await op(i);
-  const ns = Number(process.hrtime.bigint() - start) / iterations;
-  console.log(`${name.padEnd(52)} ${(ns / 1000).toFixed(2).padStart(8)} µs/op  (${Math.round(1e9 / ns).toLocaleString('en')} op/s)`);
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await op(i);
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / iterations);
+  }
+  report(name, best);
+}
+
+/** Deterministic pseudo-random unit-ish vectors, far apart from one another as real embeddings are. */
+function randomVectors(count: number, dims: number): Float32Array[] {
+  let seed = 0x9e3779b9;
+  const next = () => {
+    seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5;
+    return ((seed >>> 0) / 0x100000000) * 2 - 1;
+  };
+  return Array.from({ length: count }, () => Float32Array.from({ length: dims }, next));
 }
 
 async function main(): Promise<void> {
@@ -66,11 +90,7 @@ async function main(): Promise<void> {
 
   for (const entries of [1_000, 10_000]) {
     const dims = 1536;
-    const vectors = Array.from({ length: entries + 1 }, (_, n) => {
-      const v = new Float32Array(dims);
-      for (let d = 0; d < dims; d++) v[d] = Math.sin(n * 31 + d * 7);
-      return v;
-    });
+    const vectors = randomVectors(entries * 2, dims);
     const sem = createSemanticCache({
       embed: (_org, text) => Promise.resolve(vectors[Number(text)]),
       threshold: 0.999,
@@ -79,9 +99,11 @@ async function main(): Promise<void> {
     });
     const stored = { body, usage: { prompt_tokens: 1, completion_tokens: 1 }, model: 'm', createdAt: 0 };
     for (let n = 0; n < entries; n++) await sem.store('org-1', 'scope', String(n), stored);
-    // The query text differs each time so the embedding memo does not hide the scan.
-    await measureAsync(`semantic lookup, ${entries.toLocaleString('en')} entries × ${dims} dims (scan)`, entries >= 10_000 ? 200 : 2_000, (i) =>
-      sem.lookup('org-1', 'scope', String(entries - (i % entries))),
+    if (sem.entries !== entries) throw new Error(`expected ${entries} entries, have ${sem.entries}`);
+    // Queries are unseen vectors (a miss scans the whole bucket); the embedding memo keeps
+    // them after the first round, so the figure is the scan, not the embedding call.
+    await measureAsync(`semantic lookup miss, ${entries.toLocaleString('en')} entries × ${dims} dims`, entries >= 10_000 ? 50 : 200, (i) =>
+      sem.lookup('org-1', 'scope', String(entries + (i % 200))),
     );
   }
 }

@@ -60,7 +60,8 @@ export function formatCompact(value: number, money = false): string {
   if (abs >= 1000) return `${prefix}${(value / 1000).toFixed(1)}k`;
   if (money) {
     if (abs === 0) return '$0';
-    if (abs < 0.01) return `$${value.toPrecision(1)}`;
+    // Three significant digits keep neighbouring small ticks ($0.005, $0.01, $0.015) distinct.
+    if (abs < 1) return `$${Number(value.toPrecision(3))}`;
     if (abs < 10) return `$${value.toFixed(2)}`;
   }
   return `${prefix}${Number.isInteger(value) ? value : value.toFixed(1)}`;

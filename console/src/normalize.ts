@@ -113,10 +113,12 @@ export function readKey(raw: unknown): ApiKey {
   if (declared === 'revoked' || revoked) status = 'revoked';
   else if (declared === 'expired' || (expires !== null && expires.getTime() <= Date.now())) status = 'expired';
   else if (disabled || declared === 'disabled') status = 'disabled';
+  const prefix = str(o, 'prefix', 'display_prefix') ?? '';
   return {
     id: str(o, 'id') ?? '',
+    kind: str(o, 'type') === 'management' || prefix.startsWith('mk-') ? 'management' : 'inference',
     name: str(o, 'name'),
-    prefix: str(o, 'prefix', 'display_prefix') ?? '',
+    prefix,
     status,
     disabled,
     expires_at: expires,

@@ -11,6 +11,8 @@ export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
 
 export interface ApiKey {
   id: string;
+  /** management keys (mk-tg-…) are listed beside inference keys */
+  kind: 'inference' | 'management';
   name: string | null;
   prefix: string;
   status: KeyStatus;

@@ -86,9 +86,14 @@ export class UsageWriter {
     return this.flushing;
   }
 
-  /** Writes everything queued, retrying failures, until empty or the deadline passes. Returns rows left unwritten. */
+  /** Shutdown: from now on every enqueue flushes at once; then writes everything queued. */
   async drain(deadlineMs: number): Promise<number> {
     this.closed = true;
+    return this.flushAll(deadlineMs);
+  }
+
+  /** Writes everything queued, retrying failures, until empty or the deadline passes. Returns rows left unwritten. */
+  async flushAll(deadlineMs: number): Promise<number> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

@@ -1,7 +1,7 @@
 // Cache keys: a SHA-256 over the org, the model and a canonical JSON of everything in the
 // request that can change the answer. Canonical = object keys sorted at every depth, array
 // order kept, written in one pass straight from the parsed request.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ChatMessage, ChatRequest, ContentPart } from '../core/types.js';
 
 /**
@@ -71,23 +71,54 @@ export function canonicalJson(value: unknown): string {
 
 function keyHeader(domain: string, orgId: string, model: string): string {
   // JSON-quoting makes the boundaries unambiguous whatever the ids contain.
-  return domain + '\n' + JSON.stringify(orgId) + '\n' + JSON.stringify(model) + '\n';
+  return domain + '\n' + quote(orgId) + '\n' + quote(model) + '\n';
 }
 
 function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+  return hash('sha256', s, 'hex');
+}
+
+// Characters JSON.stringify would escape, plus lone surrogates (which it escapes and UTF-8
+// would otherwise collapse into U+FFFD, making distinct strings hash alike).
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON-quotes `s`; skips JSON.stringify for the common case of nothing to escape. */
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+/**
+ * In-place insertion sort in code-unit order (the order Array#sort uses). Objects in a
+ * request have a handful of keys, where this beats the comparator machinery of sort().
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 24) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > k) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = k;
+  }
 }
 
 function canonicalRequest(req: ChatRequest, messages: readonly ChatMessage[]): string {
-  const keys = Object.keys(req).sort();
+  const keys = Object.keys(req);
+  sortKeys(keys);
   let out = '{';
   let first = true;
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     if (OUTPUT_NEUTRAL_FIELDS.has(k)) continue;
     const v = k === 'messages' ? messages : req[k];
     // At the top level null means "provider default", exactly like leaving the field out.
     if (v === undefined || v === null || typeof v === 'function') continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':';
+    out += (first ? '' : ',') + quote(k) + ':';
     out = writeValue(out, v, 1);
     first = false;
   }
@@ -97,7 +128,7 @@ function canonicalRequest(req: ChatRequest, messages: readonly ChatMessage[]): s
 function writeValue(out: string, v: unknown, depth: number): string {
   switch (typeof v) {
     case 'string':
-      return out + JSON.stringify(v);
+      return out + quote(v);
     case 'number':
       return out + (Number.isFinite(v) ? String(v) : 'null');
     case 'boolean':
@@ -121,13 +152,14 @@ function writeValue(out: string, v: unknown, depth: number): string {
   }
   const obj = v as Record<string, unknown>;
   const keys = Object.keys(obj);
-  if (keys.length > 1) keys.sort();
+  sortKeys(keys);
   out += '{';
   let first = true;
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     const member = obj[k];
     if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':';
+    out += (first ? '' : ',') + quote(k) + ':';
     out = writeValue(out, member, depth + 1);
     first = false;
   }

@@ -121,6 +121,29 @@ const PARAM_ALIASES: Record<string, string> = {
 };
 const ALWAYS_SUPPORTED = new Set(['model', 'messages', 'models']);
 
+/** Values that ask for nothing beyond the default, so no model can be said not to support them. */
+function isNeutral(key: string, v: unknown): boolean {
+  switch (key) {
+    case 'stream':
+    case 'logprobs':
+    case 'store':
+      return v === false;
+    case 'n':
+      return v === 1;
+    case 'top_logprobs':
+    case 'presence_penalty':
+    case 'frequency_penalty':
+      return v === 0;
+    case 'logit_bias':
+    case 'metadata':
+      return isObj(v) && Object.keys(v).length === 0;
+    case 'modalities':
+      return Array.isArray(v) && v.length === 1 && v[0] === 'text';
+    default:
+      return false;
+  }
+}
+
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 function invalid(code: 'invalid_value' | 'invalid_messages', param: string, message: string): GatewayError {
@@ -209,7 +232,7 @@ export function validateForModel(req: ChatRequest, model: ModelConfig, supported
     for (const key in req) {
       if (ALWAYS_SUPPORTED.has(key)) continue;
       const v = req[key];
-      if (v === null || v === undefined || (key === 'stream' && v === false)) continue;
+      if (v === null || v === undefined || isNeutral(key, v)) continue;
       if (supported.includes(key) || supported.includes(PARAM_ALIASES[key] ?? '')) continue;
       throw new GatewayError('unsupported_parameter', `Model "${model.id}" does not support the parameter "${key}". Supported: ${supported.join(', ')}.`, { param: key });
     }

@@ -122,6 +122,24 @@ describe('SPEC §9 caching: the exact key is the canonical request', () => {
     expect(() => key(chatRequest({ logit_bias: { a: 1 }, extra: deep }))).toThrow(RangeError);
   });
 
+  it('escapes strings and keys exactly as JSON.stringify does', () => {
+    const samples = ['plain', 'quote " and \\ backslash', 'line\nbreak\ttab\u0001', 'emoji 😀 pair', 'lone \ud800 surrogate', 'é ü 東京', ''];
+    for (const s of samples) {
+      expect(canonicalJson(s)).toBe(JSON.stringify(s));
+      expect(canonicalJson({ [s]: 1 })).toBe(JSON.stringify({ [s]: 1 }));
+    }
+    // UTF-8 would turn both lone surrogates into U+FFFD; escaping keeps them apart.
+    expect(key(chatRequest({ stop: '\ud800' }))).not.toBe(key(chatRequest({ stop: '\udc00' })));
+  });
+
+  it('sorts many keys the same way Array#sort does', () => {
+    const obj: Record<string, number> = {};
+    for (let i = 40; i > 0; i--) obj[`k${(i * 7919) % 97}_${i}`] = i;
+    const sorted = Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
+    expect(canonicalJson(obj)).toBe(JSON.stringify(sorted));
+    expect(canonicalJson({ b: 1, B: 2, a: 3, _: 4, '10': 5, '9': 6 })).toBe('{"10":5,"9":6,"B":2,"_":4,"a":3,"b":1}');
+  });
+
   it('writes canonical JSON that JSON.parse reads back to the same value', () => {
     const value = { b: [3, { z: 1, a: 'q"\n' }], a: null, c: undefined, d: -0, e: Number.NaN, f: true };
     const text = canonicalJson(value);

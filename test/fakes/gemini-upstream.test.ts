@@ -121,6 +121,22 @@ describe('fake Gemini through the official @google/genai client', () => {
     expect(((await missing.json()) as { error: { status: string } }).error.status).toBe('PERMISSION_DENIED');
   });
 
+  it('refuses a replayed Gemini 3 function call without its thought signature, as the real API does', async () => {
+    const res = await fetch(`${fake.baseUrl}/models/gemini-3-flash-preview:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        contents: [
+          { role: 'user', parts: [{ text: 'weather?' }] },
+          { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: {} } }] },
+          { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { t: 1 } } }] },
+        ],
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('thought_signature');
+  });
+
   it('refuses unknown request fields as the real API does', async () => {
     const res = await fetch(`${fake.baseUrl}/models/gemini-2.5-flash:generateContent`, {
       method: 'POST',

@@ -17,6 +17,8 @@ interface BarChartProps {
   partLabel?: string;
   testId: string;
   height?: number;
+  /** counts: keep axis ticks on whole numbers */
+  integer?: boolean;
 }
 
 function useWidth<T extends HTMLElement>(): [RefObject<T | null>, number] {
@@ -44,12 +46,19 @@ export function niceCeiling(value: number): number {
   return 10 * power;
 }
 
-export function BarChart({ data, format, axisFormat, title, partLabel, testId, height = 180 }: BarChartProps) {
+/** Four equal steps of a round size that reach the largest value. */
+export function axisTop(maxValue: number, integer = false): number {
+  if (maxValue <= 0) return integer ? 4 : 1;
+  const step = niceCeiling(maxValue / 4);
+  return (integer ? Math.max(1, Math.ceil(step)) : step) * 4;
+}
+
+export function BarChart({ data, format, axisFormat, title, partLabel, testId, height = 180, integer }: BarChartProps) {
   const [ref, width] = useWidth<HTMLDivElement>();
   const margin = { top: 10, right: 8, bottom: 24, left: 52 };
   const plotW = Math.max(width - margin.left - margin.right, 10);
   const plotH = height - margin.top - margin.bottom;
-  const max = niceCeiling(Math.max(0, ...data.map((d) => d.value)));
+  const max = axisTop(Math.max(0, ...data.map((d) => d.value)), integer);
   const slot = data.length > 0 ? plotW / data.length : plotW;
   const barW = Math.max(Math.min(slot * 0.7, 40), 2);
   // Label only as many days as fit at ~56 px each.

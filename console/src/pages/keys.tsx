@@ -73,7 +73,12 @@ function KeyRow({ apiKey, onAction, busy }: { apiKey: ApiKey; onAction: (modal: 
       <td data-label="Key">
         <div>
           <div className="strong" data-testid="key-row-name">
-            {k.name ?? 'Unnamed key'}
+            {k.name ?? 'Unnamed key'}{' '}
+            {k.kind === 'management' && (
+              <span className="badge badge-info" title="Logs in to this console and manages keys; cannot call /v1">
+                management
+              </span>
+            )}
           </div>
           <div className="mono small muted">{k.prefix}</div>
         </div>
@@ -180,7 +185,7 @@ export function KeysPage() {
       <PageHeader
         title="Keys"
         testId="keys-header"
-        description="Inference keys (sk-tg-…) let applications call /v1 with any OpenAI SDK."
+        description="Inference keys (sk-tg-…) let applications call /v1 with any OpenAI SDK. Management keys (mk-tg-…) log in here."
         actions={
           <button className="btn btn-primary" onClick={() => setModal({ kind: 'create' })} data-testid="key-create">
             Create key

@@ -73,7 +73,7 @@ export function ModelsPage() {
                 <tr key={m.id} data-testid="model-row" data-model={m.id}>
                   <td data-label="Model">
                     <div>
-                      <span className="mono strong">{m.id}</span>
+                      <span className="mono strong">{m.id}</span>{' '}
                       {m.mock && (
                         <span className="badge badge-info" title="Served by Tollgate's built-in mock provider, for demos and tests">
                           mock

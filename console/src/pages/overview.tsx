@@ -140,6 +140,7 @@ export function OverviewPage() {
                 format={formatNumber}
                 axisFormat={(v) => formatCompact(v)}
                 partLabel="errors"
+                integer
                 testId="chart-requests"
               />
               <p className="legend small muted">

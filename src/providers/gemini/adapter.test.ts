@@ -105,6 +105,20 @@ describe('Gemini fixtures', () => {
     expect(pieces!.at(-1)?.done).toBe(true);
   });
 
+  it('hands the tool call’s thought signature back to Gemini when the client replays the call', () => {
+    const ctx = ctxFor(false);
+    const completion = adapter.chatResponse(geminiFixtures.toolCall.upstream.body!, ctx);
+    const assistant = completion.choices[0].message;
+    const call = assistant.tool_calls![0];
+    const followUp = adapter.chatRequest(
+      { ...geminiFixtures.toolCall.request, messages: [...geminiFixtures.toolCall.request.messages, assistant, { role: 'tool', tool_call_id: call.id, content: '{"t":1}' }] },
+      ctx,
+    );
+    const sent = JSON.parse(followUp.body!).contents[1].parts[0];
+    const recorded = JSON.parse(geminiFixtures.toolCall.upstream.body!).candidates[0].content.parts[0];
+    expect(sent).toEqual({ functionCall: recorded.functionCall, thoughtSignature: recorded.thoughtSignature });
+  });
+
   it('bills a stream the same as the same answer not streamed', () => {
     expect(runCase(adapter, geminiFixtures.streamSameAsText, true).output.usage).toEqual(runCase(adapter, geminiFixtures.text, false).output.usage);
   });

@@ -46,8 +46,8 @@ export const GEMINI_SUPPORTED_PARAMETERS: readonly string[] = [
 
 export interface GeminiAdapter extends ProviderAdapter {
   /**
-   * Gemini's embeddings answer has no usage and no base64 form, and embeddingsResponse sees
-   * only the body; the engine calls this with the original request to finish the answer.
+   * Gemini cannot answer in base64 and embeddingsResponse sees only the body; the engine calls
+   * this with the original request to apply encoding_format.
    */
   completeEmbeddings(resp: EmbeddingsResponse, req: EmbeddingsRequest): EmbeddingsResponse;
 }

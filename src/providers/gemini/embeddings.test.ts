@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { modelSchema, providerSchema } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
-import { countTextTokens } from '../../core/tokens.js';
 import type { AdapterContext } from '../types.js';
 import { createGeminiAdapter, type GeminiAdapter } from './adapter.js';
-import { encodeEmbeddingBase64, estimateEmbeddingTokens } from './embeddings.js';
+import { encodeEmbeddingBase64 } from './embeddings.js';
 
 const adapter = createGeminiAdapter(providerSchema.parse({ id: 'g', type: 'gemini', api_key: 'k' })) as GeminiAdapter;
 const ctx: AdapterContext = {
@@ -72,19 +71,19 @@ describe('Gemini embeddings: response', () => {
     expect(() => adapter.embeddingsResponse!(body, ctx)).toThrow(GatewayError);
   });
 
-  it('completes the answer with a token estimate of the input and base64 vectors on request', () => {
+  it('reports zero usage, which the engine reads as "not reported" and replaces with its estimate', () => {
+    expect(adapter.embeddingsResponse!('{"embedding":{"values":[1]}}', ctx).usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+  });
+
+  it('applies encoding_format base64 as OpenAI encodes it (float32 little-endian), and only when asked', () => {
     const resp = adapter.embeddingsResponse!('{"embeddings":[{"values":[1.5,-2]},{"values":[0.25]}]}', ctx);
     const req = { model: 'public-embed', input: ['hello world', 'bye'], encoding_format: 'base64' as const };
     const done = adapter.completeEmbeddings(resp, req);
-    const tokens = countTextTokens('hello world') + countTextTokens('bye');
-    expect(done.usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens });
     const first = Buffer.from(done.data[0].embedding as string, 'base64');
     expect([first.readFloatLE(0), first.readFloatLE(4)]).toEqual([1.5, -2]);
+    expect(done.data[1].embedding).toBe(Buffer.from(new Float32Array([0.25]).buffer).toString('base64'));
+    expect(adapter.completeEmbeddings(done, req)).toEqual(done);
     expect(adapter.completeEmbeddings(resp, { ...req, encoding_format: 'float' }).data[0].embedding).toEqual([1.5, -2]);
-  });
-
-  it('estimates a single string and encodes like OpenAI (float32 little-endian)', () => {
-    expect(estimateEmbeddingTokens({ model: 'm', input: 'hello world' })).toBe(countTextTokens('hello world'));
     expect(encodeEmbeddingBase64([1])).toBe(Buffer.from(new Float32Array([1]).buffer).toString('base64'));
   });
 });

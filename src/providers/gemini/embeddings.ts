@@ -1,8 +1,6 @@
 // OpenAI embeddings ⇄ Gemini embedContent / batchEmbedContents. Gemini reports no token
-// usage for embeddings and cannot return base64, so completeEmbeddings finishes the answer
-// from the original request (see the adapter).
+// usage for embeddings and cannot return base64; see translateEmbeddingsResponse and completeEmbeddings.
 import { GatewayError } from '../../core/errors.js';
-import { countTextTokens } from '../../core/tokens.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../../core/types.js';
 import { malformedUpstream } from '../errors.js';
 import type { AdapterContext } from '../types.js';
@@ -69,21 +67,9 @@ export function translateEmbeddingsResponse(body: string, ctx: AdapterContext): 
     object: 'list',
     data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
     model: ctx.model.id,
+    // Zero reads as "not reported": the engine bills its own estimate of the input, marked estimated.
     usage: { prompt_tokens: 0, total_tokens: 0 },
   };
-}
-
-/** Gemini sends no token counts for embeddings: Tollgate's own count of the input stands in. */
-export function estimateEmbeddingTokens(req: EmbeddingsRequest): number {
-  const input = req.input;
-  if (typeof input === 'string') return countTextTokens(input);
-  let total = 0;
-  for (const item of input) {
-    if (typeof item === 'string') total += countTextTokens(item);
-    else if (Array.isArray(item)) total += item.length;
-    else total += 1;
-  }
-  return total;
 }
 
 /** OpenAI's base64 format: the float32 little-endian bytes of the vector. */
@@ -93,13 +79,8 @@ export function encodeEmbeddingBase64(values: readonly number[]): string {
   return bytes.toString('base64');
 }
 
-/** Fills what the Gemini answer cannot carry: the token estimate and, if asked for, base64 vectors. */
+/** Applies `encoding_format: base64`, which Gemini cannot do itself; vectors already encoded are left alone. */
 export function completeEmbeddings(resp: EmbeddingsResponse, req: EmbeddingsRequest): EmbeddingsResponse {
-  const tokens = estimateEmbeddingTokens(req);
-  const base64 = req.encoding_format === 'base64';
-  return {
-    ...resp,
-    data: base64 ? resp.data.map((d) => ({ ...d, embedding: Array.isArray(d.embedding) ? encodeEmbeddingBase64(d.embedding) : d.embedding })) : resp.data,
-    usage: { prompt_tokens: tokens, total_tokens: tokens },
-  };
+  if (req.encoding_format !== 'base64') return resp;
+  return { ...resp, data: resp.data.map((d) => ({ ...d, embedding: Array.isArray(d.embedding) ? encodeEmbeddingBase64(d.embedding) : d.embedding })) };
 }

@@ -241,7 +241,7 @@ function assistantParts(msg: ChatMessage, where: string, state: Flattening): Gem
     if (typeof name !== 'string' || name === '') throw invalidMessage(`${where}.tool_calls[${i}]: function.name is required.`);
     state.callNames.set(call.id, name);
     const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function.arguments ?? '', `${where}.tool_calls[${i}]`) } };
-    const signature = signatureFromToolCallId(call.id) ?? undefined;
+    const signature = signatureFromToolCallId(call.id) ?? (first ? SKIP_SIGNATURE : undefined);
     if (signature) part.thoughtSignature = signature;
     first = false;
     parts.push(part);
