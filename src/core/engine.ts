@@ -329,7 +329,8 @@ export class Engine {
           const res = await channel.transport.send(up, sig);
           const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
           if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
-          const out = adapter.embeddingsResponse(text, actx);
+          const parsed = adapter.embeddingsResponse(text, actx);
+          const out = adapter.completeEmbeddings ? adapter.completeEmbeddings(parsed, req) : parsed;
           channel.breaker.record(true, Date.now() - started);
           return out;
         },

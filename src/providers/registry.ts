@@ -3,6 +3,7 @@
 import type { ProviderConfig, ProviderType } from '../config/schema.js';
 import { createUndiciTransport, type Transport } from '../routing/transport.js';
 import { createAnthropicAdapter } from './anthropic/adapter.js';
+import { createGeminiAdapter } from './gemini/adapter.js';
 import { createMockAdapter } from './mock/adapter.js';
 import { createMockTransport } from './mock/transport.js';
 import { createAzureOpenAIAdapter, createOpenAIAdapter } from './openai/adapter.js';
@@ -11,6 +12,7 @@ import type { AdapterFactory, ProviderAdapter } from './types.js';
 const ADAPTERS: Readonly<Partial<Record<ProviderType, AdapterFactory>>> = {
   openai: createOpenAIAdapter,
   anthropic: createAnthropicAdapter,
+  gemini: createGeminiAdapter,
   'azure-openai': createAzureOpenAIAdapter,
   mock: createMockAdapter,
 };

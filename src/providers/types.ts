@@ -70,6 +70,8 @@ export interface ProviderAdapter {
   streamTranslator(ctx: AdapterContext): StreamTranslator;
   embeddingsRequest?(req: EmbeddingsRequest, ctx: AdapterContext): UpstreamRequest;
   embeddingsResponse?(body: string, ctx: AdapterContext): EmbeddingsResponse;
+  /** Finishing touches that need the original request (e.g. base64 encoding a provider cannot do). */
+  completeEmbeddings?(resp: EmbeddingsResponse, req: EmbeddingsRequest): EmbeddingsResponse;
   /** Map a non-2xx upstream answer to a GatewayError (status, code, message, retryable, retryAfterS). */
   mapError(status: number, body: string, headers: UpstreamHeaders): GatewayError;
   /** A cheap request proving the provider is reachable and the key works (`tollgate check`). */

@@ -56,7 +56,12 @@ export class KyselyStore implements Store {
 
   migrate(): Promise<void> {
     // One migration at a time per instance: SQLite's migration holds a transaction on the only connection.
-    const run = (this.#migrating ?? Promise.resolve()).catch(() => undefined).then(() => migrate(this.#opened));
+    const run = (this.#migrating ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        this.#live();
+        return migrate(this.#opened);
+      });
     this.#migrating = run;
     return run;
   }

@@ -358,6 +358,41 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('key_disabled');
   });
 
+  it('rotates a key with a one-time reveal, then revokes it after confirmation', async () => {
+    await page.getByTestId('key-create').click();
+    await page.getByTestId('key-name').fill('e2e-rotate');
+    await page.getByTestId('key-submit').click();
+    const oldKey = await page.getByTestId('revealed-key').inputValue();
+    await page.getByTestId('reveal-done').click();
+    const live = page.locator('[data-testid=key-row][data-status=active]').filter({ hasText: 'e2e-rotate' });
+    await live.getByTestId('key-rotate').click();
+    await page.getByTestId('rotate-overlap').fill('0');
+    await page.getByTestId('rotate-submit').click();
+    const revealed = page.getByTestId('revealed-key');
+    await revealed.waitFor();
+    const newKey = await revealed.inputValue();
+    expect(newKey).toMatch(/^sk-tg-/);
+    expect(newKey).not.toBe(oldKey);
+    await page.getByTestId('reveal-done').click();
+
+    const call = (key: string) =>
+      new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0 }).chat.completions
+        .create({ model: 'mock-small', messages: [{ role: 'user', content: 'rotated' }], max_tokens: 8 })
+        .then(() => 200)
+        .catch((e: unknown) => (e instanceof OpenAI.APIError ? e.status : -1));
+    expect(await call(newKey)).toBe(200);
+    expect(await call(oldKey)).toBe(401);
+
+    await expect.poll(() => live.count()).toBe(1);
+    await live.getByTestId('key-revoke').click();
+    await page.getByTestId('confirm-dialog').waitFor();
+    await page.getByTestId('confirm-submit').click();
+    await expect.poll(() => live.count()).toBe(0);
+    expect(await call(newKey)).toBe(401);
+    await page.getByTestId('keys-show-inactive').click();
+    await expect.poll(() => page.locator('[data-testid=key-row][data-status=revoked]').filter({ hasText: 'e2e-rotate' }).count()).toBe(1);
+  }, 60_000);
+
   it('saves alert settings and reports a test delivery', async () => {
     await page.getByTestId('nav-alerts').click();
     await page.getByTestId('alerts-form').waitFor();
@@ -388,7 +423,8 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await page.getByTestId('nav-billing').click();
     await page.getByTestId('page-billing').waitFor();
     await expect.poll(() => page.locator('[data-testid=ledger-row][data-kind=grant]').count()).toBe(2);
-    expect(await page.locator('[data-testid=ledger-row][data-kind=charge]').count()).toBe(3);
+    // One charge per served request: three from the first key, one from the rotated key.
+    await expect.poll(() => page.locator('[data-testid=ledger-row][data-kind=charge]').count()).toBe(4);
     // Logging out forgets the credential.
     await logout(page);
     await page.reload();
