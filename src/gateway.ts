@@ -5,6 +5,7 @@ import { UsageWriter } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
+import { createLimiterRedisClient, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { ChannelTable } from './routing/channels.js';
@@ -29,6 +30,16 @@ export interface Gateway {
 }
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+function createLimiter(config: Config, log: Logger): RateLimiter {
+  if (!config.redis.url) return createMemoryLimiter();
+  const redis = createLimiterRedisClient(config.redis.url);
+  return createResilientLimiter(createRedisLimiter(redis, config.redis.key_prefix, { closeClient: true }), {
+    mode: config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed',
+    local: createMemoryLimiter(),
+    onError: (err) => log.warn({ err }, 'redis limiter unavailable'),
+  });
+}
 
 export async function buildGateway(config: Config, store: Store, log: Logger): Promise<Gateway> {
   const metrics = createMetrics();
@@ -59,7 +70,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state });
     }
   });
-  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log });
+  const limiter = createLimiter(config, log);
+  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log, limiter });
   const tenants = new TenantService(store, view, accounts);
   return {
     config,

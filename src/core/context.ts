@@ -31,6 +31,11 @@ export interface RequestContext {
   attempts: number;
   /** "a -> b" once a fallback served */
   fallback: string | undefined;
+  /** rate-limit ticket and the TPM counters to correct once real tokens are known */
+  limitTicket: string | undefined;
+  tokenLimitKeys: string[];
+  /** tokens counted against TPM up front */
+  limitTokens: number;
   /** response headers collected by stages (rate limits, cache) */
   headers: Record<string, string>;
 }

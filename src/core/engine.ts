@@ -8,6 +8,7 @@ import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, StreamPiece, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
@@ -32,6 +33,7 @@ export interface EngineDeps {
   usage: UsageWriter;
   metrics: Metrics;
   log: Logger;
+  limiter: RateLimiter;
   random?: () => number;
 }
 
@@ -106,10 +108,60 @@ export class Engine {
       reservedFor: undefined,
       attempts: 0,
       fallback: undefined,
+      limitTicket: undefined,
+      tokenLimitKeys: [],
+      limitTokens: 0,
       headers: {},
     };
+    await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
     if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
     return this.run(ctx, req);
+  }
+
+  /** RPM/TPM per key and org (SPEC §7): admit or 429 with Retry-After; headers on every answer. */
+  private async applyLimits(ctx: RequestContext, tokens: number): Promise<void> {
+    const d = this.deps.config.limits;
+    const plan = planLimits({
+      keyId: ctx.key.id,
+      orgId: ctx.org.id,
+      key: { rpm: ctx.key.rpm ?? d.key_rpm, tpm: ctx.key.tpm ?? d.key_tpm },
+      org: { rpm: ctx.org.rpm ?? d.org_rpm, tpm: ctx.org.tpm ?? d.org_tpm },
+      tokens,
+    });
+    if (plan.specs.length === 0) return;
+    let decision: Awaited<ReturnType<RateLimiter['acquire']>>;
+    try {
+      decision = await this.deps.limiter.acquire(plan.specs);
+    } catch (err) {
+      if (err instanceof LimiterUnavailableError) {
+        throw new GatewayError('overloaded', 'Rate limiting is temporarily unavailable, so the gateway is refusing requests to stay within limits. Retry shortly.', {
+          retryAfterS: err.retryAfterS,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const states = headerStates(plan, decision.states);
+    const headers = rateLimitHeaders(states.rpm, states.tpm);
+    if (!decision.allowed) {
+      const code = exceededCode(plan, decision.failed);
+      const spec = plan.specs[decision.failed];
+      const scope = spec.key.includes(':org:') ? "the organisation's" : "this key's";
+      const wait = retryAfterSeconds(decision.retryAfterMs);
+      const what = code === 'rpm_exceeded' ? `${spec.limit} requests per minute` : `${spec.limit} tokens per minute`;
+      const tooBig = code === 'tpm_exceeded' && spec.cost > spec.limit;
+      throw new GatewayError(
+        code,
+        tooBig
+          ? `This request needs about ${spec.cost} tokens, more than ${scope} limit of ${what}; it can never fit. Lower max_tokens or shorten the prompt.`
+          : `Rate limit reached: ${scope} limit is ${what}. Retry after ${wait} s.`,
+        { retryAfterS: wait, headers },
+      );
+    }
+    Object.assign(ctx.headers, headers);
+    ctx.limitTicket = decision.ticket;
+    ctx.tokenLimitKeys = tokenKeys(plan);
+    ctx.limitTokens = tokens;
   }
 
   private async withIdempotency(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
@@ -305,7 +357,23 @@ export class Engine {
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
     }
-    const ctx: RequestContext = { meta, org, key, requestedModel: model.config.id, model, promptEstimate, reservation: undefined, reservedFor: undefined, attempts: 0, fallback: undefined, headers: {} };
+    const ctx: RequestContext = {
+      meta,
+      org,
+      key,
+      requestedModel: model.config.id,
+      model,
+      promptEstimate,
+      reservation: undefined,
+      reservedFor: undefined,
+      attempts: 0,
+      fallback: undefined,
+      limitTicket: undefined,
+      tokenLimitKeys: [],
+      limitTokens: 0,
+      headers: {},
+    };
+    await this.applyLimits(ctx, promptEstimate);
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
         beforeAttempt: (m) => {
@@ -397,6 +465,14 @@ export class Engine {
           ? { id: `chg_${randomUUID()}`, org_id: ctx.org.id, key_id: ctx.key.id, kind: 'charge', amount_micros: -cost, note: null, request_id: requestId, idempotency_key: null, created_at: now }
           : undefined,
     });
+    if (ctx.limitTicket && ctx.tokenLimitKeys.length > 0) {
+      const real = s.promptTokens + s.completionTokens;
+      if (real !== ctx.limitTokens) {
+        for (const k of ctx.tokenLimitKeys) {
+          this.deps.limiter.adjust(ctx.limitTicket, k, real).catch((err) => this.deps.log.warn({ err }, 'tpm correction failed'));
+        }
+      }
+    }
     const m = this.deps.metrics;
     m.tokens.inc({ model: model.id, kind: 'prompt' }, s.promptTokens);
     m.tokens.inc({ model: model.id, kind: 'completion' }, s.completionTokens);

@@ -12,6 +12,8 @@ export interface GatewayErrorOptions {
   upstreamStatus?: number;
   /** Override the registry status, e.g. to pass a provider's 4xx through (SPEC §5). */
   status?: number;
+  /** Extra response headers (e.g. rate-limit state on a 429). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -23,6 +25,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterS: number | undefined;
   readonly upstreamStatus: number | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -35,6 +38,7 @@ export class GatewayError extends Error {
     this.retryable = opts.retryable ?? false;
     this.retryAfterS = opts.retryAfterS;
     this.upstreamStatus = opts.upstreamStatus;
+    this.headers = opts.headers;
   }
 
   toEnvelope(): ErrorEnvelope {

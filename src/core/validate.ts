@@ -206,7 +206,8 @@ export function validateChatRequest(body: unknown): ChatRequest {
   }
   if (typeof body.model !== 'string' || body.model === '') throw invalid('invalid_value', 'model', '"model" must be a non-empty string such as "gpt-5.4".');
   for (const key in body) {
-    const check = PARAMS[key];
+    // Own keys only: names like __proto__ or hasOwnProperty exist on every object.
+    const check = Object.hasOwn(PARAMS, key) ? PARAMS[key] : undefined;
     if (check === undefined) {
       throw new GatewayError('unknown_parameter', `Unknown parameter "${key}". It is not a Chat Completions parameter${key === 'api_base' || key === 'base_url' ? '; upstream addresses come from the gateway configuration only' : ''}.`, {
         param: key,

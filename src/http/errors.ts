@@ -23,7 +23,7 @@ export function normaliseError(err: unknown): GatewayError {
 }
 
 export function errorHeaders(err: GatewayError): Record<string, string> {
-  const h: Record<string, string> = {};
+  const h: Record<string, string> = { ...err.headers };
   if (err.retryAfterS !== undefined && (err.status === 429 || err.status === 503)) h['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterS)));
   return h;
 }
