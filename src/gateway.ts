@@ -1,6 +1,7 @@
 // Everything one gateway instance is made of, built once from the config and passed down:
 // no module-level state anywhere else.
-import { CreditAccounts } from './billing/accounts.js';
+import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
+import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { UsageWriter } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import type { Config } from './config/schema.js';
@@ -18,7 +19,7 @@ export interface Gateway {
   log: Logger;
   store: Store;
   view: TenantView;
-  accounts: CreditAccounts;
+  accounts: CreditLedger;
   usage: UsageWriter;
   channels: ChannelTable;
   engine: Engine;
@@ -41,18 +42,43 @@ function createLimiter(config: Config, log: Logger): RateLimiter {
   });
 }
 
+/** Totals from the durable ledger: org balance, org spend, and each of its keys' spend. */
+async function storeTotals(store: Store, view: TenantView): Promise<{ balances: Map<string, number>; keySpends: Map<string, number>; orgSpends: Map<string, number> }> {
+  const [balances, keySpends] = await Promise.all([store.balances(), store.keySpends()]);
+  const orgSpends = new Map<string, number>();
+  for (const [keyId, spend] of keySpends) {
+    const orgId = view.key(keyId)?.org_id ?? (await store.getKey(keyId))?.org_id;
+    if (orgId) orgSpends.set(orgId, (orgSpends.get(orgId) ?? 0) + spend);
+  }
+  return { balances, keySpends, orgSpends };
+}
+
+async function createLedger(config: Config, store: Store, view: TenantView, log: Logger): Promise<CreditLedger> {
+  if (!config.redis.url) {
+    const accounts = new CreditAccounts();
+    const t = await storeTotals(store, view);
+    accounts.load(t.balances, t.keySpends, t.orgSpends);
+    return accounts.ledger;
+  }
+  const redis = createLimiterRedisClient(config.redis.url, { onError: (err) => log.debug({ err }, 'redis connection error') });
+  const ledger = new RedisCreditLedger(redis, {
+    prefix: config.redis.key_prefix,
+    loadOrg: async (orgId) => {
+      const t = await storeTotals(store, view);
+      const keySpends = new Map<string, number>();
+      for (const k of await store.listKeys(orgId)) keySpends.set(k.id, t.keySpends.get(k.id) ?? 0);
+      return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
+    },
+  });
+  await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets fail closed until it is back'));
+  return ledger;
+}
+
 export async function buildGateway(config: Config, store: Store, log: Logger): Promise<Gateway> {
   const metrics = createMetrics();
   const view = new TenantView();
   await view.load(store);
-  const accounts = new CreditAccounts();
-  const [balances, keySpends] = await Promise.all([store.balances(), store.keySpends()]);
-  const orgSpends = new Map<string, number>();
-  for (const [keyId, spend] of keySpends) {
-    const orgId = view.key(keyId)?.org_id;
-    if (orgId) orgSpends.set(orgId, (orgSpends.get(orgId) ?? 0) + spend);
-  }
-  accounts.load(balances, keySpends, orgSpends);
+  const accounts = await createLedger(config, store, view, log);
   const usage = new UsageWriter(store, log, {
     flushIntervalMs: config.billing.flush_interval_ms,
     batchSize: config.billing.flush_batch_size,

@@ -21,9 +21,71 @@ export interface Reservation {
   settled: boolean;
 }
 
+export interface AccountSnapshot {
+  balance: number;
+  reserved: number;
+  orgSpend: number;
+  keySpends: Map<string, number>;
+}
+
+/**
+ * Where balances, spends and open reservations live: in this process (one instance) or in
+ * Redis (several). Each decision is atomic in its backend.
+ */
+export interface CreditLedger {
+  reserve(r: ReserveInput): Promise<ReserveOutcome>;
+  /** Releases the hold and applies the real cost. Idempotent. */
+  settle(res: Reservation, actual: number): Promise<void>;
+  /** A charge with no reservation. */
+  charge(orgId: string, keyId: string, amount: number): Promise<void>;
+  grant(orgId: string, amount: number): Promise<void>;
+  snapshot(orgId: string, keyIds?: readonly string[]): Promise<AccountSnapshot>;
+  close(): Promise<void>;
+}
+
+export function insufficientBalance(balance: number, reserved: number, amount: number): ReserveOutcome {
+  const available = balance - reserved;
+  const what =
+    available <= 0
+      ? `The organisation's balance is used up (${formatUsd(balance)}${reserved > 0 ? `, ${formatUsd(reserved)} held by requests in flight` : ''})`
+      : `The organisation's available balance (${formatUsd(available)}) does not cover this request's worst-case cost (${formatUsd(amount)})`;
+  return { ok: false, code: 'insufficient_balance', message: `${what}. Ask the operator to add credit, or lower max_tokens.` };
+}
+
+export function keyBudgetReached(spent: number, budget: number, amount: number): ReserveOutcome {
+  return {
+    ok: false,
+    code: 'budget_exceeded',
+    message: `This key's budget is reached: ${formatUsd(spent)} spent of ${formatUsd(budget)}, and this request may cost up to ${formatUsd(amount)}. Raise the key's budget_usd with PATCH /api/keys/{id}, or lower max_tokens.`,
+  };
+}
+
+export function orgCapReached(spent: number, cap: number, amount: number): ReserveOutcome {
+  return {
+    ok: false,
+    code: 'budget_exceeded',
+    message: `The organisation's spend cap is reached: ${formatUsd(spent)} spent of ${formatUsd(cap)}, and this request may cost up to ${formatUsd(amount)}. Ask the operator to raise the cap.`,
+  };
+}
+
 const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
 
 export class CreditAccounts {
+  /** The async CreditLedger view of these accounts, for the engine and routes. */
+  readonly ledger: CreditLedger = {
+    reserve: async (r) => this.reserve(r),
+    settle: async (res, actual) => this.settle(res, actual),
+    charge: async (o, k, a) => this.charge(o, k, a),
+    grant: async (o, a) => this.grant(o, a),
+    snapshot: async (orgId, keyIds = []) => ({
+      balance: this.balanceOf(orgId),
+      reserved: this.reservedFor(orgId),
+      orgSpend: this.orgSpendOf(orgId),
+      keySpends: new Map(keyIds.map((k) => [k, this.keySpendOf(k)])),
+    }),
+    close: async () => {},
+  };
+
   private readonly balance = new Map<string, number>();
   private readonly orgReserved = new Map<string, number>();
   private readonly orgSpend = new Map<string, number>();
@@ -40,29 +102,14 @@ export class CreditAccounts {
     const balance = this.balance.get(r.orgId) ?? 0;
     const orgReserved = this.orgReserved.get(r.orgId) ?? 0;
     const available = balance - orgReserved;
-    if (available <= 0 || available < r.amount) {
-      const what = available <= 0 ? `The organisation's balance is used up (${formatUsd(balance)}${orgReserved > 0 ? `, ${formatUsd(orgReserved)} held by requests in flight` : ''})` : `The organisation's available balance (${formatUsd(available)}) does not cover this request's worst-case cost (${formatUsd(r.amount)})`;
-      return { ok: false, code: 'insufficient_balance', message: `${what}. Ask the operator to add credit, or lower max_tokens.` };
-    }
+    if (available <= 0 || available < r.amount) return insufficientBalance(balance, orgReserved, r.amount);
     if (r.keyBudget !== null) {
       const spent = (this.keySpend.get(r.keyId) ?? 0) + (this.keyReserved.get(r.keyId) ?? 0);
-      if (spent + r.amount > r.keyBudget) {
-        return {
-          ok: false,
-          code: 'budget_exceeded',
-          message: `This key's budget is reached: ${formatUsd(this.keySpend.get(r.keyId) ?? 0)} spent of ${formatUsd(r.keyBudget)}, and this request may cost up to ${formatUsd(r.amount)}. Raise the key's budget_usd with PATCH /api/keys/{id}, or lower max_tokens.`,
-        };
-      }
+      if (spent + r.amount > r.keyBudget) return keyBudgetReached(this.keySpend.get(r.keyId) ?? 0, r.keyBudget, r.amount);
     }
     if (r.orgCap !== null) {
       const spent = (this.orgSpend.get(r.orgId) ?? 0) + orgReserved;
-      if (spent + r.amount > r.orgCap) {
-        return {
-          ok: false,
-          code: 'budget_exceeded',
-          message: `The organisation's spend cap is reached: ${formatUsd(this.orgSpend.get(r.orgId) ?? 0)} spent of ${formatUsd(r.orgCap)}, and this request may cost up to ${formatUsd(r.amount)}. Ask the operator to raise the cap.`,
-        };
-      }
+      if (spent + r.amount > r.orgCap) return orgCapReached(this.orgSpend.get(r.orgId) ?? 0, r.orgCap, r.amount);
     }
     add(this.orgReserved, r.orgId, r.amount);
     add(this.keyReserved, r.keyId, r.amount);

@@ -68,6 +68,11 @@ export interface CacheStats {
   coalesced: number;
 }
 
+export interface Coalesced<T> {
+  value: T;
+  shared: boolean;
+}
+
 export interface ResponseCache {
   readonly exactEnabled: boolean;
   readonly semanticEnabled: boolean;
@@ -77,8 +82,13 @@ export interface ResponseCache {
   lookup(orgId: string, model: string, req: ChatRequest, opts?: CacheLookupOptions): Promise<CacheProbe>;
   /** stores a fresh answer after a miss; never rejects, so it may be left un-awaited */
   store(ticket: CacheTicket, completion: ChatCompletion, body?: string): Promise<void>;
-  /** shares one `run` among concurrent identical misses (see ExactCache.coalesce) */
-  coalesce<T>(ticket: CacheTicket, run: () => Promise<T>): Promise<T>;
+  /**
+   * Shares one `run` among concurrent identical misses (see ExactCache.coalesce).
+   * `shared` is true for callers that got another request's result without an upstream
+   * call of their own: they should be billed and recorded like an exact hit. The value is
+   * the same object for every caller, so treat it as read-only.
+   */
+  coalesce<T>(ticket: CacheTicket, run: () => Promise<T>): Promise<Coalesced<T>>;
   readonly stats: CacheStats;
   close(): Promise<void>;
 }
@@ -184,15 +194,16 @@ export function createResponseCache(config: Config['cache'], deps: ResponseCache
       await Promise.all(writes);
     },
 
-    coalesce(ticket, run) {
-      if (ticket.exactKey === undefined) return run();
+    async coalesce(ticket, run) {
+      if (ticket.exactKey === undefined) return { value: await run(), shared: false };
+      // The exact layer calls `run` synchronously for the first caller only.
       let led = false;
-      const shared = exact.coalesce(ticket.exactKey, () => {
+      const flight = exact.coalesce(ticket.exactKey, () => {
         led = true;
         return run();
       });
       if (!led) stats.coalesced++;
-      return shared;
+      return { value: await flight, shared: !led };
     },
 
     async close() {

@@ -136,7 +136,7 @@ org
         const target = gw.view.orgByName(name);
         if (!target) throw new Error(`no org named "${name}"`);
         const r = await gw.tenants.grantCredit(target.id, usdToMicros(amount), o.note ?? 'cli grant', o.idempotencyKey ?? null);
-        process.stdout.write(`${r.applied ? 'Granted' : 'Already granted'} $${amount} to "${name}". Balance: $${(gw.accounts.balanceOf(target.id) / 1e6).toFixed(6)}\n`);
+        process.stdout.write(`${r.applied ? 'Granted' : 'Already granted'} $${amount} to "${name}". Balance: $${((await gw.accounts.snapshot(target.id)).balance / 1e6).toFixed(6)}\n`);
       });
     } catch (err) {
       fail(err);

@@ -26,7 +26,7 @@ export class RetryBudget {
 
 export interface AttemptHooks<T> {
   /** Before each attempt: e.g. make sure the reservation covers this model. Throws to stop. */
-  beforeAttempt(model: ModelRuntime): void;
+  beforeAttempt(model: ModelRuntime): Promise<void> | void;
   run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal): Promise<T>;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
 }
@@ -82,7 +82,7 @@ export async function runAttempts<T>(
         const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
         if (wait > 0) await sleep(wait, undefined, { signal });
       }
-      hooks.beforeAttempt(model);
+      await hooks.beforeAttempt(model);
       // Claims the half-open probe slot when the breaker is recovering.
       if (!channel.breaker.allow()) {
         tried.add(channel.id);

@@ -3,7 +3,7 @@
 // and returns a JSON result or a stream of SSE frames. It knows nothing about HTTP.
 import { randomUUID } from 'node:crypto';
 import { authenticateKey } from '../auth/authenticate.js';
-import type { CreditAccounts } from '../billing/accounts.js';
+import type { CreditLedger } from '../billing/accounts.js';
 import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
@@ -29,7 +29,7 @@ export interface EngineDeps {
   config: Config;
   channels: ChannelTable;
   view: TenantView;
-  accounts: CreditAccounts;
+  accounts: CreditLedger;
   usage: UsageWriter;
   metrics: Metrics;
   log: Logger;
@@ -116,6 +116,27 @@ export class Engine {
     await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
     if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
     return this.run(ctx, req);
+  }
+
+  /** A reservation, or the ledger's refusal as 402; an unreachable shared ledger fails closed (503). */
+  private async reserveOrFail(input: Parameters<CreditLedger['reserve']>[0]) {
+    let outcome: Awaited<ReturnType<CreditLedger['reserve']>>;
+    try {
+      outcome = await this.deps.accounts.reserve(input);
+    } catch (err) {
+      throw new GatewayError('overloaded', 'Budgets cannot be checked right now (the shared credit store is unreachable), so the request was refused. Retry shortly.', {
+        retryAfterS: 1,
+        cause: err,
+      });
+    }
+    if (!outcome.ok) throw new GatewayError(outcome.code, outcome.message);
+    return outcome;
+  }
+
+  private releaseReservation(ctx: RequestContext): void {
+    const res = ctx.reservation;
+    if (!res) return;
+    this.deps.accounts.settle(res, 0).catch((err) => this.deps.log.error({ err }, 'releasing a reservation failed'));
   }
 
   /** RPM/TPM per key and org (SPEC §7): admit or 429 with Retry-After; headers on every answer. */
@@ -223,20 +244,19 @@ export class Engine {
   }
 
   /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
-  private ensureReservation(ctx: RequestContext, model: ModelRuntime, req: ChatRequest): void {
+  private async ensureReservation(ctx: RequestContext, model: ModelRuntime, req: ChatRequest): Promise<void> {
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
     const maxOut = Math.min(requestedOutputTokens(req) ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * (req.n ?? 1);
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut);
-    if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, 0);
+    if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
     ctx.reservation = undefined;
-    const outcome = this.deps.accounts.reserve({
+    const outcome = await this.reserveOrFail({
       orgId: ctx.org.id,
       keyId: ctx.key.id,
       amount,
       keyBudget: ctx.key.budget_micros,
       orgCap: ctx.org.spend_cap_micros,
     });
-    if (!outcome.ok) throw new GatewayError(outcome.code, outcome.message);
     ctx.reservation = outcome.reservation;
     ctx.reservedFor = model.config.id;
   }
@@ -327,7 +347,7 @@ export class Engine {
       const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
       const reachedUpstream = err instanceof AttemptsExhausted && err.attempts > 0;
       if (ctx.reservation && !reachedUpstream) {
-        this.deps.accounts.settle(ctx.reservation, 0);
+        this.releaseReservation(ctx);
       } else if (ctx.reservation || reachedUpstream) {
         this.settle(ctx, {
           status: signal.aborted ? 499 : gerr.status,
@@ -376,11 +396,10 @@ export class Engine {
     await this.applyLimits(ctx, promptEstimate);
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
-        beforeAttempt: (m) => {
+        beforeAttempt: async (m) => {
           if (ctx.reservation) return;
           const amount = worstCaseMicros(m.config, promptEstimate, 0);
-          const r = this.deps.accounts.reserve({ orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
-          if (!r.ok) throw new GatewayError(r.code, r.message);
+          const r = await this.reserveOrFail({ orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
           ctx.reservation = r.reservation;
           ctx.reservedFor = m.config.id;
         },
@@ -410,7 +429,7 @@ export class Engine {
       this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, promptTokens, completionTokens: 0, estimated, stream: false });
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
-      if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, 0);
+      if (ctx.reservation) this.releaseReservation(ctx);
       throw err instanceof AttemptsExhausted ? err.error : err;
     }
   }
@@ -435,8 +454,8 @@ export class Engine {
   settle(ctx: RequestContext, s: Settlement): void {
     const model = s.servedModel.config;
     const cost = s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
-    if (ctx.reservation) this.deps.accounts.settle(ctx.reservation, cost);
-    else if (cost > 0) this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost);
+    const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
+    applied?.catch((err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'));
     const now = Date.now();
     const requestId = ctx.meta.requestId;
     this.deps.usage.enqueue({

@@ -2,7 +2,7 @@
 // the store first, then applied to the in-memory view and the credit accounts.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { displayPrefix, generateKey, hashKey } from '../auth/keys.js';
-import type { CreditAccounts } from '../billing/accounts.js';
+import type { CreditLedger } from '../billing/accounts.js';
 import { GatewayError } from '../core/errors.js';
 import type { KeyKind, KeyRow, LedgerRow, OrgRow, Store } from '../store/types.js';
 import type { TenantView } from './view.js';
@@ -39,7 +39,7 @@ export class TenantService {
   constructor(
     private readonly store: Store,
     private readonly view: TenantView,
-    private readonly accounts: CreditAccounts,
+    private readonly accounts: CreditLedger,
   ) {}
 
   async createOrg(input: NewOrgInput): Promise<{ org: OrgRow; managementKey: string }> {
@@ -90,7 +90,7 @@ export class TenantService {
     };
     const result = await this.store.grantCredit(entry);
     if (result.applied) {
-      this.accounts.grant(orgId, amountMicros);
+      await this.accounts.grant(orgId, amountMicros);
       this.onChange?.({ kind: 'grant', orgId, amount: amountMicros });
     }
     return result;

@@ -146,7 +146,8 @@ describe('SPEC §9 caching: engine-facing behaviour', () => {
     const upstream = vi.fn(() => new Promise<string>((r) => setImmediate(() => r('Paris.'))));
     const answers = await Promise.all(probes.map((p) => cache.coalesce(ticketOf(p), upstream)));
     expect(upstream).toHaveBeenCalledOnce();
-    expect(new Set(answers)).toEqual(new Set(['Paris.']));
+    expect(new Set(answers.map((a) => a.value))).toEqual(new Set(['Paris.']));
+    expect(answers.filter((a) => !a.shared)).toHaveLength(1);
     expect(cache.stats.coalesced).toBe(99);
   });
 
@@ -160,8 +161,9 @@ describe('SPEC §9 caching: engine-facing behaviour', () => {
     expect(onError).toHaveBeenCalledWith(expect.any(RangeError), 'key');
     await cache.store(ticket, completion('x'));
     const run = vi.fn(() => Promise.resolve(1));
-    await Promise.all([cache.coalesce(ticket, run), cache.coalesce(ticket, run)]);
+    const results = await Promise.all([cache.coalesce(ticket, run), cache.coalesce(ticket, run)]);
     expect(run).toHaveBeenCalledTimes(2);
+    expect(results).toEqual([{ value: 1, shared: false }, { value: 1, shared: false }]);
   });
 
   it('keeps serving (as MISS) when Redis is unreachable', async () => {

@@ -59,15 +59,16 @@ let orgCounter = 0;
 
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const serverDefaults = { host: '127.0.0.1', port: 0, admin_token: ADMIN_TOKEN, log_level: 'info', shutdown_grace_s: 5 };
   const raw: Record<string, unknown> = {
-    server: { host: '127.0.0.1', port: 0, admin_token: ADMIN_TOKEN, log_level: 'info', shutdown_grace_s: 5 },
+    server: serverDefaults,
     storage: { url: `sqlite://${join(dir, 'tollgate.db')}` },
     providers: [{ id: 'mock', type: 'mock' }],
     models: MOCK_MODELS,
     billing: { flush_interval_ms: 20 },
     ...opts.raw,
   };
-  if (opts.raw?.server) raw.server = { ...(raw.server as object), port: 0, ...(opts.raw.server as object) };
+  if (opts.raw?.server) raw.server = { ...serverDefaults, ...(opts.raw.server as object) };
   const config = validateConfig(raw, opts.env ?? {});
   const logs: string[] = [];
   const destination = new Writable({

@@ -294,3 +294,63 @@ function dechunk(b: Buffer): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/** Watches the usage writer of an in-process gateway so a test can await a request's row being queued. */
+export interface UsageTap {
+  /** Resolves with the queued row once the request has settled. */
+  settled(requestId: string, timeoutMs?: number): Promise<UsageRow>;
+  /** How many rows were queued for the request so far. */
+  count(requestId: string): number;
+}
+
+export function tapUsage(writer: { enqueue(item: { usage: UsageRow; charge: LedgerRow | undefined }): void }): UsageTap {
+  const rows = new Map<string, UsageRow[]>();
+  const waiters = new Map<string, Array<(u: UsageRow) => void>>();
+  const original = writer.enqueue.bind(writer);
+  writer.enqueue = (item) => {
+    const id = item.usage.request_id;
+    rows.set(id, [...(rows.get(id) ?? []), item.usage]);
+    for (const w of waiters.get(id) ?? []) w(item.usage);
+    waiters.delete(id);
+    original(item);
+  };
+  return {
+    settled(requestId, timeoutMs = 10_000) {
+      const have = rows.get(requestId);
+      if (have) return Promise.resolve(have[0]);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`request ${requestId} did not settle within ${timeoutMs} ms`)), timeoutMs);
+        waiters.set(requestId, [
+          ...(waiters.get(requestId) ?? []),
+          (u) => {
+            clearTimeout(timer);
+            resolve(u);
+          },
+        ]);
+      });
+    },
+    count: (requestId) => rows.get(requestId)?.length ?? 0,
+  };
+}
+
+/** Reads an SSE response until `until` holds for the text so far (or the stream ends). */
+export async function readSseUntil(res: Response, until: (text: string) => boolean): Promise<{ text: string; ended: boolean; reader: ReadableStreamDefaultReader<Uint8Array> }> {
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) return { text, ended: true, reader };
+    text += dec.decode(step.value, { stream: true });
+    if (until(text)) return { text, ended: false, reader };
+  }
+}
+
+/** The live credit state of an org (balance, open reservations, spends) from the gateway's ledger. */
+export async function accountState(
+  ledger: { snapshot(orgId: string, keyIds?: readonly string[]): Promise<{ balance: number; reserved: number; orgSpend: number; keySpends: Map<string, number> }> },
+  orgId: string,
+  keyIds: readonly string[] = [],
+) {
+  return ledger.snapshot(orgId, keyIds);
+}

@@ -88,7 +88,7 @@ export async function startRecordingMockUpstream(settings: Partial<MockSettings>
   const mock = await startMockUpstream({ port: 0, settings: { tokensPerSecond: 0, faults: undefined, ...settings } });
   const target = new URL(mock.url);
   const proxy = await startScriptedUpstream(
-    (rec, res, raw) =>
+    (rec, res) =>
       new Promise<void>((resolve) => {
         const headers = { ...rec.headers, host: target.host, 'content-length': String(Buffer.byteLength(rec.body)) };
         const out = httpRequest({ host: target.hostname, port: target.port, method: rec.method, path: rec.path, headers }, (up) => {
@@ -105,7 +105,9 @@ export async function startRecordingMockUpstream(settings: Partial<MockSettings>
           resolve();
         });
         // The client (Tollgate) went away: drop the upstream leg too.
-        raw.socket.once('close', () => out.destroy());
+        res.once('close', () => {
+          if (!res.writableFinished) out.destroy();
+        });
         out.end(rec.body);
       }),
   );
@@ -150,4 +152,25 @@ export function chatModel(id: string, provider: string, upstreamModel: string, e
     channels: [{ provider, upstream_model: upstreamModel }],
     ...extra,
   };
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  settled: boolean;
+}
+
+/** A promise resolved from outside: how a scripted upstream and a test hand events to each other. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  const d: Deferred<T> = {
+    promise,
+    settled: false,
+    resolve(value: T) {
+      d.settled = true;
+      resolve(value);
+    },
+  };
+  return d;
 }

@@ -39,10 +39,11 @@ const creditSchema = z
 
 export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext): void {
   const admin = (req: FastifyRequest) => authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
-  const orgOut = (id: string) => {
+  const orgOut = async (id: string) => {
     const o = gw.view.org(id);
     if (!o) throw new GatewayError('not_found', `No organisation with id "${id}". List them with GET /admin/orgs.`);
-    return presentOrg(o, gw.accounts.balanceOf(id), gw.accounts.orgSpendOf(id));
+    const snap = await gw.accounts.snapshot(id);
+    return presentOrg(o, snap.balance, snap.orgSpend);
   };
 
   app.post('/admin/orgs', async (req, reply) => {
@@ -54,15 +55,13 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
       allowedModels: body.allowed_models ?? null,
       spendCapMicros: body.spend_cap_usd == null ? null : usdToMicros(body.spend_cap_usd),
     });
-    return reply.code(201).send({ org: orgOut(org.id), management_key: managementKey });
+    return reply.code(201).send({ org: await orgOut(org.id), management_key: managementKey });
   });
 
   app.get('/admin/orgs', async (req) => {
     admin(req);
-    const data = gw.view
-      .allOrgs()
-      .sort((a, b) => a.created_at - b.created_at)
-      .map((o) => orgOut(o.id));
+    const orgs = gw.view.allOrgs().sort((a, b) => a.created_at - b.created_at);
+    const data = await Promise.all(orgs.map((o) => orgOut(o.id)));
     return { object: 'list', data };
   });
 
@@ -94,7 +93,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     const body = parseBody(creditSchema, req.body);
     if (!gw.view.org(req.params.id)) throw new GatewayError('not_found', `No organisation with id "${req.params.id}".`);
     const r = await gw.tenants.grantCredit(req.params.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
-    return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd(gw.accounts.balanceOf(req.params.id)), ledger_entry: presentLedger(r.entry), applied: r.applied });
+    return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(req.params.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
   });
 
   app.get('/admin/models', async (req) => {

@@ -43,14 +43,15 @@ const GROUPS = new Set(['hour', 'day', 'model', 'key']);
 
 export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): void {
   const mk = (req: FastifyRequest): Principal => authenticateKey(gw.view, authHeaders(req), ['mk']);
+  const keySpend = async (orgId: string, keyId: string) => (await gw.accounts.snapshot(orgId, [keyId])).keySpends.get(keyId) ?? 0;
 
   app.get('/api/balance', async (req) => {
     const p = authenticateKey(gw.view, authHeaders(req), ['sk', 'mk']);
-    const balance = gw.accounts.balanceOf(p.org.id);
-    const out: Record<string, unknown> = { balance_usd: microsToUsd(balance), currency: 'USD', reserved_usd: microsToUsd(gw.accounts.reservedFor(p.org.id)) };
+    const snap = await gw.accounts.snapshot(p.org.id, p.key.kind === 'sk' ? [p.key.id] : []);
+    const out: Record<string, unknown> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
     if (p.key.kind === 'sk') {
-      const spend = gw.accounts.keySpendOf(p.key.id);
+      const spend = snap.keySpends.get(p.key.id) ?? 0;
       const budget = p.key.budget_micros;
       out.key = {
         id: p.key.id,
@@ -66,10 +67,9 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
 
   app.get('/api/keys', async (req) => {
     const { org } = mk(req);
-    const data = gw.view
-      .keysOf(org.id)
-      .sort((a, b) => b.created_at - a.created_at)
-      .map((k) => presentKey(k, gw.accounts.keySpendOf(k.id)));
+    const keys = gw.view.keysOf(org.id).sort((a, b) => b.created_at - a.created_at);
+    const spends = (await gw.accounts.snapshot(org.id, keys.map((k) => k.id))).keySpends;
+    const data = keys.map((k) => presentKey(k, spends.get(k.id) ?? 0));
     return { object: 'list', data };
   });
 
@@ -83,7 +83,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   app.get<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
     const { org } = mk(req);
     const k = gw.tenants.ownedKey(org.id, req.params.id);
-    return presentKey(k, gw.accounts.keySpendOf(k.id));
+    return presentKey(k, await keySpend(org.id, k.id));
   });
 
   app.patch<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
@@ -93,20 +93,20 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
       throw new GatewayError('invalid_value', 'A management key cannot disable itself; use another management key.', { param: 'disabled' });
     }
     const k = await gw.tenants.patchKey(p.org.id, req.params.id, toSettings(body));
-    return presentKey(k, gw.accounts.keySpendOf(k.id));
+    return presentKey(k, await keySpend(p.org.id, k.id));
   });
 
   app.delete<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
     const { org } = mk(req);
     const k = await gw.tenants.revokeKey(org.id, req.params.id);
-    return presentKey(k, gw.accounts.keySpendOf(k.id));
+    return presentKey(k, await keySpend(org.id, k.id));
   });
 
   app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', async (req, reply) => {
     const { org } = mk(req);
     const body = parseBody(rotateSchema, req.body);
     const r = await gw.tenants.rotateKey(org.id, req.params.id, body.overlap_s ?? 24 * 3600);
-    return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, gw.accounts.keySpendOf(r.previous.id)) });
+    return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, await keySpend(org.id, r.previous.id)) });
   });
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/api/usage', async (req) => {
@@ -146,7 +146,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   app.get<{ Querystring: Record<string, string | undefined> }>('/api/ledger', async (req) => {
     const { org } = mk(req);
     const page = await gw.store.listLedger(org.id, { cursor: req.query.cursor || undefined, limit: parseLimit(req.query.limit) });
-    return { object: 'list', data: page.rows.map(presentLedger), next_cursor: page.next_cursor ?? null, balance_usd: microsToUsd(gw.accounts.balanceOf(org.id)) };
+    return { object: 'list', data: page.rows.map(presentLedger), next_cursor: page.next_cursor ?? null, balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance) };
   });
 
   /** The org's models with live availability, for the console (management key). */

@@ -14,8 +14,16 @@ function timeoutAfter(ms: number, message: string, signal: AbortSignal): { promi
     timer.unref();
   });
   promise.catch(() => {});
-  signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-  return { promise, cancel: () => clearTimeout(timer) };
+  const onAbort = () => clearTimeout(timer);
+  signal.addEventListener('abort', onAbort, { once: true });
+  // Removing the listener matters: one timeout is armed per stream chunk on the same signal.
+  return {
+    promise,
+    cancel: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 export function createMockTransport(provider: ProviderConfig): Transport {

@@ -18,7 +18,8 @@ export function fromOpenAIChatBody(body: string, ctx: AdapterContext): ChatCompl
   const obj = parseJson(body, ctx.provider.id);
   if (!Array.isArray(obj.choices)) throw malformedUpstream(ctx.provider.id, 'no "choices" array');
   for (const c of obj.choices) {
-    if (typeof c !== 'object' || c === null || typeof (c as { message?: unknown }).message !== 'object') {
+    const message = typeof c === 'object' && c !== null ? (c as { message?: unknown }).message : undefined;
+    if (typeof message !== 'object' || message === null) {
       throw malformedUpstream(ctx.provider.id, 'a choice has no "message"');
     }
   }

@@ -41,6 +41,7 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
     let finish: FinishReason | undefined;
     for (let i = 0; i < choices.length; i++) {
       const c = choices[i];
+      if (typeof c !== 'object' || c === null) return { error: malformedUpstream(ctx.provider.id, 'a stream chunk has a choice that is not an object') };
       const d = c.delta;
       if (d) {
         if (typeof d.content === 'string' && d.content.length > 0) text = text === undefined ? d.content : text + d.content;

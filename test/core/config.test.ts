@@ -1,0 +1,281 @@
+// SPEC §8 configuration and CLI: YAML with ${ENV} interpolation, validation errors that name
+// the field and line, cross-checks, `tollgate init` and `tollgate check`, and the embedded
+// default that adds real providers when their API key is in the environment.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfigInput } from '../../src/config/defaults.js';
+import { ConfigError, loadConfig, parseConfig, validateConfig } from '../../src/config/load.js';
+import { startMockUpstream } from '../../src/providers/mock/http-server.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'bin/tollgate.js');
+const BUILT = join(ROOT, 'dist/cli/index.js');
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+  if (!existsSync(BUILT)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the built CLI without blocking this process (an in-process upstream must keep answering). */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const childEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TOLLGATE_') && !k.endsWith('_API_KEY')) childEnv[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (...l: string[]) => `${l.join('\n')}\n`;
+
+/** A valid config; `input_per_mtok` sits on line 12. */
+function configText(opts: { inputPrice?: string; provider?: string; extraProviders?: string[]; extraModels?: string[] } = {}): string {
+  return lines(
+    'server:',
+    '  host: 127.0.0.1',
+    '  port: 0',
+    'providers:',
+    '  - id: mock',
+    '    type: mock',
+    ...(opts.extraProviders ?? []),
+    'models:',
+    '  - id: mock-chat',
+    '    context_window: 32000',
+    '    max_output_tokens: 4096',
+    '    pricing:',
+    `      input_per_mtok: ${opts.inputPrice ?? '1.5'}`,
+    '      output_per_mtok: 2',
+    '    channels:',
+    `      - { provider: ${opts.provider ?? 'mock'}, upstream_model: mock-chat }`,
+    ...(opts.extraModels ?? []),
+  );
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('SPEC §8 config file: parsing and interpolation', () => {
+  it('parses YAML into a config with every default filled in', () => {
+    const cfg = parseConfig(configText(), {});
+    expect(cfg.server).toMatchObject({ host: '127.0.0.1', port: 0, max_body_bytes: 10485760, shutdown_grace_s: 30 });
+    expect(cfg.providers[0]).toMatchObject({ id: 'mock', type: 'mock', timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000 } });
+    expect(cfg.models[0]).toMatchObject({ id: 'mock-chat', kind: 'chat', context_window: 32000, max_output_tokens: 4096, pricing: { input_per_mtok: 1.5, output_per_mtok: 2 }, maintenance: false });
+    expect(cfg.models[0].channels[0]).toEqual({ provider: 'mock', upstream_model: 'mock-chat', priority: 0, weight: 1 });
+    expect(cfg.routing).toMatchObject({ max_attempts: 4, retry_base_ms: 250, retry_max_ms: 30000 });
+    expect(cfg.circuit_breaker).toMatchObject({ failure_threshold: 5, window_s: 30, cooldown_s: 30 });
+    expect(cfg.limits).toEqual({ key_rpm: 600, key_tpm: null, org_rpm: null, org_tpm: null });
+    expect(cfg.storage.url).toBe('sqlite://./data/tollgate.db');
+  });
+
+  it('interpolates ${NAME} and falls back to ${NAME:-default} when the variable is unset', () => {
+    const text = lines(
+      'server:',
+      '  admin_token: "${ADMIN_TOKEN_FOR_TEST:-fallback-admin}"',
+      'providers:',
+      '  - id: up',
+      '    type: openai',
+      '    base_url: "${UP_URL:-http://127.0.0.1:9999/v1}"',
+      '    api_key: "${UP_KEY}"',
+      '    headers: { x-team: "team-${TEAM}" }',
+      'models:',
+      '  - { id: m, channels: [{ provider: up, upstream_model: m }] }',
+    );
+    const cfg = parseConfig(text, { UP_KEY: 'secret-value-1', TEAM: 'search' });
+    expect(cfg.server.admin_token).toBe('fallback-admin');
+    expect(cfg.providers[0].base_url).toBe('http://127.0.0.1:9999/v1');
+    expect(cfg.providers[0].api_key).toBe('secret-value-1');
+    expect(cfg.providers[0].headers).toEqual({ 'x-team': 'team-search' });
+    const overridden = parseConfig(text, { UP_KEY: 'k', UP_URL: 'http://10.0.0.1:8000/v1', ADMIN_TOKEN_FOR_TEST: 'from-env' });
+    expect(overridden.providers[0].base_url).toBe('http://10.0.0.1:8000/v1');
+    expect(overridden.server.admin_token).toBe('from-env');
+  });
+
+  it('leaves an optional secret unset when its variable is missing', () => {
+    const cfg = parseConfig(configText().replace('  port: 0', '  port: 0\n  admin_token: "${MISSING_ADMIN_TOKEN}"'), {});
+    expect(cfg.server.admin_token).toBeUndefined();
+  });
+
+  it('reads the file named by loadConfig({ path })', () => {
+    const file = join(dir, 'load.yaml');
+    writeFileSync(file, configText({ inputPrice: '3' }));
+    const loaded = loadConfig({ path: file, env: {} });
+    expect(loaded.path).toBe(file);
+    expect(loaded.config.models[0].pricing.input_per_mtok).toBe(3);
+    expect(configError(() => loadConfig({ path: join(dir, 'missing.yaml'), env: {} })).message).toContain('cannot read config file');
+  });
+});
+
+describe('SPEC §8 config file: errors name the field and line', () => {
+  it('names the field path and line of a value of the wrong type', () => {
+    const text = configText({ inputPrice: 'cheap' });
+    expect(text.split('\n')[11]).toContain('input_per_mtok: cheap');
+    const err = configError(() => parseConfig(text, {}, 'tollgate.yaml'));
+    expect(err.message).toContain('tollgate.yaml');
+    expect(err.message).toContain('models[0].pricing.input_per_mtok (line 12)');
+  });
+
+  it('names the line of an invalid enum value', () => {
+    const err = configError(() => parseConfig(configText().replace('    type: mock', '    type: openia'), {}));
+    expect(err.message).toContain('providers[0].type (line 6)');
+  });
+
+  it('reports YAML syntax errors', () => {
+    const err = configError(() => parseConfig('providers:\n  - id: [unclosed\n', {}));
+    expect(err.message).toContain('not valid YAML');
+  });
+
+  it('rejects a channel whose provider is not configured, listing the configured ones', () => {
+    const err = configError(() => parseConfig(configText({ provider: 'nope' }), {}));
+    expect(err.message).toContain('models[0].channels[0].provider: unknown provider "nope"');
+    expect(err.message).toContain('configured: mock');
+  });
+
+  it('rejects duplicate provider ids and duplicate model ids', () => {
+    const dupProvider = configError(() => parseConfig(configText({ extraProviders: ['  - id: mock', '    type: mock'] }), {}));
+    expect(dupProvider.message).toContain('providers[1].id: duplicate provider id "mock"');
+    const dupModel = configError(() => parseConfig(configText({ extraModels: ['  - id: mock-chat', '    channels: [{ provider: mock, upstream_model: other }]'] }), {}));
+    expect(dupModel.message).toContain('models[1].id: duplicate model id "mock-chat"');
+  });
+
+  it('rejects unknown settings instead of ignoring them', () => {
+    const err = configError(() => parseConfig(configText().replace('  port: 0', '  port: 0\n  prot: 8080'), {}));
+    expect(err.message).toMatch(/server.*prot/s);
+  });
+});
+
+describe('SPEC §8 embedded default config', () => {
+  it('has only the mock demo models without provider keys', () => {
+    const cfg = validateConfig(defaultConfigInput({}), {});
+    expect(cfg.providers.map((p) => p.id)).toEqual(['mock']);
+    expect(cfg.models.map((m) => m.id)).toContain('mock-chat');
+    expect(cfg.models.map((m) => m.id)).not.toContain('gpt-5.4');
+    expect(cfg.demo.enabled).toBe(true);
+  });
+
+  it('adds an openai provider and gpt models when OPENAI_API_KEY is set', () => {
+    const env = { OPENAI_API_KEY: 'sk-openai-test-123' };
+    const cfg = validateConfig(defaultConfigInput(env), env);
+    const openai = cfg.providers.find((p) => p.id === 'openai');
+    expect(openai).toMatchObject({ type: 'openai', base_url: 'https://api.openai.com/v1', api_key: 'sk-openai-test-123' });
+    const ids = cfg.models.map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(['gpt-5.4', 'mock-chat']));
+    expect(cfg.models.find((m) => m.id === 'gpt-5.4')?.channels[0].provider).toBe('openai');
+  });
+
+  it('is what loadConfig returns when no file exists, honouring OPENAI_API_KEY', () => {
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      const loaded = loadConfig({ env: { OPENAI_API_KEY: 'sk-openai-test-456', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' } });
+      expect(loaded.path).toBeUndefined();
+      expect(loaded.config.providers.find((p) => p.id === 'openai')).toMatchObject({ base_url: 'http://127.0.0.1:1/v1', api_key: 'sk-openai-test-456' });
+      expect(loaded.config.models.map((m) => m.id)).toContain('gpt-5.4');
+      expect(loadConfig({ env: {} }).config.providers.map((p) => p.id)).toEqual(['mock']);
+    } finally {
+      process.chdir(before);
+    }
+  });
+});
+
+describe('SPEC §8 CLI: tollgate init and tollgate check', () => {
+  let upstream: { url: string; close(): Promise<void> };
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream({ port: 0, settings: { tokensPerSecond: 0, faults: undefined, apiKey: 'check-key-1' } });
+  });
+  afterAll(async () => {
+    await upstream?.close();
+  });
+
+  it('`tollgate init` writes a commented starter config that validates, and refuses to overwrite it', async () => {
+    const file = join(dir, 'init.yaml');
+    const first = await runCli(['init', '--config', file]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain(file);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^#/m);
+    const cfg = loadConfig({ path: file, env: {} }).config;
+    expect(cfg.providers.length).toBeGreaterThan(0);
+    expect(cfg.models.length).toBeGreaterThan(0);
+    const again = await runCli(['init', '--config', file]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+  });
+
+  it('`tollgate check` reports a reachable provider and exits 0', async () => {
+    const file = join(dir, 'check-ok.yaml');
+    writeFileSync(
+      file,
+      lines(
+        'providers:',
+        '  - id: local',
+        '    type: openai',
+        `    base_url: ${upstream.url}`,
+        '    api_key: "${CHECK_UPSTREAM_KEY}"',
+        'models:',
+        '  - { id: local-chat, channels: [{ provider: local, upstream_model: mock-chat }] }',
+      ),
+    );
+    const r = await runCli(['check', '--config', file], { CHECK_UPSTREAM_KEY: 'check-key-1' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('valid');
+    expect(r.stdout).toMatch(/provider local \(openai\): reachable/);
+  });
+
+  it('`tollgate check` reports an unreachable provider and exits 1', async () => {
+    const probe = createServer();
+    await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((ok) => probe.close(() => ok()));
+    const file = join(dir, 'check-closed.yaml');
+    writeFileSync(
+      file,
+      lines(
+        'providers:',
+        '  - id: gone',
+        '    type: openai',
+        `    base_url: http://127.0.0.1:${port}/v1`,
+        '    timeouts: { connect_ms: 1000, first_byte_ms: 1000 }',
+        'models:',
+        '  - { id: gone-chat, channels: [{ provider: gone, upstream_model: x }] }',
+      ),
+    );
+    const r = await runCli(['check', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/provider gone \(openai\): FAILED/);
+  });
+
+  it('`tollgate check` exits 1 with the field and line of an invalid config', async () => {
+    const file = join(dir, 'check-invalid.yaml');
+    writeFileSync(file, configText({ inputPrice: 'cheap' }));
+    const r = await runCli(['check', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('models[0].pricing.input_per_mtok (line 12)');
+  });
+});
