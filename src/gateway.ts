@@ -6,12 +6,14 @@ import { UsageWriter } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
-import { createLimiterRedisClient, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
+import { Redis } from 'ioredis';
+import { createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { ChannelTable } from './routing/channels.js';
 import type { Store } from './store/types.js';
 import { TenantService } from './tenants/service.js';
+import { TenantSync } from './tenants/sync.js';
 import { TenantView } from './tenants/view.js';
 
 export interface Gateway {
@@ -27,6 +29,8 @@ export interface Gateway {
   alerts: AlertService;
   metrics: Metrics;
   readiness(): Promise<Record<string, string>>;
+  /** Stops background work and closes connections this gateway opened (not the store). */
+  close(): Promise<void>;
   refreshGauges(): void;
 }
 
@@ -70,6 +74,7 @@ async function createLedger(config: Config, store: Store, view: TenantView, log:
       return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
     },
   });
+  await waitUntilReady(redis, 2000);
   await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets fail closed until it is back'));
   return ledger;
 }
@@ -99,6 +104,18 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
   const limiter = createLimiter(config, log);
   const engine = new Engine({ config, channels, view, accounts, usage, metrics, log, limiter });
   const tenants = new TenantService(store, view, accounts);
+  let sync: TenantSync | undefined;
+  let probe: ReturnType<typeof createLimiterRedisClient> | undefined;
+  if (config.redis.url) {
+    const quiet = { onError: (err: Error) => log.debug({ err }, 'redis connection error') };
+    probe = createLimiterRedisClient(config.redis.url, quiet);
+    await waitUntilReady(probe, 2000);
+    const sub = new Redis(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
+    sub.on('error', () => {});
+    sync = new TenantSync(probe, sub, store, view, log, config.redis.key_prefix);
+    await sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
+    tenants.onChange = sync.publish;
+  }
   return {
     config,
     log,
@@ -119,7 +136,21 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       } catch (err) {
         checks.store = `unreachable: ${(err as Error).message}`;
       }
+      if (probe) {
+        try {
+          await probe.ping();
+          checks.redis = 'ok';
+        } catch (err) {
+          checks.redis = `unreachable: ${(err as Error).message}`;
+        }
+      }
       return checks;
+    },
+    async close() {
+      await sync?.close();
+      await limiter.close();
+      await accounts.close();
+      await channels.close();
     },
     refreshGauges() {
       metrics.usageQueue.set(usage.pending);

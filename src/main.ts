@@ -48,7 +48,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       http.app.server.closeAllConnections();
       const left = await gateway.usage.drain(Math.max(10_000, graceMs));
       if (left > 0) log.error({ left }, 'usage records could not be written before exit');
-      await gateway.channels.close();
+      await gateway.close();
       await store.close();
       log.info('shutdown complete');
     })();

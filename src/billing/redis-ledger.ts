@@ -172,5 +172,6 @@ export class RedisCreditLedger implements CreditLedger {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     await this.redis.hdel(this.aliveKey, this.instance).catch(() => {});
+    await this.redis.quit().catch(() => {});
   }
 }

@@ -13,7 +13,7 @@ export async function withAdminGateway(configPath: string | undefined, env: Env,
     await store.migrate();
     const gw = await buildGateway(config, store, createLogger({ level: 'warn' }));
     await fn(gw);
-    await gw.channels.close();
+    await gw.close();
   } finally {
     await store.close();
   }

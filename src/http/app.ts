@@ -43,6 +43,22 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
     },
     return503OnClosing: true,
+    // Requests Node cannot even parse (bad header bytes, oversized headers) still get the envelope.
+    clientErrorHandler: (err, socket) => {
+      const code = (err as { code?: string }).code;
+      const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({
+        error: {
+          message: tooLarge ? 'The request headers are too large.' : 'The request could not be parsed as HTTP (malformed request line or headers).',
+          type: 'invalid_request_error',
+          code: tooLarge ? 'payload_too_large' : 'invalid_json',
+          param: null,
+        },
+      });
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+    },
     forceCloseConnections: false,
   });
   app.server.headersTimeout = server.header_timeout_ms;
