@@ -180,7 +180,7 @@ program
   .option('--tps <n>', 'stream tokens per second (0 = unthrottled)', positiveNumber, 0)
   .option('--api-key <key>', 'require this bearer key')
   .action(async (o: { host: string; port: number; tps: number; apiKey?: string }) => {
-    const s = await startMockUpstream({ host: o.host, port: o.port, settings: { tokensPerSecond: o.tps, faults: undefined, apiKey: o.apiKey } });
+    const s = await startMockUpstream({ host: o.host, port: o.port, settings: { tokensPerSecond: o.tps, faults: undefined, apiKey: o.apiKey, memo: new Map() } });
     process.stdout.write(`Mock upstream (OpenAI-compatible, labelled mock) listening on ${s.url}\n`);
     const stop = () => s.close().then(() => process.exit(0));
     process.on('SIGTERM', stop);

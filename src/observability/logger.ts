@@ -1,6 +1,6 @@
 // Structured logging with pino. Secrets never reach the log: auth headers are redacted by
 // path and any Tollgate key shape that slips into a message is masked by the serializer.
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { type DestinationStream, destination, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -8,6 +8,18 @@ const KEY_PATTERN = /\b(sk|mk)-tg-[A-Za-z0-9]{8,}/g;
 
 export function maskKeys(text: string): string {
   return text.replace(KEY_PATTERN, (_m, kind: string) => `${kind}-tg-[redacted]`);
+}
+
+/**
+ * Masks keys in every serialised line, so a key inside any field (a URL, a nested object, an
+ * error's message or stack) never reaches the log, not only keys in top-level strings.
+ */
+function maskingDestination(dest: DestinationStream): DestinationStream {
+  const flushable = dest as DestinationStream & { flush?: (cb?: (err?: Error) => void) => void };
+  return {
+    write: (line: string) => dest.write(line.includes('-tg-') ? maskKeys(line) : line),
+    ...(typeof flushable.flush === 'function' ? { flush: (cb?: (err?: Error) => void) => flushable.flush?.(cb) } : {}),
+  } as DestinationStream;
 }
 
 export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
@@ -41,6 +53,6 @@ export function createLogger(opts: { level: string; destination?: DestinationStr
         },
       },
     },
-    opts.destination,
+    maskingDestination(opts.destination ?? destination(1)),
   );
 }

@@ -101,6 +101,13 @@ function openPostgres(url: string, opts: OpenOptions): OpenedDatabase {
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', (err) => opts.onError?.(err));
+  // pg-pool listens for errors only on idle clients. A checked-out client whose connection is
+  // cut between statements (server restart, pg_terminate_backend mid-transaction) would emit
+  // an unhandled 'error' and crash the process; its pending query already rejects, so the
+  // caller (e.g. the usage writer) sees the failure and retries.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => opts.onError?.(err));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     dialect: 'postgres',

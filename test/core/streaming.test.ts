@@ -183,17 +183,14 @@ describe('SPEC §3 streaming: client disconnect', () => {
     ac.abort();
     await reader.cancel();
     await within(closed.promise, 2000, 'the upstream connection to close after the client left');
-    const row = await within(
-      (async () => {
-        for (;;) {
-          const found = (await usageOf(gw, org.mk)).find((u) => u.request_id === requestId);
-          if (found) return found;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })(),
-      2000,
-      'the usage record of the aborted stream',
-    );
+    // The record is queued when the gateway's stream unwinds, just after the upstream closed.
+    const deadline = Date.now() + 2000;
+    let row = (await usageOf(gw, org.mk)).find((u) => u.request_id === requestId);
+    while (!row && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      row = (await usageOf(gw, org.mk)).find((u) => u.request_id === requestId);
+    }
+    if (!row) throw new Error('no usage record for the aborted stream');
     expect(row.status).toBe(499);
     expect(row.completion_tokens).toBeGreaterThan(0);
     expect(row.estimated).toBe(true);

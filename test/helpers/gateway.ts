@@ -59,7 +59,10 @@ let orgCounter = 0;
 
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
-  const serverDefaults = { host: '127.0.0.1', port: 0, admin_token: ADMIN_TOKEN, log_level: 'info', shutdown_grace_s: 5 };
+  // The gateway shares its event loop with the test runner, whose module loading stalls the
+  // loop for hundreds of ms; lag-based shedding would turn that into random 503s. Tests of
+  // shedding set server.max_event_loop_lag_ms themselves.
+  const serverDefaults = { host: '127.0.0.1', port: 0, admin_token: ADMIN_TOKEN, log_level: 'info', shutdown_grace_s: 5, max_event_loop_lag_ms: 600_000 };
   const raw: Record<string, unknown> = {
     server: serverDefaults,
     storage: { url: `sqlite://${join(dir, 'tollgate.db')}` },

@@ -178,7 +178,7 @@ export const CLI = join(ROOT, 'bin', 'tollgate.js');
 /** Environment for a child tollgate: no inherited config or provider keys. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['TOLLGATE_CONFIG', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
+  for (const name of ['TOLLGATE_CONFIG', 'TOLLGATE_ADMIN_TOKEN', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
     if (!(name in extra)) delete env[name];
   }
   return env;
@@ -354,3 +354,9 @@ export async function accountState(
 ) {
   return ledger.snapshot(orgId, keyIds);
 }
+
+/**
+ * Server settings for suites that are not about overload shedding: on a busy 2-core machine a
+ * scheduling stall can push event-loop lag past the 500 ms default and shed test traffic.
+ */
+export const NO_SHEDDING = { max_event_loop_lag_ms: 600_000 };

@@ -3,7 +3,7 @@
 // filters, cursor pages, roll-up aggregates).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, chat, expectError, flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { accountState, allLedger, allUsage, type CountingUpstream, call, openaiModel, startCountingUpstream, sumMicros } from '../helpers/money.js';
+import { accountState, allLedger, allUsage, type CountingUpstream, call, openaiModel, startCountingUpstream, sumMicros, NO_SHEDDING } from '../helpers/money.js';
 
 const PRICES: Record<string, { input_per_mtok: number; output_per_mtok: number }> = {
   'mock-chat': { input_per_mtok: 1, output_per_mtok: 2 },
@@ -49,6 +49,7 @@ beforeAll(async () => {
       // Injected 5xx must not open the breaker for later tests; retries stay quick.
       circuit_breaker: { failure_threshold: 1000, min_requests: 1000 },
       routing: { retry_base_ms: 1, retry_max_ms: 5 },
+      server: NO_SHEDDING,
     },
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokens.js';
 import { chat, flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { accountState, allLedger, allUsage, readSseUntil, type ScriptedUpstream, sseContent, sseData, startScriptedUpstream, sumMicros, tapUsage, type UsageTap } from '../helpers/money.js';
+import { accountState, allLedger, allUsage, readSseUntil, type ScriptedUpstream, sseContent, sseData, startScriptedUpstream, sumMicros, tapUsage, type UsageTap, NO_SHEDDING } from '../helpers/money.js';
 
 const PRICE = { input_per_mtok: 3, output_per_mtok: 15 };
 const cost = (p: number, c: number) => Math.round(p * PRICE.input_per_mtok + c * PRICE.output_per_mtok);
@@ -54,6 +54,7 @@ beforeAll(async () => {
         scriptedModel('no-usage', 'none'),
       ],
       circuit_breaker: { failure_threshold: 1000, min_requests: 1000 },
+      server: NO_SHEDDING,
     },
   });
   tap = tapUsage(gw.running.gateway.usage);

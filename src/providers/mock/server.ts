@@ -12,6 +12,20 @@ export interface MockSettings {
   faults: MockFaults | undefined;
   /** Header value required as `Authorization: Bearer …` (standalone server only). */
   apiKey?: string;
+  /** Remembers outputs by request body: the model is deterministic, and benchmarks should measure the gateway, not the mock. */
+  memo?: Map<string, ReturnType<typeof mockCompletion>>;
+}
+
+const MEMO_MAX = 1000;
+
+function memoised<T>(memo: Map<string, T>, key: string, make: () => T): T {
+  let v = memo.get(key);
+  if (v === undefined) {
+    v = make();
+    if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
+    memo.set(key, v);
+  }
+  return v;
 }
 
 export interface MockRequest {
@@ -93,7 +107,8 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   const chat = body as unknown as ChatRequest;
   if (!Array.isArray(chat.messages)) return errorReply(400, '"messages" must be an array.', 'invalid_request_error');
   const wordsHeader = Number(header(req.headers, 'x-mock-words'));
-  const out = mockCompletion(chat, { words: Number.isInteger(wordsHeader) && wordsHeader > 0 ? Math.min(wordsHeader, 100000) : undefined });
+  const words = Number.isInteger(wordsHeader) && wordsHeader > 0 ? Math.min(wordsHeader, 100000) : undefined;
+  const out = settings.memo ? memoised(settings.memo, `${words ?? ''}|${req.body}`, () => mockCompletion(chat, { words })) : mockCompletion(chat, { words });
   const id = `chatcmpl-mock${fnv1a(req.body).toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
   const model = typeof chat.model === 'string' ? chat.model : 'mock-chat';
@@ -126,6 +141,12 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   };
 }
 
+function float32Base64(values: readonly number[]): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) bytes.writeFloatLE(values[i], i * 4);
+  return bytes.toString('base64');
+}
+
 function embeddings(body: EmbeddingsRequest): MockReply {
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
   const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 4096) : 256;
@@ -133,7 +154,9 @@ function embeddings(body: EmbeddingsRequest): MockReply {
   const data = inputs.map((input, index) => {
     const text = typeof input === 'string' ? input : JSON.stringify(input);
     tokens += typeof input === 'string' ? countTextTokens(input) : Array.isArray(input) ? input.length : 1;
-    return { object: 'embedding', index, embedding: mockEmbedding(text, dims) };
+    const vector = mockEmbedding(text, dims);
+    // As OpenAI does: base64 is the float32 little-endian bytes (the official SDK asks for it by default).
+    return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? float32Base64(vector) : vector };
   });
   return json(200, { object: 'list', data, model: typeof body.model === 'string' ? body.model : 'mock-embedding', usage: { prompt_tokens: tokens, total_tokens: tokens } });
 }

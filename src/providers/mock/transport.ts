@@ -27,7 +27,7 @@ function timeoutAfter(ms: number, message: string, signal: AbortSignal): { promi
 }
 
 export function createMockTransport(provider: ProviderConfig): Transport {
-  const settings = { tokensPerSecond: provider.tokens_per_second, faults: provider.faults };
+  const settings = { tokensPerSecond: provider.tokens_per_second, faults: provider.faults, memo: new Map() };
   const { first_byte_ms, idle_ms } = provider.timeouts;
   return {
     async send(req, signal): Promise<UpstreamResponse> {

@@ -1,0 +1,182 @@
+// Stream benchmark for the Anthropic adapter: the same streamed answer (same words, one
+// content event per word) served through Tollgate by an OpenAI-format upstream (the mock,
+// passthrough translation) and by a fake Anthropic Messages upstream (full translation).
+// Tollgate is pinned to core 0; upstreams and the load generator to core 1. Prints
+// streams/s at 32 connections and p50 time to first byte, and the anthropic/openai ratios.
+// Never run by CI.
+//   npx tsc -p tsconfig.json && node bench/anthropic-stream.mjs [--duration 3] [--rounds 3] [--words 16] [--connections 32]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runLoad } from './load.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
+
+// ---- role: a fast fake Anthropic Messages upstream (no gates, no delays) ----------------------
+if (args[0] === '--fake-anthropic') {
+  const port = Number(args[1]);
+  const frame = (data) => `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  let n = 0;
+  const server = createHttpServer((req, res) => {
+    req.socket.setNoDelay(true);
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+      const last = body.messages[body.messages.length - 1];
+      const text = typeof last.content === 'string' ? last.content : last.content.map((b) => b.text ?? '').join('');
+      const words = (text.startsWith('echo:') ? text.slice(5).trimStart() : text).match(/\s*\S+\s*/g) ?? [];
+      const id = `msg_bench${++n}`;
+      const usage = { input_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 };
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id, type: 'message', role: 'assistant', model: body.model, content: [{ type: 'text', text: words.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage: { ...usage, output_tokens: words.length } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(frame({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage } }));
+      res.write(frame({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+      res.write(frame({ type: 'ping' }));
+      for (const w of words) res.write(frame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }));
+      res.write(frame({ type: 'content_block_stop', index: 0 }));
+      res.write(frame({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: words.length } }));
+      res.end(frame({ type: 'message_stop' }));
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, '127.0.0.1', () => process.stdout.write('listening\n'));
+  process.on('SIGTERM', () => process.exit(0));
+} else {
+  await main();
+}
+
+async function main() {
+  const durationMs = Number(opt('--duration', 3)) * 1000;
+  const rounds = Number(opt('--rounds', 3));
+  const wordCount = Number(opt('--words', 16));
+  const connections = Number(opt('--connections', 32));
+  const linux = process.platform === 'linux';
+  const pin = (core, cmd) => (linux ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
+  // The load generator shares core 1 with the upstreams, as in bench/run.mjs.
+  if (linux) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+
+  const freePort = () =>
+    new Promise((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+
+  const children = [];
+  const start = (core, cmd, readyText) => {
+    const [bin, argv] = pin(core, cmd);
+    const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    return new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes(readyText)) resolve(child);
+      });
+      child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
+    });
+  };
+
+  const [mockPort, antPort, tgPort] = [await freePort(), await freePort(), await freePort()];
+  await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(mockPort)], 'listening');
+  await start(1, ['node', fileURLToPath(import.meta.url), '--fake-anthropic', String(antPort)], 'listening');
+
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-anthropic-'));
+  const admin = 'bench-admin-token';
+  const model = (id, provider, upstream) => `  - id: ${id}
+    context_window: 32000
+    max_output_tokens: 4096
+    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
+    channels: [{ provider: ${provider}, upstream_model: ${upstream} }]
+`;
+  writeFileSync(
+    join(dir, 'tollgate.yaml'),
+    `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${admin}, log_level: warn }
+storage: { url: "sqlite://${join(dir, 'tg.db')}" }
+providers:
+  - { id: oai, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: unused }
+  - { id: ant, type: anthropic, base_url: "http://127.0.0.1:${antPort}", api_key: unused }
+models:
+${model('bench-openai', 'oai', 'mock-chat')}${model('bench-anthropic', 'ant', 'claude-bench')}limits: { key_rpm: 100000000 }
+cache: { exact: { enabled: false } }
+`,
+  );
+  await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  const tgUrl = `http://127.0.0.1:${tgPort}`;
+  const post = async (url, auth, body) =>
+    (await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+  const org = await post(`${tgUrl}/admin/orgs`, admin, { name: 'bench', credits_usd: 1e6 });
+  const key = (await post(`${tgUrl}/api/keys`, org.management_key, {})).key;
+
+  const words = Array.from({ length: wordCount }, (_, i) => `word${i}`).join(' ');
+  const request = (m) => ({ model: m, messages: [{ role: 'user', content: `echo: ${words}` }], max_tokens: 256, stream: true });
+
+  // Both paths must deliver the same, complete answer, or the figures compare nothing.
+  for (const m of ['bench-openai', 'bench-anthropic']) {
+    const res = await fetch(`${tgUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(request(m)) });
+    const text = await res.text();
+    let content = '';
+    let frames = 0;
+    for (const ev of text.split('\n\n')) {
+      if (!ev.startsWith('data: {')) continue;
+      frames++;
+      for (const c of JSON.parse(ev.slice(6)).choices ?? []) content += c.delta?.content ?? '';
+    }
+    if (res.status !== 200 || content !== words || !text.endsWith('data: [DONE]\n\n')) throw new Error(`${m}: unexpected stream (${res.status}): ${text.slice(0, 300)}`);
+    console.log(`${m}: ${frames} chunks per stream, content verified`);
+  }
+
+  const measure = async (url, body, c) => {
+    await runLoad({ url, key, body, connections: c, durationMs: 1000, stream: true });
+    return runLoad({ url, key, body, connections: c, durationMs, stream: true });
+  };
+  const both = async (url, body) => ({ c32: await measure(url, body, connections), c1: await measure(url, body, 1) });
+  const gatewayUrl = `${tgUrl}/v1/chat/completions`;
+  // The upstreams alone, to show the gateway (not an upstream) is what limits the figures.
+  const directMock = await both(`http://127.0.0.1:${mockPort}/v1/chat/completions`, { ...request('mock-chat'), stream_options: { include_usage: true } });
+  const directAnt = await both(`http://127.0.0.1:${antPort}/v1/messages`, { ...request('claude-bench'), max_tokens: 256 });
+  // This machine is shared: alternate the two paths over several rounds and keep each one's median.
+  const runs = { openai: [], anthropic: [] };
+  for (let i = 0; i < rounds; i++) {
+    runs.openai.push(await both(gatewayUrl, request('bench-openai')));
+    runs.anthropic.push(await both(gatewayUrl, request('bench-anthropic')));
+  }
+  const median = (list, pick) => [...list].sort((x, y) => pick(x) - pick(y))[Math.floor(list.length / 2)];
+  const mid = (list) => ({ c32: median(list, (r) => r.c32.rps).c32, c1: median(list, (r) => r.c1.ttfb50).c1 });
+  const o = mid(runs.openai);
+  const a = mid(runs.anthropic);
+  const row = (name, r) => ({
+    path: name,
+    [`streams/s c=${connections}`]: r.c32.rps.toFixed(0),
+    [`ttfb p50 ms c=${connections}`]: r.c32.ttfb50.toFixed(3),
+    [`p50 ms c=${connections}`]: r.c32.p50.toFixed(3),
+    'ttfb p50 ms c=1': r.c1.ttfb50.toFixed(3),
+    'p50 ms c=1': r.c1.p50.toFixed(3),
+    errors: r.c32.errors + r.c1.errors,
+    'rounds (median)': r === o || r === a ? rounds : 1,
+  });
+  console.table([
+    row('direct: mock upstream (OpenAI format)', directMock),
+    row('direct: fake Anthropic upstream', directAnt),
+    row('tollgate: openai passthrough', o),
+    row('tollgate: anthropic adapter', a),
+  ]);
+  console.log(
+    `anthropic / openai: throughput ${(a.c32.rps / o.c32.rps).toFixed(2)}x at c=${connections}; ` +
+      `ttfb p50 ${(a.c32.ttfb50 / o.c32.ttfb50).toFixed(2)}x at c=${connections}, ${(a.c1.ttfb50 / o.c1.ttfb50).toFixed(2)}x at c=1`,
+  );
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,159 @@
+// SPEC §8 CLI: `tollgate org create / org credit / key create` write to the configured
+// storage and print each key once; a server on the same config accepts them; and a bare
+// `tollgate serve` in an empty directory starts on the embedded default with a working curl line.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliProcess, call, childEnv, dumpSqlite, ensureDist, freePort, runCli, startCli } from '../helpers/money.js';
+
+const ADMIN = 'cli-test-admin-token';
+const dirs: string[] = [];
+const procs: CliProcess[] = [];
+
+beforeAll(async () => {
+  await ensureDist();
+});
+
+afterAll(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.exited));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+const SK = /\bsk-tg-[0-9A-Za-z]{38}\b/g;
+const MK = /\bmk-tg-[0-9A-Za-z]{38}\b/g;
+
+describe('SPEC §8 CLI administration', () => {
+  let dir: string;
+  let configFile: string;
+  let mk: string;
+  let sk: string;
+
+  beforeAll(() => {
+    dir = tempDir('tollgate-cli-');
+    configFile = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'server:',
+        '  host: 127.0.0.1',
+        '  port: 0',
+        `  admin_token: ${ADMIN}`,
+        '  max_event_loop_lag_ms: 600000',
+        'storage:',
+        `  url: "sqlite://${join(dir, 'tollgate.db')}"`,
+        'providers:',
+        '  - { id: mock, type: mock }',
+        'models:',
+        '  - id: mock-chat',
+        '    pricing: { input_per_mtok: 1, output_per_mtok: 2 }',
+        '    channels: [{ provider: mock, upstream_model: mock-chat }]',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('org create prints the management key once', async () => {
+    const r = await runCli(['org', 'create', 'acme', '--credits', '5', '--config', configFile]);
+    expect(r.code, r.stderr).toBe(0);
+    const keys = r.stdout.match(MK) ?? [];
+    expect(keys).toHaveLength(1);
+    mk = keys[0]!;
+    expect(r.stdout).toMatch(/acme/);
+    expect(r.stdout).toMatch(/shown once/i);
+  });
+
+  it('org credit adds credit to the named org; an unknown org or a taken name is refused', async () => {
+    const [r, missing, again] = await Promise.all([
+      runCli(['org', 'credit', 'acme', '2.5', '--config', configFile]),
+      runCli(['org', 'credit', 'nobody', '1', '--config', configFile]),
+      runCli(['org', 'create', 'acme', '--config', configFile]),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/7\.5/);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already exists/);
+    expect(again.stdout).not.toMatch(MK);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no org named "nobody"/);
+  });
+
+  it('key create prints an inference key with the requested budget and rpm', async () => {
+    const r = await runCli(['key', 'create', '--org', 'acme', '--budget', '1', '--rpm', '10', '--config', configFile]);
+    expect(r.code, r.stderr).toBe(0);
+    const keys = r.stdout.match(SK) ?? [];
+    expect(keys).toHaveLength(1);
+    sk = keys[0]!;
+    expect(r.stdout).not.toMatch(MK);
+  });
+
+  it('a server started on the same config accepts those keys and shows the balance of $7.50', async () => {
+    expect(mk).toBeDefined();
+    expect(sk).toBeDefined();
+    const proc = startCli(['serve', '--config', configFile], { cwd: dir });
+    procs.push(proc);
+    const url = (await proc.waitForOutput(/listening on (http:\/\/[^\s]+)/, 20_000))[1];
+    const bal = await call<{ balance_usd: number; key: { budget_usd: number; spend_usd: number; rpm: number } }>(url, sk, '/api/balance');
+    expect(bal.status).toBe(200);
+    expect(bal.body.balance_usd).toBe(7.5);
+    expect(bal.body.key).toMatchObject({ budget_usd: 1, spend_usd: 0, rpm: 10 });
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sk}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: 'echo: hello from the cli key' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content).toBe('hello from the cli key');
+    const keys = await call<{ data: Array<{ type: string; budget_usd: number | null; rpm: number | null }> }>(url, mk, '/api/keys');
+    expect(keys.status).toBe(200);
+    expect(keys.body.data.find((k) => k.type === 'inference')).toMatchObject({ budget_usd: 1, rpm: 10 });
+    const orgs = await call<{ data: Array<{ name: string; balance_usd: number }> }>(url, ADMIN, '/admin/orgs');
+    expect(orgs.body.data.find((o) => o.name === 'acme')!.balance_usd).toBeLessThan(7.5);
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    // Only hashes were stored.
+    const dump = dumpSqlite(join(dir, 'tollgate.db'));
+    expect(dump).not.toContain(mk);
+    expect(dump).not.toContain(sk);
+  });
+});
+
+describe('SPEC §8 default start without a config', () => {
+  it('serve in an empty directory creates ./data/tollgate.db and prints the address, a demo key and a curl line that works', async () => {
+    const cwd = tempDir('tollgate-default-');
+    const port = await freePort();
+    const proc = startCli(['serve', '--port', String(port)], { cwd, env: childEnv() });
+    procs.push(proc);
+    await proc.waitForOutput(/curl .*'\s*$/m, 20_000);
+    const out = proc.stdout;
+    expect(out).toContain(`http://127.0.0.1:${port}`);
+    expect(existsSync(join(cwd, 'data', 'tollgate.db'))).toBe(true);
+    const keys = out.match(SK) ?? [];
+    expect(keys.length).toBeGreaterThanOrEqual(1);
+    const curl = out.split('\n').find((l) => l.trim().startsWith('curl '))!;
+    expect(curl).toBeDefined();
+    // curl URL -H "Name: value" ... -d '{json}'
+    const target = /curl\s+(\S+)/.exec(curl)![1];
+    const headers: Record<string, string> = {};
+    for (const m of curl.matchAll(/-H\s+"([^:"]+):\s*([^"]*)"/g)) headers[m[1].toLowerCase()] = m[2];
+    const data = /-d\s+'([^']*)'/.exec(curl)![1];
+    expect(headers.authorization).toBe(`Bearer ${keys[0]}`);
+    expect(target).toBe(`http://127.0.0.1:${port}/v1/chat/completions`);
+    const res = await fetch(target, { method: 'POST', headers, body: data });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    const body = JSON.parse(text) as { object: string; choices: Array<{ message: { content: string } }>; usage: { completion_tokens: number } };
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0].message.content.length).toBeGreaterThan(0);
+    expect(body.usage.completion_tokens).toBeGreaterThan(0);
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+});
