@@ -4,6 +4,7 @@ import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
 import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { UsageWriter } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
+import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
 import { Redis } from 'ioredis';
@@ -102,18 +103,27 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     }
   });
   const limiter = createLimiter(config, log);
-  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log, limiter });
+  let engineRef: Engine | undefined;
+  const cacheRedis = config.redis.url ? createLimiterRedisClient(config.redis.url, { commandTimeoutMs: 100 }) : undefined;
+  const cache = createResponseCache(config.cache, {
+    redis: cacheRedis,
+    redisPrefix: `${config.redis.key_prefix}cache:`,
+    embed: (_orgId, text) => engineRef!.embedForCache(text),
+    onError: (err, where) => log.debug({ err, where }, 'cache degraded to miss'),
+  });
+  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log, limiter, cache });
+  engineRef = engine;
   const tenants = new TenantService(store, view, accounts);
   let sync: TenantSync | undefined;
   let probe: ReturnType<typeof createLimiterRedisClient> | undefined;
   if (config.redis.url) {
     const quiet = { onError: (err: Error) => log.debug({ err }, 'redis connection error') };
     probe = createLimiterRedisClient(config.redis.url, quiet);
-    await waitUntilReady(probe, 2000);
+    // Not awaited: with Redis down at boot the gateway still starts (limits and budgets fail as configured).
     const sub = new Redis(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
     sub.on('error', () => {});
     sync = new TenantSync(probe, sub, store, view, log, config.redis.key_prefix);
-    await sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
+    sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
     tenants.onChange = sync.publish;
   }
   return {
@@ -149,6 +159,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     async close() {
       await sync?.close();
       await limiter.close();
+      await cache.close();
+      await cacheRedis?.quit().catch(() => {});
       await accounts.close();
       await channels.close();
     },

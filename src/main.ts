@@ -2,6 +2,7 @@
 // (stop accepting, let streams finish within the grace period, flush every record).
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { GatewayError } from './core/errors.js';
 import { buildGateway, type Gateway } from './gateway.js';
 import { buildHttpApp, type HttpApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -43,7 +44,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       const closed = http.app.close();
       http.app.server.closeIdleConnections();
       await http.streams.drain(graceMs);
-      http.streams.destroyAll();
+      await http.streams.endAll(new GatewayError('overloaded', 'The gateway is shutting down; the stream was ended. Retry the request.', { retryAfterS: 1 }), 5000);
       await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
       http.app.server.closeAllConnections();
       const left = await gateway.usage.drain(Math.max(10_000, graceMs));

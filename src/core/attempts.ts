@@ -66,13 +66,16 @@ export async function runAttempts<T>(
   let attempts = 0;
   let lastError: GatewayError | undefined;
   budget.onRequest();
-  for (const model of candidates) {
+  for (let ci = 0; ci < candidates.length; ci++) {
+    const model = candidates[ci];
+    // Each channel once, then the same one again, before moving on to a fallback model (SPEC §5).
+    const modelCap = ci < candidates.length - 1 ? attempts + model.channels.length + 1 : cfg.max_attempts;
     if (model.config.maintenance) {
       lastError ??= new GatewayError('model_unavailable', `The model "${model.config.id}" is in maintenance. Try again later or use another model.`);
       continue;
     }
     const tried = new Set<string>();
-    while (attempts < cfg.max_attempts) {
+    while (attempts < cfg.max_attempts && attempts < modelCap) {
       const channel = table.pick(model, tried);
       if (!channel) break;
       if (attempts > 0) {

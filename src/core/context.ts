@@ -45,6 +45,8 @@ export interface JsonResult {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+  /** the body already serialized (cache hits), sent as is */
+  serialized?: string;
 }
 
 export interface StreamResult {

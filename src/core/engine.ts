@@ -8,6 +8,7 @@ import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import type { CacheLayer, ResponseCache } from '../cache/index.js';
 import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, StreamPiece, UpstreamRequest } from '../providers/types.js';
@@ -34,6 +35,7 @@ export interface EngineDeps {
   metrics: Metrics;
   log: Logger;
   limiter: RateLimiter;
+  cache?: ResponseCache;
   random?: () => number;
 }
 
@@ -115,7 +117,104 @@ export class Engine {
     };
     await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
     if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
-    return this.run(ctx, req);
+    return this.serve(ctx, req);
+  }
+
+  /** The cache stage (SPEC §9): exact then semantic lookup, coalescing of identical misses, free hits. */
+  private async serve(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
+    const cache = this.deps.cache;
+    if (!cache || req.stream) return this.run(ctx, req);
+    const m = this.deps.metrics;
+    if (cache.decide(req, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
+      ctx.headers['x-tollgate-cache'] = 'BYPASS';
+      m.cache.inc({ layer: 'all', result: 'bypass' });
+      return this.run(ctx, req);
+    }
+    const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
+    const semantic = keyCache.semantic === true || (ctx.org.settings.semantic_cache === true && keyCache.semantic !== false);
+    const probe = await cache.lookup(ctx.org.id, ctx.model.config.id, req, {
+      exact: keyCache.exact !== false,
+      semantic,
+      minSimilarity: typeof keyCache.threshold === 'number' ? keyCache.threshold : undefined,
+    });
+    if (probe.status === 'hit') {
+      m.cache.inc({ layer: probe.layer, result: 'hit' });
+      this.releaseLimitsForHit(ctx);
+      this.recordHit(ctx, probe.layer, probe.entry.usage);
+      return { kind: 'json', status: 200, headers: { ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer }, body: undefined, serialized: probe.entry.body };
+    }
+    m.cache.inc({ layer: 'all', result: 'miss' });
+    ctx.headers['x-tollgate-cache'] = 'MISS';
+    // The shared upstream call must not die with the first caller's connection: waiters depend on it.
+    const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new AbortController().signal } };
+    const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, req));
+    if (shared) {
+      if (value.kind !== 'json') return value;
+      const completion = value.body as ChatCompletion;
+      const usage = { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 };
+      this.recordHit(ctx, 'exact', usage);
+      return { kind: 'json', status: value.status, headers: { ...ctx.headers, ...value.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body };
+    }
+    if (value.kind === 'json' && value.status === 200 && !detached.fallback) void cache.store(probe.ticket, value.body as ChatCompletion);
+    return value;
+  }
+
+  /** A hit used no upstream tokens: return its TPM estimate. */
+  private releaseLimitsForHit(ctx: RequestContext): void {
+    if (!ctx.limitTicket) return;
+    for (const k of ctx.tokenLimitKeys) this.deps.limiter.adjust(ctx.limitTicket, k, 0).catch(() => {});
+    ctx.tokenLimitKeys = [];
+  }
+
+  /** A cache hit: free, recorded in usage with the tokens it saved. */
+  private recordHit(ctx: RequestContext, layer: CacheLayer, saved: { prompt_tokens: number; completion_tokens: number }): void {
+    const now = Date.now();
+    this.deps.usage.enqueue({
+      usage: {
+        request_id: ctx.meta.requestId,
+        org_id: ctx.org.id,
+        key_id: ctx.key.id,
+        model: ctx.model.config.id,
+        requested_model: ctx.requestedModel,
+        provider: null,
+        prompt_tokens: saved.prompt_tokens,
+        completion_tokens: saved.completion_tokens,
+        cost_micros: 0,
+        cached: layer,
+        status: 200,
+        error_code: null,
+        latency_ms: now - ctx.meta.receivedAt,
+        stream: false,
+        estimated: false,
+        fallback: null,
+        attempts: 0,
+        created_at: now,
+      },
+      charge: undefined,
+    });
+  }
+
+  /** Embeddings for the semantic cache, through Tollgate's own routing; billed to no org (the operator's cost). */
+  async embedForCache(text: string): Promise<Float32Array> {
+    const id = this.deps.config.cache.semantic.embedding_model;
+    const model = this.deps.channels.get(id);
+    if (!model || model.config.kind !== 'embedding') throw new Error(`semantic cache embedding model "${id}" is not a configured embedding model`);
+    const req = { model: id, input: text };
+    const outcome = await runAttempts<number[]>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, AbortSignal.timeout(10_000), {
+      beforeAttempt: () => {},
+      run: async (channel, m, sig) => {
+        const adapter = channel.adapter;
+        if (!adapter.embeddingsRequest || !adapter.embeddingsResponse) throw new GatewayError('invalid_value', 'no embeddings');
+        const actx: AdapterContext = { provider: channel.provider, model: m.config, upstreamModel: channel.upstreamModel, stream: false, requestId: 'cache' };
+        const res = await channel.transport.send(adapter.embeddingsRequest(req, actx), sig);
+        const body = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+        if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, body, res.headers);
+        const vec = adapter.embeddingsResponse(body, actx).data[0]?.embedding;
+        if (!Array.isArray(vec)) throw new GatewayError('provider_error', 'embedding missing');
+        return vec;
+      },
+    });
+    return Float32Array.from(outcome.value);
   }
 
   /** A reservation, or the ledger's refusal as 402; an unreachable shared ledger fails closed (503). */
@@ -199,7 +298,7 @@ export class Engine {
     }
     let result: EngineResult;
     try {
-      result = await this.run(ctx, req);
+      result = await this.serve(ctx, req);
     } catch (err) {
       claim.complete(undefined);
       throw err;

@@ -96,21 +96,25 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
       } else pieces = start.translator.push(step.value);
     }
   } catch (err) {
+    // An abort whose reason is a GatewayError comes from the gateway itself (shutdown): report it.
+    const reason = o.signal.aborted ? o.signal.reason : undefined;
     if (!o.signal.aborted) failure = toGatewayError(err);
+    else if (reason instanceof GatewayError) failure = reason;
   } finally {
     if (!ended) start.res.discard();
+    const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
     if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
     const estimated = usage === undefined;
     const promptTokens = usage?.prompt_tokens ?? o.promptEstimate;
     const completionTokens = usage?.completion_tokens ?? countTextTokens(text);
     o.finish({
-      status: o.signal.aborted ? 499 : failure ? failure.status : 200,
-      errorCode: o.signal.aborted ? 'client_closed' : failure ? failure.code : null,
+      status: clientGone ? 499 : failure ? failure.status : 200,
+      errorCode: clientGone ? 'client_closed' : failure ? failure.code : null,
       promptTokens,
       completionTokens,
       estimated,
     });
   }
-  // Reached only when the loop ended without the consumer leaving: report a mid-stream failure.
-  if (failure && !o.signal.aborted) yield errorFrame(failure);
+  // Reached only when the consumer is still reading: report a mid-stream failure.
+  if (failure) yield errorFrame(failure);
 }

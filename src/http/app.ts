@@ -1,7 +1,7 @@
 // The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
 // one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AuthHeaders } from '../auth/authenticate.js';
 import { GatewayError } from '../core/errors.js';
@@ -38,10 +38,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 256 },
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
-    },
+    // Always our own id: it keys billing and usage rows, so a client cannot make two requests share it.
+    genReqId: () => `req_${randomUUID().replace(/-/g, '')}`,
     return503OnClosing: true,
     // Requests Node cannot even parse (bad header bytes, oversized headers) still get the envelope.
     clientErrorHandler: (err, socket) => {
@@ -64,8 +62,15 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   app.server.headersTimeout = server.header_timeout_ms;
   const streams = new StreamRegistry(server.heartbeat_ms);
   const draining = { value: false };
-  const lag = monitorEventLoopDelay({ resolution: 20 });
-  lag.enable();
+  // Event-loop lag as a smoothed drift of a 100 ms timer: one long pause must not shed traffic for long.
+  let lagMs = 0;
+  let expected = performance.now() + 100;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    lagMs = lagMs * 0.7 + Math.max(0, now - expected) * 0.3;
+    expected = now + 100;
+  }, 100);
+  lagTimer.unref();
   let inFlight = 0;
 
   // Bodies are parsed by the engine's validator; any content type is read as JSON text.
@@ -84,15 +89,24 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
 
   app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
+    const given = req.headers['x-request-id'];
+    reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
+    reply.header('x-tollgate-request-id', req.id);
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      const model = modelLabel(req.body);
+      const status = String(reply.raw.statusCode);
+      gw.metrics.requests.inc({ route, model, status });
+      const stream = String(reply.raw.getHeader('content-type') ?? '').startsWith('text/event-stream') ? 'true' : 'false';
+      gw.metrics.latency.observe({ route, model, stream }, (performance.now() - started) / 1000);
+    });
     if (req.url.startsWith('/v1/')) {
       if (draining.value) {
         done(new GatewayError('overloaded', 'The gateway is shutting down; retry on another instance.', { retryAfterS: 1 }));
         return;
       }
-      const lagMs = lag.percentile(99) / 1e6;
       if (inFlight >= server.max_in_flight || lagMs > server.max_event_loop_lag_ms || gw.usage.full) {
-        gw.metrics.requests.inc({ route: 'overloaded', model: '', status: '503' });
         done(new GatewayError('overloaded', 'The gateway is overloaded right now. Retry after a short wait.', { retryAfterS: 1 }));
         return;
       }
@@ -105,14 +119,17 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     }
     done();
   });
-  // The lag histogram is reset periodically so a past spike does not shed traffic forever.
-  const lagReset = setInterval(() => lag.reset(), 5000);
-  lagReset.unref();
   app.addHook('onClose', (_i, done) => {
-    clearInterval(lagReset);
-    lag.disable();
+    clearInterval(lagTimer);
     done();
   });
+
+  // Metric labels stay bounded: only configured model ids, anything else is "other".
+  const modelLabel = (body: unknown): string => {
+    const m = (body as { model?: unknown } | null | undefined)?.model;
+    if (typeof m !== 'string') return '';
+    return gw.channels.get(m) ? m : 'other';
+  };
 
   app.setErrorHandler((err, req, reply) => {
     const gerr = normaliseError(err);

@@ -15,6 +15,7 @@ const FASTIFY_CODES: Record<string, () => GatewayError> = {
 
 export function normaliseError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  if ((err as Error | null)?.name === 'InvalidCursorError') return new GatewayError('invalid_value', 'The cursor is not valid; use the next_cursor value from a previous page.', { param: 'cursor' });
   const code = (err as { code?: string } | null)?.code;
   if (code && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
   if ((err as { statusCode?: number } | null)?.statusCode === 413) return FASTIFY_CODES.FST_ERR_CTP_BODY_TOO_LARGE();

@@ -5,6 +5,9 @@ import type { ServerResponse } from 'node:http';
 interface OpenStream {
   res: ServerResponse;
   lastWrite: number;
+  /** ends the stream from the gateway's side (shutdown): the engine bills and writes an error event */
+  abort: (reason: unknown) => void;
+  done: Promise<void>;
 }
 
 export class StreamRegistry {
@@ -33,10 +36,16 @@ export class StreamRegistry {
   }
 
   /** Writes every frame; resolves when the stream ended or the client left. */
-  async pipe(res: ServerResponse, status: number, headers: Record<string, string>, frames: AsyncIterable<string>): Promise<void> {
+  pipe(res: ServerResponse, status: number, headers: Record<string, string>, frames: AsyncIterable<string>, abort: (reason: unknown) => void): Promise<void> {
+    const entry: OpenStream = { res, lastWrite: Date.now(), abort, done: Promise.resolve() };
+    entry.done = this.run(entry, status, headers, frames);
+    return entry.done;
+  }
+
+  private async run(entry: OpenStream, status: number, headers: Record<string, string>, frames: AsyncIterable<string>): Promise<void> {
+    const res = entry.res;
     res.writeHead(status, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
-    const entry: OpenStream = { res, lastWrite: Date.now() };
     this.open.add(entry);
     this.ensureTimer();
     const it = frames[Symbol.asyncIterator]();
@@ -72,12 +81,23 @@ export class StreamRegistry {
 
   /** Waits until every open stream has ended, or the deadline. */
   async drain(deadlineMs: number): Promise<void> {
-    const end = Date.now() + deadlineMs;
-    while (this.open.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    if (this.open.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => {
+      timer = setTimeout(r, deadlineMs);
+    });
+    await Promise.race([Promise.all([...this.open].map((s) => s.done)), deadline]);
+    clearTimeout(timer);
   }
 
-  /** Cuts every open stream (after the grace period). */
-  destroyAll(): void {
+  /**
+   * Ends every open stream from our side (after the grace period): each gets an error event
+   * and a clean end, and is billed for what it delivered before this resolves.
+   */
+  async endAll(reason: unknown, deadlineMs: number): Promise<void> {
+    const open = [...this.open];
+    for (const s of open) s.abort(reason);
+    await this.drain(deadlineMs);
     for (const s of this.open) s.res.destroy();
   }
 }

@@ -27,27 +27,30 @@ function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
 }
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
-function clientSignal(res: ServerResponse): AbortSignal {
+function clientAbort(res: ServerResponse): AbortController {
   const ac = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
   });
-  return ac.signal;
+  return ac;
 }
 
 export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteContext): void {
   app.post('/v1/chat/completions', async (req, reply) => {
-    const signal = clientSignal(reply.raw);
-    const result = await gw.engine.chat(req.body, inboundMeta(req, signal));
-    if (result.kind === 'json') return reply.code(result.status).headers(result.headers).send(result.body);
+    const ac = clientAbort(reply.raw);
+    const abort = (reason: unknown) => ac.abort(reason);
+    const result = await gw.engine.chat(req.body, inboundMeta(req, ac.signal));
+    if (result.kind === 'json') {
+      reply.code(result.status).headers(result.headers);
+      return result.serialized !== undefined ? reply.type('application/json; charset=utf-8').send(result.serialized) : reply.send(result.body);
+    }
     reply.hijack();
-    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': req.id }, result.frames);
+    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, result.frames, abort);
     return reply;
   });
 
   app.post('/v1/embeddings', async (req, reply) => {
-    const signal = clientSignal(reply.raw);
-    const result = await gw.engine.embeddings(req.body, inboundMeta(req, signal));
+    const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 

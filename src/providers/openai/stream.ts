@@ -9,6 +9,7 @@ import { errorFromOpenAIBody } from './errors.js';
 export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTranslator {
   const parser = new SseParser();
   const publicModel = ctx.model.id;
+  const quotedPublic = JSON.stringify(publicModel);
   let done = false;
 
   function translate(data: string): StreamPiece | undefined {
@@ -28,8 +29,10 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
     if (!Array.isArray(choices)) return { error: malformedUpstream(ctx.provider.id, 'a stream chunk has no "choices"') };
     let json = data;
     if (chunk.model !== publicModel) {
-      chunk.model = publicModel;
-      json = JSON.stringify(chunk);
+      // Rename by text when the upstream wrote the field plainly; re-serialise only as a fallback.
+      const needle = `"model":${JSON.stringify(chunk.model)}`;
+      const at = data.indexOf(needle);
+      json = at !== -1 ? `${data.slice(0, at)}"model":${quotedPublic}${data.slice(at + needle.length)}` : JSON.stringify({ ...chunk, model: publicModel });
     }
     const piece: StreamPiece = { json };
     const usage = chunk.usage as Usage | null | undefined;
