@@ -14,7 +14,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerV1Routes } from './routes/v1.js';
 import { StreamRegistry } from './sse.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function authHeaders(req: FastifyRequest): AuthHeaders {
   const h = req.headers;
