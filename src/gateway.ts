@@ -2,6 +2,7 @@
 // no module-level state anywhere else.
 import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
 import { RedisCreditLedger } from './billing/redis-ledger.js';
+import { ResilientLedger } from './billing/resilient-ledger.js';
 import { UsageWriter } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import { createResponseCache } from './cache/index.js';
@@ -11,6 +12,7 @@ import { Redis } from 'ioredis';
 import { createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { BreakerSync } from './routing/breaker-sync.js';
 import { ChannelTable } from './routing/channels.js';
 import type { Store } from './store/types.js';
 import { TenantService } from './tenants/service.js';
@@ -66,18 +68,16 @@ async function createLedger(config: Config, store: Store, view: TenantView, log:
     return accounts.ledger;
   }
   const redis = createLimiterRedisClient(config.redis.url, { onError: (err) => log.debug({ err }, 'redis connection error') });
-  const ledger = new RedisCreditLedger(redis, {
-    prefix: config.redis.key_prefix,
-    loadOrg: async (orgId) => {
-      const t = await storeTotals(store, view);
-      const keySpends = new Map<string, number>();
-      for (const k of await store.listKeys(orgId)) keySpends.set(k.id, t.keySpends.get(k.id) ?? 0);
-      return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
-    },
-  });
+  const loadOrg = async (orgId: string) => {
+    const t = await storeTotals(store, view);
+    const keySpends = new Map<string, number>();
+    for (const k of await store.listKeys(orgId)) keySpends.set(k.id, t.keySpends.get(k.id) ?? 0);
+    return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
+  };
+  const ledger = new RedisCreditLedger(redis, { prefix: config.redis.key_prefix, loadOrg });
   await waitUntilReady(redis, 2000);
-  await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets fail closed until it is back'));
-  return ledger;
+  await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets follow redis.on_unavailable until it is back'));
+  return new ResilientLedger(ledger, config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed', loadOrg, log);
 }
 
 export async function buildGateway(config: Config, store: Store, log: Logger): Promise<Gateway> {
@@ -93,7 +93,9 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
   });
   const alerts = new AlertService({ store, log, config: config.alerts });
   await alerts.load(view.allOrgs().map((o) => o.id));
+  let breakerSync: BreakerSync | undefined;
   const channels = new ChannelTable(config, (model, channel, state) => {
+    breakerSync?.publish(channel.id, state);
     metrics.breakerState.set({ model, channel: channel.id }, STATE_VALUE[state]);
     log.warn({ model, channel: channel.id, state }, 'channel circuit state changed');
     const healthy = channels.hasHealthyChannel(model);
@@ -111,7 +113,20 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     embed: (_orgId, text) => engineRef!.embedForCache(text),
     onError: (err, where) => log.debug({ err, where }, 'cache degraded to miss'),
   });
-  const engine = new Engine({ config, channels, view, accounts, usage, metrics, log, limiter, cache });
+  const engine = new Engine({
+    config,
+    channels,
+    view,
+    accounts,
+    usage,
+    metrics,
+    log,
+    limiter,
+    cache,
+    onCharged: (org, key) => {
+      alerts.checkSpend(org.id, key, (o, k) => accounts.snapshot(o, k)).catch((err) => log.warn({ err }, 'alert check failed'));
+    },
+  });
   engineRef = engine;
   const tenants = new TenantService(store, view, accounts);
   let sync: TenantSync | undefined;
@@ -125,6 +140,10 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     sync = new TenantSync(probe, sub, store, view, log, config.redis.key_prefix);
     sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
     tenants.onChange = sync.publish;
+    const breakerSub = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+    breakerSub.on('error', () => {});
+    breakerSync = new BreakerSync(probe, breakerSub, channels, log, config.redis.key_prefix);
+    breakerSync.start().catch((err) => log.warn({ err }, 'breaker subscription failed'));
   }
   return {
     config,
@@ -158,6 +177,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     },
     async close() {
       await sync?.close();
+      await breakerSync?.close();
       await limiter.close();
       await cache.close();
       await cacheRedis?.quit().catch(() => {});

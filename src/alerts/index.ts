@@ -110,8 +110,32 @@ export class AlertService {
       condition === 'model' ? (active ? 'model.unavailable' : 'model.recovered') : active ? (condition === 'balance' ? 'balance.low' : 'budget.threshold') : undefined;
     if (!event) return;
     const s = this.settings.get(orgId);
-    if (!s || !s.events.includes(event)) return;
+    if (!s?.events.includes(event)) return;
     void this.deliver(orgId, s, event, data, true);
+  }
+
+  /** After a charge: raise or clear balance.low and budget.threshold for this org and key. */
+  async checkSpend(orgId: string, key: { id: string; budget_micros: number | null }, snapshot: (orgId: string, keyIds: string[]) => Promise<{ balance: number; keySpends: Map<string, number> }>): Promise<void> {
+    const s = this.settings.get(orgId);
+    if (!s) return;
+    const wantsBalance = s.events.includes('balance.low') && s.balance_low_usd !== null;
+    const wantsBudget = s.events.includes('budget.threshold') && s.budget_threshold_pct !== null && key.budget_micros !== null && key.budget_micros > 0;
+    if (!wantsBalance && !wantsBudget) return;
+    const snap = await snapshot(orgId, [key.id]);
+    if (wantsBalance) {
+      const threshold = Math.round((s.balance_low_usd ?? 0) * 1e6);
+      this.transition(orgId, 'balance', 'balance', snap.balance < threshold, { balance_usd: snap.balance / 1e6, threshold_usd: s.balance_low_usd });
+    }
+    if (wantsBudget && key.budget_micros) {
+      const spent = snap.keySpends.get(key.id) ?? 0;
+      const pct = (spent / key.budget_micros) * 100;
+      this.transition(orgId, key.id, 'budget', pct >= (s.budget_threshold_pct ?? 100), {
+        key_id: key.id,
+        spend_usd: spent / 1e6,
+        budget_usd: key.budget_micros / 1e6,
+        percent: Math.round(pct * 10) / 10,
+      });
+    }
   }
 
   get inFlight(): number {

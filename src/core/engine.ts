@@ -11,15 +11,16 @@ import type { Logger } from '../observability/logger.js';
 import type { CacheLayer, ResponseCache } from '../cache/index.js';
 import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AdapterContext, StreamPiece, UpstreamRequest } from '../providers/types.js';
+import type { AdapterContext, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
 import { readBody } from '../routing/transport.js';
+import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { AttemptsExhausted, RetryBudget, runAttempts } from './attempts.js';
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import { IdempotencyCache, type StoredResponse } from './idempotency.js';
+import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
 import { countTextTokens } from './tokens.js';
@@ -36,6 +37,8 @@ export interface EngineDeps {
   log: Logger;
   limiter: RateLimiter;
   cache?: ResponseCache;
+  /** Called after a charge is applied (alerts watch balances and budgets); never blocks. */
+  onCharged?: (org: OrgRow, key: KeyRow) => void;
   random?: () => number;
 }
 
@@ -198,7 +201,7 @@ export class Engine {
   async embedForCache(text: string): Promise<Float32Array> {
     const id = this.deps.config.cache.semantic.embedding_model;
     const model = this.deps.channels.get(id);
-    if (!model || model.config.kind !== 'embedding') throw new Error(`semantic cache embedding model "${id}" is not a configured embedding model`);
+    if (model?.config.kind !== 'embedding') throw new Error(`semantic cache embedding model "${id}" is not a configured embedding model`);
     const req = { model: id, input: text };
     const outcome = await runAttempts<number[]>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, AbortSignal.timeout(10_000), {
       beforeAttempt: () => {},
@@ -335,7 +338,7 @@ export class Engine {
       if (seen.has(id)) continue;
       seen.add(id);
       const m = table.get(id);
-      if (!m || m.config.kind !== 'chat') continue;
+      if (m?.config.kind !== 'chat') continue;
       if (id !== primary && (!isModelAllowed(id, ctx.org, ctx.key) || needed > m.config.context_window)) continue;
       out.push(m);
     }
@@ -554,7 +557,12 @@ export class Engine {
     const model = s.servedModel.config;
     const cost = s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
     const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
-    applied?.catch((err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'));
+    applied?.then(
+      () => {
+        if (cost > 0) this.deps.onCharged?.(ctx.org, ctx.key);
+      },
+      (err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'),
+    );
     const now = Date.now();
     const requestId = ctx.meta.requestId;
     this.deps.usage.enqueue({

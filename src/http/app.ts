@@ -133,7 +133,9 @@ export function buildHttpApp(gw: Gateway): HttpApp {
 
   app.setErrorHandler((err, req, reply) => {
     const gerr = normaliseError(err);
-    if (gerr.status >= 500 && gerr.code === 'internal_error') gw.log.error({ err, requestId: req.id, url: req.url }, 'unhandled error');
+    if (gerr.status >= 500 && gerr.code === 'internal_error') {
+      gw.log.error({ err, requestId: reply.getHeader('x-request-id') ?? req.id, internalId: req.id, url: req.url }, 'unhandled error');
+    }
     return sendError(reply, gerr);
   });
 

@@ -79,6 +79,21 @@ export class CircuitBreaker {
     }
   }
 
+  /** Another instance saw this channel fail: stop sending to it too, for one cooldown. */
+  forceOpen(now = Date.now()): void {
+    if (this.stateValue !== 'open') this.open(now);
+  }
+
+  /** Another instance's probe succeeded: resume sending. */
+  forceClose(): void {
+    if (this.stateValue === 'closed') return;
+    this.consecutiveFailures = 0;
+    this.probeInFlight = false;
+    this.times.length = 0;
+    this.oks.length = 0;
+    this.transition('closed');
+  }
+
   /** A probe that ended without an outcome (client left) frees the slot. */
   releaseProbe(): void {
     this.probeInFlight = false;

@@ -25,15 +25,16 @@ afterAll(async () => {
 const hello = { model: 'mock-chat', messages: [{ role: 'user', content: 'Hello' }] };
 const metrics = (auth?: string) => fetch(`${gw.url}/metrics`, { headers: auth ? { authorization: `Bearer ${auth}` } : {} });
 
-/** The value of the first sample of `name` whose labels include every `labels` pair. */
+/** The sum of the samples of `name` whose labels include every `labels` pair (undefined if none). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let total: number | undefined;
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) return Number(m[3]);
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) total = (total ?? 0) + Number(m[3]);
   }
-  return undefined;
+  return total;
 }
 
 describe('SPEC §2 operations: health and readiness', () => {
