@@ -12,7 +12,6 @@ import { runLoad } from './load.mjs';
 const args = process.argv.slice(2);
 const durationMs = Number(args[args.indexOf('--duration') + 1] || 5) * 1000;
 const quick = args.includes('--quick');
-const billing = !args.includes('--no-limits');
 const storage = args.includes('--postgres') ? 'postgres://postgres@127.0.0.1:5432/test' : undefined;
 const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
 
@@ -54,10 +53,13 @@ const floor = await start(0, ['node', 'bench/floor-proxy.mjs', String(floorPort)
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const admin = 'bench-admin-token';
-writeFileSync(
-  join(dir, 'tollgate.yaml'),
-  `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${admin}, log_level: warn }
-storage: { url: "${storage ?? `sqlite://${join(dir, 'tg.db')}`}" }
+const offPort = await freePort();
+const writeConfig = (file, port, billing, db) =>
+  writeFileSync(
+    join(dir, file),
+    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${admin}, log_level: warn, max_event_loop_lag_ms: 100000 }
+storage: { url: "${storage ?? `sqlite://${join(dir, db)}`}" }
+billing: { enabled: ${billing} }
 providers:
   - { id: up, type: openai, base_url: "${upUrl}", api_key: unused }
 models:
@@ -69,17 +71,22 @@ models:
 limits: { key_rpm: ${billing ? 100000000 : 'null'} }
 cache: { exact: { enabled: false } }
 `,
-);
+  );
+writeConfig('tollgate.yaml', tgPort, true, 'tg.db');
+writeConfig('tollgate-off.yaml', offPort, false, 'tg-off.db');
 const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+const tgOff = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate-off.yaml')], 'listening');
 const tgUrl = `http://127.0.0.1:${tgPort}`;
-const org = await (
-  await fetch(`${tgUrl}/admin/orgs`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', credits_usd: 1e6 }) })
-).json();
-const key = (
-  await (
-    await fetch(`${tgUrl}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${org.management_key}`, 'content-type': 'application/json' }, body: '{}' })
-  ).json()
-).key;
+async function benchKey(url) {
+  const org = await (
+    await fetch(`${url}/admin/orgs`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `bench-${Date.now()}`, credits_usd: 1e6 }) })
+  ).json();
+  return (
+    await (await fetch(`${url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${org.management_key}`, 'content-type': 'application/json' }, body: '{}' })).json()
+  ).key;
+}
+const key = await benchKey(tgUrl);
+const offKey = await benchKey(`http://127.0.0.1:${offPort}`);
 
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 };
 const direct = { ...body, model: 'mock-chat' };
@@ -87,6 +94,7 @@ const targets = [
   { name: 'direct upstream', url: `${upUrl}/chat/completions`, key: 'x', body: direct, pid: undefined },
   { name: 'floor (bare Node proxy)', url: `http://127.0.0.1:${floorPort}/v1/chat/completions`, key: floorKey, body: direct, pid: floor.child.pid },
   { name: 'tollgate', url: `${tgUrl}/v1/chat/completions`, key, body, pid: tg.child.pid },
+  { name: 'tollgate, billing+limits off', url: `http://127.0.0.1:${offPort}/v1/chat/completions`, key: offKey, body, pid: tgOff.child.pid },
 ];
 
 const scenarios = quick
@@ -131,4 +139,5 @@ for (const sc of scenarios) {
   }
 }
 console.table(rows);
-for (const c of [upstream.child, floor.child, tg.child]) c.kill('SIGTERM');
+for (const c of [upstream.child, floor.child, tg.child, tgOff.child]) c.kill('SIGTERM');
+console.log(`storage: ${storage ?? 'sqlite'}; "tollgate" runs auth, limits, reservation, routing and usage records; the last row turns billing and limits off.`);

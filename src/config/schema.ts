@@ -136,6 +136,8 @@ export const configSchema = z
       .prefault({}),
     billing: z
       .object({
+        /** false: no balances, reservations or charges (an internal gateway); usage is still recorded. */
+        enabled: z.boolean().default(true),
         /** Output tokens reserved when a request sets no max_tokens. */
         default_reserve_output_tokens: positiveInt.default(4096),
         flush_interval_ms: positiveInt.default(200),

@@ -23,7 +23,7 @@ import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
-import { countTextTokens } from './tokens.js';
+import { countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
 import { requestedOutputTokens, validateChatRequest, validateForModel } from './validate.js';
 
@@ -347,6 +347,7 @@ export class Engine {
 
   /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
   private async ensureReservation(ctx: RequestContext, model: ModelRuntime, req: ChatRequest): Promise<void> {
+    if (!this.deps.config.billing.enabled) return;
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
     const maxOut = Math.min(requestedOutputTokens(req) ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * (req.n ?? 1);
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut);
@@ -426,14 +427,14 @@ export class Engine {
           frames: relayStream(start, {
             includeUsage: req.stream_options?.include_usage === true,
             signal,
-            promptEstimate: ctx.promptEstimate,
+            countPrompt: () => countPromptTokens(req.messages, req.tools ?? req.functions),
             finish: (s) => this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true }),
             onBrokenAfterCommit: () => outcome.channel.breaker.record(false, 0),
           }),
         };
       }
       const completion = outcome.value as ChatCompletion;
-      const usage = this.completionUsage(completion, ctx);
+      const usage = this.completionUsage(completion, req);
       this.settle(ctx, {
         status: 200,
         errorCode: null,
@@ -499,7 +500,7 @@ export class Engine {
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
         beforeAttempt: async (m) => {
-          if (ctx.reservation) return;
+          if (ctx.reservation || !this.deps.config.billing.enabled) return;
           const amount = worstCaseMicros(m.config, promptEstimate, 0);
           const r = await this.reserveOrFail({ orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
           ctx.reservation = r.reservation;
@@ -537,7 +538,7 @@ export class Engine {
   }
 
   /** Usage from the upstream, or Tollgate's own count (marked estimated) when it sent none. */
-  private completionUsage(c: ChatCompletion, ctx: RequestContext): { prompt_tokens: number; completion_tokens: number; estimated: boolean } {
+  private completionUsage(c: ChatCompletion, req: ChatRequest): { prompt_tokens: number; completion_tokens: number; estimated: boolean } {
     const u = c.usage as Usage | undefined | null;
     if (u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') {
       return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, estimated: false };
@@ -548,14 +549,15 @@ export class Engine {
       if (typeof msg?.content === 'string') completion += countTextTokens(msg.content);
       if (msg?.tool_calls) completion += countTextTokens(JSON.stringify(msg.tool_calls));
     }
-    c.usage = { prompt_tokens: ctx.promptEstimate, completion_tokens: completion, total_tokens: ctx.promptEstimate + completion };
-    return { prompt_tokens: ctx.promptEstimate, completion_tokens: completion, estimated: true };
+    const prompt = countPromptTokens(req.messages, req.tools ?? req.functions);
+    c.usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    return { prompt_tokens: prompt, completion_tokens: completion, estimated: true };
   }
 
   /** Settles the reservation at the real cost and queues the usage and charge rows. */
   settle(ctx: RequestContext, s: Settlement): void {
     const model = s.servedModel.config;
-    const cost = s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
+    const cost = this.deps.config.billing.enabled && s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
     const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
     applied?.then(
       () => {

@@ -49,7 +49,8 @@ export async function openStream(channel: ChannelRuntime, actx: AdapterContext, 
 export interface RelayOptions {
   includeUsage: boolean;
   signal: AbortSignal;
-  promptEstimate: number;
+  /** Tollgate's own count of the prompt, used only when the upstream reported no usage. */
+  countPrompt: () => number;
   finish(s: { status: number; errorCode: string | null; promptTokens: number; completionTokens: number; estimated: boolean }): void;
   onBrokenAfterCommit(): void;
 }
@@ -105,7 +106,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
     const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
     if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
     const estimated = usage === undefined;
-    const promptTokens = usage?.prompt_tokens ?? o.promptEstimate;
+    const promptTokens = usage?.prompt_tokens ?? o.countPrompt();
     const completionTokens = usage?.completion_tokens ?? countTextTokens(text);
     o.finish({
       status: clientGone ? 499 : failure ? failure.status : 200,

@@ -1,7 +1,6 @@
 // The mock model: deterministic output from the request alone, with real token counts
 // (the same tokenizer Tollgate uses for estimates), tool calls and embeddings.
-import { decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { countTextTokens, estimatePromptTokens } from '../../core/tokens.js';
+import { countPromptTokens, countTextTokens, tokenizer } from '../../core/tokens.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall } from '../../core/types.js';
 
 const WORDS = [
@@ -96,7 +95,7 @@ function cutAtStop(text: string, stop: string | string[] | null | undefined): { 
 export function mockCompletion(req: ChatRequest, opts: MockOptions = {}): MockOutput {
   const messages = req.messages;
   const last = messages[messages.length - 1];
-  const promptTokens = estimatePromptTokens(messages, req.tools ?? req.functions);
+  const promptTokens = countPromptTokens(messages, req.tools ?? req.functions);
   const tool = pickTool(req, last);
   if (tool) {
     const args = JSON.stringify(placeholderArgs(tool.parameters));
@@ -121,10 +120,10 @@ export function mockCompletion(req: ChatRequest, opts: MockOptions = {}): MockOu
   const stopped = cutAtStop(text, req.stop);
   text = stopped.text;
   const maxOut = req.max_completion_tokens ?? req.max_tokens ?? undefined;
-  let tokens = encode(text);
+  let tokens = tokenizer().encode(text);
   if (maxOut !== undefined && maxOut !== null && tokens.length > maxOut) {
     tokens = tokens.slice(0, maxOut);
-    text = decode(tokens);
+    text = tokenizer().decode(tokens);
     finishReason = 'length';
   }
   return { text, toolCalls: undefined, finishReason, promptTokens, completionTokens: tokens.length };

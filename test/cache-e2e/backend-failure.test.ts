@@ -1,0 +1,68 @@
+// SPEC §9 with the Redis cache backend unreachable: the cache is an optimisation, so a lookup
+// or a write that fails degrades to a MISS that goes upstream, never to an error (SPEC §12 has
+// no cache error code). `redis.on_unavailable: local` keeps limits and budgets serving, so what
+// is left to observe is the cache alone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flushed, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { type CountingUpstream, startCountingUpstream } from '../helpers/money.js';
+import { closedPort, freshPrefix, silentServer } from '../limits/redis-test-support.js';
+import { ask, cacheable, gatewayConfig, tapCacheWrites, usageRows } from './support.js';
+
+let upstream: CountingUpstream;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  upstream = await startCountingUpstream();
+});
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await upstream?.close();
+});
+
+async function gatewayWithRedisAt(url: string): Promise<TestGateway> {
+  const gw = await startTestGateway({ raw: gatewayConfig(upstream.url, { redis: { url, key_prefix: freshPrefix(), on_unavailable: 'local' } }) });
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+const unreachable: Array<[string, () => Promise<string>]> = [
+  ['refuses connections (closed port)', async () => `redis://127.0.0.1:${await closedPort()}`],
+  [
+    'accepts connections and never answers (hung)',
+    async () => {
+      const hung = await silentServer();
+      cleanups.push(hung.close);
+      return `redis://127.0.0.1:${hung.port}`;
+    },
+  ],
+];
+
+describe('SPEC §9 caching: an unreachable cache backend degrades to MISS, never to an error', () => {
+  for (const [name, redisUrl] of unreachable) {
+    it(`Redis that ${name}: identical cacheable requests each get 200 with X-Tollgate-Cache: MISS and go upstream`, async () => {
+      const gw = await gatewayWithRedisAt(await redisUrl());
+      const writes = tapCacheWrites(gw);
+      const { mk } = await gw.createOrg(10);
+      const { key } = await gw.createKey(mk);
+      const body = cacheable(`Cache backend down: ${name}.`);
+      const before = upstream.chatRequests;
+      for (let i = 0; i < 3; i++) {
+        const a = await ask(gw.url, key, body);
+        expect(a.status, a.text).toBe(200);
+        expect(a.cache).toBe('MISS');
+        expect(a.content).toBeTruthy();
+        await writes.settled();
+      }
+      expect(upstream.chatRequests - before).toBe(3);
+      // Billed as ordinary paid requests, not recorded as hits.
+      await flushed(gw);
+      const rows = await usageRows(gw, mk);
+      expect(rows.map((r) => [r.status, r.cached])).toEqual([
+        [200, false],
+        [200, false],
+        [200, false],
+      ]);
+    });
+  }
+});
