@@ -16,13 +16,19 @@ export class CircuitBreaker {
   private consecutiveFailures = 0;
   private openedAt = 0;
   private probeInFlight = false;
-  /** outcomes in the window: timestamps and success flags, oldest first */
-  private readonly times: number[] = [];
-  private readonly oks: boolean[] = [];
+  /** outcomes in the window, counted per second in a ring: O(1) per request, bounded memory */
+  private readonly bucketSecond: number[];
+  private readonly bucketOk: number[];
+  private readonly bucketFail: number[];
   private latencyEwmaMs = 0;
   onChange: ((state: CircuitState) => void) | undefined;
 
-  constructor(private readonly opts: BreakerOptions) {}
+  constructor(private readonly opts: BreakerOptions) {
+    const n = Math.max(1, Math.ceil(opts.windowMs / 1000));
+    this.bucketSecond = new Array<number>(n).fill(-1);
+    this.bucketOk = new Array<number>(n).fill(0);
+    this.bucketFail = new Array<number>(n).fill(0);
+  }
 
   get state(): CircuitState {
     return this.stateValue;
@@ -48,16 +54,21 @@ export class CircuitBreaker {
   }
 
   record(ok: boolean, latencyMs: number, now = Date.now()): void {
-    this.trim(now);
-    this.times.push(now);
-    this.oks.push(ok);
+    const sec = Math.floor(now / 1000);
+    const i = sec % this.bucketSecond.length;
+    if (this.bucketSecond[i] !== sec) {
+      this.bucketSecond[i] = sec;
+      this.bucketOk[i] = 0;
+      this.bucketFail[i] = 0;
+    }
+    if (ok) this.bucketOk[i]++;
+    else this.bucketFail[i]++;
     if (ok) this.latencyEwmaMs = this.latencyEwmaMs === 0 ? latencyMs : this.latencyEwmaMs * 0.8 + latencyMs * 0.2;
     if (this.stateValue === 'half-open') {
       this.probeInFlight = false;
       if (ok) {
         this.consecutiveFailures = 0;
-        this.times.length = 0;
-        this.oks.length = 0;
+        this.resetWindow();
         this.transition('closed');
       } else this.open(now);
       return;
@@ -72,11 +83,8 @@ export class CircuitBreaker {
       this.open(now);
       return;
     }
-    if (this.times.length >= this.opts.minRequests) {
-      let failures = 0;
-      for (const o of this.oks) if (!o) failures++;
-      if (failures / this.times.length >= this.opts.failureRate) this.open(now);
-    }
+    const { requests, failures } = this.window(now);
+    if (requests >= this.opts.minRequests && failures / requests >= this.opts.failureRate) this.open(now);
   }
 
   /** Another instance saw this channel fail: stop sending to it too, for one cooldown. */
@@ -89,8 +97,7 @@ export class CircuitBreaker {
     if (this.stateValue === 'closed') return;
     this.consecutiveFailures = 0;
     this.probeInFlight = false;
-    this.times.length = 0;
-    this.oks.length = 0;
+    this.resetWindow();
     this.transition('closed');
   }
 
@@ -100,10 +107,26 @@ export class CircuitBreaker {
   }
 
   stats(now = Date.now()): { errorRate: number; requests: number; latencyMs: number } {
-    this.trim(now);
+    const { requests, failures } = this.window(now);
+    return { errorRate: requests ? failures / requests : 0, requests, latencyMs: Math.round(this.latencyEwmaMs) };
+  }
+
+  private window(now: number): { requests: number; failures: number } {
+    const oldest = Math.floor((now - this.opts.windowMs) / 1000);
+    let requests = 0;
     let failures = 0;
-    for (const o of this.oks) if (!o) failures++;
-    return { errorRate: this.times.length ? failures / this.times.length : 0, requests: this.times.length, latencyMs: Math.round(this.latencyEwmaMs) };
+    for (let i = 0; i < this.bucketSecond.length; i++) {
+      if (this.bucketSecond[i] <= oldest) continue;
+      requests += this.bucketOk[i] + this.bucketFail[i];
+      failures += this.bucketFail[i];
+    }
+    return { requests, failures };
+  }
+
+  private resetWindow(): void {
+    this.bucketSecond.fill(-1);
+    this.bucketOk.fill(0);
+    this.bucketFail.fill(0);
   }
 
   private open(now: number): void {
@@ -116,20 +139,5 @@ export class CircuitBreaker {
     if (s === this.stateValue) return;
     this.stateValue = s;
     this.onChange?.(s);
-  }
-
-  private trim(now: number): void {
-    const cutoff = now - this.opts.windowMs;
-    let drop = 0;
-    while (drop < this.times.length && this.times[drop] < cutoff) drop++;
-    if (drop > 0) {
-      this.times.splice(0, drop);
-      this.oks.splice(0, drop);
-    }
-    // Bounded even under heavy traffic within one window.
-    if (this.times.length > 10_000) {
-      this.times.splice(0, this.times.length - 10_000);
-      this.oks.splice(0, this.oks.length - 10_000);
-    }
   }
 }

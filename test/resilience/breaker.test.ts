@@ -131,6 +131,7 @@ describe('SPEC §5 circuit breaker', () => {
     await openBreaker('probe');
     await pastCooldown(COOLDOWN_S);
     const release = deferred();
+    up.setDefault('probe', ok());
     up.script('probe', { kind: 'ok', gate: release.promise });
     const before = up.count('probe');
     const pending = Array.from({ length: 6 }, () => send(single, singleKey, ask('probe', 'concurrent probe')));

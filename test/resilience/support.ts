@@ -26,9 +26,10 @@ export type Action =
   | { kind: 'reset' }
   /**
    * 200 text/event-stream, the role frame, these content pieces, then: an `error` event,
-   * a dropped connection, or silence.
+   * a dropped connection, or silence — at once, or only when `after` resolves (e.g. once the
+   * client has seen the content, so the failure surely comes after the commit).
    */
-  | { kind: 'stream-break'; pieces: string[]; end: 'error-event' | 'reset' | 'stall' };
+  | { kind: 'stream-break'; pieces: string[]; end: 'error-event' | 'reset' | 'stall'; after?: Promise<void> };
 
 export const ok = (content = 'Scripted answer here.', usage: UpstreamUsage | null = { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 }): Action => ({ kind: 'ok', content, usage });
 export const fail = (status = 500, message = 'scripted upstream failure'): Action => ({ kind: 'status', status, message });
@@ -132,6 +133,11 @@ export async function startScripted(): Promise<Scripted> {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         let out = chunkFrame({ role: 'assistant', content: '' });
         for (const p of action.pieces) out += chunkFrame({ content: p });
+        if (action.after) {
+          res.write(out);
+          out = '';
+          await action.after;
+        }
         if (action.end === 'error-event') {
           res.end(`${out}data: ${JSON.stringify({ error: { message: 'scripted upstream overloaded mid-stream', type: 'server_error', code: null } })}\n\n`);
         } else if (action.end === 'reset') {
