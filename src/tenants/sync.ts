@@ -69,7 +69,11 @@ export class TenantSync {
   }
 
   async close(): Promise<void> {
-    await this.sub.quit().catch(() => {});
-    await this.pub.quit().catch(() => {});
+    // quit() waits for Redis to acknowledge; on a connection that is down, the subscriber
+    // (offline queue on, unlimited retries) would queue it forever and hang shutdown.
+    for (const client of [this.sub, this.pub]) {
+      if (client.status === 'ready') await client.quit().catch(() => {});
+      else client.disconnect();
+    }
   }
 }

@@ -34,6 +34,7 @@ beforeAll(async () => {
         model('slow-fb', [['mock-slow', 'mock-chat']]),
         model('maint', [['up', 'maint']], { maintenance: true }),
         model('maint-fb', [['up', 'maint-fb']]),
+        model('warm', [['up', 'warm']]),
       ],
       // Room for every candidate of the order test (two tries per one-channel model).
       routing: { max_attempts: 10, retry_base_ms: 5, retry_max_ms: 20, retry_budget_ratio: 1 },
@@ -43,6 +44,10 @@ beforeAll(async () => {
   });
   org = await gw.createOrg(50);
   key = await gw.createKey(org.mk);
+  // The retry budget grows with traffic (ratio 1: one retry per request, banked up to a cap).
+  // These tests make several retries per request, so bank some first: they are about
+  // fallbacks, not the budget (retries.test.ts covers that).
+  for (let i = 0; i < 40; i++) expect((await send(gw, key.key, ask('warm', 'warm-up'))).status).toBe(200);
 });
 
 afterAll(async () => {
