@@ -2,11 +2,12 @@
 // previous one has ended; reports throughput and latency percentiles (and first-byte latency).
 import { Pool } from 'undici';
 
-export async function runLoad({ url, key, body, connections, durationMs, stream = false }) {
+// `headers` (optional) are sent with every request, after the defaults (so they may override them).
+export async function runLoad({ url, key, body, connections, durationMs, stream = false, headers: extraHeaders = {} }) {
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const payload = JSON.stringify(body);
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...extraHeaders };
   const latencies = [];
   const firstBytes = [];
   let errors = 0;

@@ -1,7 +1,6 @@
 // The gateway engine: one chat request runs the stages
 //   authenticate ▸ validate ▸ permit ▸ idempotency ▸ reserve ▸ route (attempts) ▸ settle
 // and returns a JSON result or a stream of SSE frames. It knows nothing about HTTP.
-import { randomUUID } from 'node:crypto';
 import { authenticateKey } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
 import { costMicros, worstCaseMicros } from '../billing/money.js';
@@ -23,6 +22,7 @@ import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
+import { finishedRequest } from './records.js';
 import { countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
 import { requestedOutputTokens, validateChatRequest, validateForModel } from './validate.js';
@@ -54,6 +54,25 @@ export interface Settlement {
   completionTokens: number;
   estimated: boolean;
   stream: boolean;
+}
+
+function newContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number): RequestContext {
+  return {
+    meta,
+    org,
+    key,
+    requestedModel: model.config.id,
+    model,
+    promptEstimate,
+    reservation: undefined,
+    reservedFor: undefined,
+    attempts: 0,
+    fallback: undefined,
+    limitTicket: undefined,
+    tokenLimitKeys: [],
+    limitTokens: 0,
+    headers: {},
+  };
 }
 
 export class Engine {
@@ -102,22 +121,7 @@ export class Engine {
       if (table.get(extra) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
     }
     const promptEstimate = validateForModel(req, model.config, model.supported);
-    const ctx: RequestContext = {
-      meta,
-      org,
-      key,
-      requestedModel: model.config.id,
-      model,
-      promptEstimate,
-      reservation: undefined,
-      reservedFor: undefined,
-      attempts: 0,
-      fallback: undefined,
-      limitTicket: undefined,
-      tokenLimitKeys: [],
-      limitTokens: 0,
-      headers: {},
-    };
+    const ctx = newContext(meta, org, key, model, promptEstimate);
     await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
     if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
     return this.serve(ctx, req);
@@ -171,14 +175,9 @@ export class Engine {
 
   /** A cache hit: free, recorded in usage with the tokens it saved. */
   private recordHit(ctx: RequestContext, layer: CacheLayer, saved: { prompt_tokens: number; completion_tokens: number }): void {
-    const now = Date.now();
-    this.deps.usage.enqueue({
-      usage: {
-        request_id: ctx.meta.requestId,
-        org_id: ctx.org.id,
-        key_id: ctx.key.id,
+    this.deps.usage.enqueue(
+      finishedRequest(ctx, {
         model: ctx.model.config.id,
-        requested_model: ctx.requestedModel,
         provider: null,
         prompt_tokens: saved.prompt_tokens,
         completion_tokens: saved.completion_tokens,
@@ -186,15 +185,12 @@ export class Engine {
         cached: layer,
         status: 200,
         error_code: null,
-        latency_ms: now - ctx.meta.receivedAt,
         stream: false,
         estimated: false,
         fallback: null,
         attempts: 0,
-        created_at: now,
-      },
-      charge: undefined,
-    });
+      }),
+    );
   }
 
   /** Embeddings for the semantic cache, through Tollgate's own routing; billed to no org (the operator's cost). */
@@ -480,22 +476,7 @@ export class Engine {
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
     }
-    const ctx: RequestContext = {
-      meta,
-      org,
-      key,
-      requestedModel: model.config.id,
-      model,
-      promptEstimate,
-      reservation: undefined,
-      reservedFor: undefined,
-      attempts: 0,
-      fallback: undefined,
-      limitTicket: undefined,
-      tokenLimitKeys: [],
-      limitTokens: 0,
-      headers: {},
-    };
+    const ctx = newContext(meta, org, key, model, promptEstimate);
     await this.applyLimits(ctx, promptEstimate);
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
@@ -565,15 +546,9 @@ export class Engine {
       },
       (err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'),
     );
-    const now = Date.now();
-    const requestId = ctx.meta.requestId;
-    this.deps.usage.enqueue({
-      usage: {
-        request_id: requestId,
-        org_id: ctx.org.id,
-        key_id: ctx.key.id,
+    this.deps.usage.enqueue(
+      finishedRequest(ctx, {
         model: model.id,
-        requested_model: ctx.requestedModel,
         provider: s.channel?.provider.id ?? null,
         prompt_tokens: s.promptTokens,
         completion_tokens: s.completionTokens,
@@ -581,18 +556,12 @@ export class Engine {
         cached: null,
         status: s.status,
         error_code: s.errorCode,
-        latency_ms: now - ctx.meta.receivedAt,
         stream: s.stream,
         estimated: s.estimated,
         fallback: ctx.fallback ?? null,
         attempts: ctx.attempts,
-        created_at: now,
-      },
-      charge:
-        cost > 0
-          ? { id: `chg_${randomUUID()}`, org_id: ctx.org.id, key_id: ctx.key.id, kind: 'charge', amount_micros: -cost, note: null, request_id: requestId, idempotency_key: null, created_at: now }
-          : undefined,
-    });
+      }),
+    );
     if (ctx.limitTicket && ctx.tokenLimitKeys.length > 0) {
       const real = s.promptTokens + s.completionTokens;
       if (real !== ctx.limitTokens) {

@@ -1,0 +1,37 @@
+// The usage row and charge of one finished request, built the same way for every outcome
+// (served, failed, cache hit) so the write-behind queue gets one shape.
+import { randomUUID } from 'node:crypto';
+import type { FinishedRequest } from '../billing/usage-writer.js';
+import type { UsageRow } from '../store/types.js';
+import type { RequestContext } from './context.js';
+
+export type Outcome = Pick<UsageRow, 'model' | 'provider' | 'prompt_tokens' | 'completion_tokens' | 'cost_micros' | 'cached' | 'status' | 'error_code' | 'stream' | 'estimated' | 'fallback' | 'attempts'>;
+
+export function finishedRequest(ctx: RequestContext, o: Outcome, now = Date.now()): FinishedRequest {
+  const requestId = ctx.meta.requestId;
+  return {
+    usage: {
+      request_id: requestId,
+      org_id: ctx.org.id,
+      key_id: ctx.key.id,
+      requested_model: ctx.requestedModel,
+      latency_ms: now - ctx.meta.receivedAt,
+      created_at: now,
+      ...o,
+    },
+    charge:
+      o.cost_micros > 0
+        ? {
+            id: `chg_${randomUUID()}`,
+            org_id: ctx.org.id,
+            key_id: ctx.key.id,
+            kind: 'charge',
+            amount_micros: -o.cost_micros,
+            note: null,
+            request_id: requestId,
+            idempotency_key: null,
+            created_at: now,
+          }
+        : undefined,
+  };
+}
