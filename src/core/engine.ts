@@ -123,14 +123,17 @@ export class Engine {
     const promptEstimate = validateForModel(req, model.config, model.supported);
     const ctx = newContext(meta, org, key, model, promptEstimate);
     await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
-    if (meta.idempotencyKey) return this.withIdempotency(ctx, req);
-    return this.serve(ctx, req);
+    try {
+      return await (meta.idempotencyKey ? this.withIdempotency(ctx, req) : this.serve(ctx, req));
+    } catch (err) {
+      throw toGatewayError(err).withHeaders(ctx.headers);
+    }
   }
 
   /** The cache stage (SPEC §9): exact then semantic lookup, coalescing of identical misses, free hits. */
   private async serve(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
     const cache = this.deps.cache;
-    if (!cache || req.stream) return this.run(ctx, req);
+    if (!cache) return this.run(ctx, req);
     const m = this.deps.metrics;
     if (cache.decide(req, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
       ctx.headers['x-tollgate-cache'] = 'BYPASS';
@@ -150,7 +153,8 @@ export class Engine {
       this.recordHit(ctx, probe.layer, probe.entry.usage);
       return { kind: 'json', status: 200, headers: { ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer }, body: undefined, serialized: probe.entry.body };
     }
-    m.cache.inc({ layer: 'all', result: 'miss' });
+    if (cache.exactEnabled && keyCache.exact !== false) m.cache.inc({ layer: 'exact', result: 'miss' });
+    if (cache.semanticEnabled && semantic) m.cache.inc({ layer: 'semantic', result: 'miss' });
     ctx.headers['x-tollgate-cache'] = 'MISS';
     // The shared upstream call must not die with the first caller's connection: waiters depend on it.
     const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new AbortController().signal } };
@@ -514,7 +518,7 @@ export class Engine {
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
       if (ctx.reservation) this.releaseReservation(ctx);
-      throw err instanceof AttemptsExhausted ? err.error : err;
+      throw toGatewayError(err instanceof AttemptsExhausted ? err.error : err).withHeaders(ctx.headers);
     }
   }
 

@@ -25,7 +25,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterS: number | undefined;
   readonly upstreamStatus: number | undefined;
-  readonly headers: Record<string, string> | undefined;
+  headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -39,6 +39,12 @@ export class GatewayError extends Error {
     this.retryAfterS = opts.retryAfterS;
     this.upstreamStatus = opts.upstreamStatus;
     this.headers = opts.headers;
+  }
+
+  /** Adds response headers gathered before the failure (e.g. rate-limit state); the error's own win. */
+  withHeaders(h: Record<string, string>): this {
+    this.headers = { ...h, ...this.headers };
+    return this;
   }
 
   toEnvelope(): ErrorEnvelope {
