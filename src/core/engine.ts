@@ -1,6 +1,10 @@
-// The gateway engine: one chat request runs the stages
-//   authenticate ▸ validate ▸ permit ▸ idempotency ▸ reserve ▸ route (attempts) ▸ settle
-// and returns a JSON result or a stream of SSE frames. It knows nothing about HTTP.
+// The gateway engine. A chat request runs these stages, in this order, each a plain function
+// or method with the RequestContext as its state:
+//   1 authenticate (auth/)   2 validate (validate.ts)   3 resolve + permit (models.ts)
+//   4 limit (limit-stage.ts)  5 idempotency (idempotency.ts)   6 cache (serve)
+//   7 route: attempts over channels and fallbacks (attempts.ts), reserving credit before
+//     each (credit-stage.ts)   8 relay (stream-relay.ts)   9 settle (settle + records.ts)
+// It returns a JSON result or a stream of SSE frames, and knows nothing about HTTP.
 import { authenticateKey } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
 import { costMicros, worstCaseMicros } from '../billing/money.js';
@@ -8,7 +12,7 @@ import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CacheLayer, ResponseCache } from '../cache/index.js';
-import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
+import type { RateLimiter } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
@@ -22,6 +26,8 @@ import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
+import { reserveCredit, releaseCredit } from './credit-stage.js';
+import { applyLimits, correctTokenLimits, releaseTokenLimits } from './limit-stage.js';
 import { finishedRequest } from './records.js';
 import { countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
@@ -122,7 +128,7 @@ export class Engine {
     }
     const promptEstimate = validateForModel(req, model.config, model.supported);
     const ctx = newContext(meta, org, key, model, promptEstimate);
-    await this.applyLimits(ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
+    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
     try {
       return await (meta.idempotencyKey ? this.withIdempotency(ctx, req) : this.serve(ctx, req));
     } catch (err) {
@@ -149,7 +155,7 @@ export class Engine {
     });
     if (probe.status === 'hit') {
       m.cache.inc({ layer: probe.layer, result: 'hit' });
-      this.releaseLimitsForHit(ctx);
+      releaseTokenLimits(this.deps.limiter, ctx);
       this.recordHit(ctx, probe.layer, probe.entry.usage);
       return { kind: 'json', status: 200, headers: { ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer }, body: undefined, serialized: probe.entry.body };
     }
@@ -168,13 +174,6 @@ export class Engine {
     }
     if (value.kind === 'json' && value.status === 200 && !detached.fallback) void cache.store(probe.ticket, value.body as ChatCompletion);
     return value;
-  }
-
-  /** A hit used no upstream tokens: return its TPM estimate. */
-  private releaseLimitsForHit(ctx: RequestContext): void {
-    if (!ctx.limitTicket) return;
-    for (const k of ctx.tokenLimitKeys) this.deps.limiter.adjust(ctx.limitTicket, k, 0).catch(() => {});
-    ctx.tokenLimitKeys = [];
   }
 
   /** A cache hit: free, recorded in usage with the tokens it saved. */
@@ -218,73 +217,6 @@ export class Engine {
       },
     });
     return Float32Array.from(outcome.value);
-  }
-
-  /** A reservation, or the ledger's refusal as 402; an unreachable shared ledger fails closed (503). */
-  private async reserveOrFail(input: Parameters<CreditLedger['reserve']>[0]) {
-    let outcome: Awaited<ReturnType<CreditLedger['reserve']>>;
-    try {
-      outcome = await this.deps.accounts.reserve(input);
-    } catch (err) {
-      throw new GatewayError('overloaded', 'Budgets cannot be checked right now (the shared credit store is unreachable), so the request was refused. Retry shortly.', {
-        retryAfterS: 1,
-        cause: err,
-      });
-    }
-    if (!outcome.ok) throw new GatewayError(outcome.code, outcome.message);
-    return outcome;
-  }
-
-  private releaseReservation(ctx: RequestContext): void {
-    const res = ctx.reservation;
-    if (!res) return;
-    this.deps.accounts.settle(res, 0).catch((err) => this.deps.log.error({ err }, 'releasing a reservation failed'));
-  }
-
-  /** RPM/TPM per key and org (SPEC §7): admit or 429 with Retry-After; headers on every answer. */
-  private async applyLimits(ctx: RequestContext, tokens: number): Promise<void> {
-    const d = this.deps.config.limits;
-    const plan = planLimits({
-      keyId: ctx.key.id,
-      orgId: ctx.org.id,
-      key: { rpm: ctx.key.rpm ?? d.key_rpm, tpm: ctx.key.tpm ?? d.key_tpm },
-      org: { rpm: ctx.org.rpm ?? d.org_rpm, tpm: ctx.org.tpm ?? d.org_tpm },
-      tokens,
-    });
-    if (plan.specs.length === 0) return;
-    let decision: Awaited<ReturnType<RateLimiter['acquire']>>;
-    try {
-      decision = await this.deps.limiter.acquire(plan.specs);
-    } catch (err) {
-      if (err instanceof LimiterUnavailableError) {
-        throw new GatewayError('overloaded', 'Rate limiting is temporarily unavailable, so the gateway is refusing requests to stay within limits. Retry shortly.', {
-          retryAfterS: err.retryAfterS,
-          cause: err,
-        });
-      }
-      throw err;
-    }
-    const states = headerStates(plan, decision.states);
-    const headers = rateLimitHeaders(states.rpm, states.tpm);
-    if (!decision.allowed) {
-      const code = exceededCode(plan, decision.failed);
-      const spec = plan.specs[decision.failed];
-      const scope = spec.key.includes(':org:') ? "the organisation's" : "this key's";
-      const wait = retryAfterSeconds(decision.retryAfterMs);
-      const what = code === 'rpm_exceeded' ? `${spec.limit} requests per minute` : `${spec.limit} tokens per minute`;
-      const tooBig = code === 'tpm_exceeded' && spec.cost > spec.limit;
-      throw new GatewayError(
-        code,
-        tooBig
-          ? `This request needs about ${spec.cost} tokens, more than ${scope} limit of ${what}; it can never fit. Lower max_tokens or shorten the prompt.`
-          : `Rate limit reached: ${scope} limit is ${what}. Retry after ${wait} s.`,
-        { retryAfterS: wait, headers },
-      );
-    }
-    Object.assign(ctx.headers, headers);
-    ctx.limitTicket = decision.ticket;
-    ctx.tokenLimitKeys = tokenKeys(plan);
-    ctx.limitTokens = tokens;
   }
 
   private async withIdempotency(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
@@ -353,7 +285,7 @@ export class Engine {
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut);
     if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
     ctx.reservation = undefined;
-    const outcome = await this.reserveOrFail({
+    const outcome = await reserveCredit(this.deps.accounts, {
       orgId: ctx.org.id,
       keyId: ctx.key.id,
       amount,
@@ -450,7 +382,7 @@ export class Engine {
       const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
       const reachedUpstream = err instanceof AttemptsExhausted && err.attempts > 0;
       if (ctx.reservation && !reachedUpstream) {
-        this.releaseReservation(ctx);
+        releaseCredit(this.deps.accounts, this.deps.log, ctx);
       } else if (ctx.reservation || reachedUpstream) {
         this.settle(ctx, {
           status: signal.aborted ? 499 : gerr.status,
@@ -481,13 +413,13 @@ export class Engine {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
     }
     const ctx = newContext(meta, org, key, model, promptEstimate);
-    await this.applyLimits(ctx, promptEstimate);
+    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate);
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
         beforeAttempt: async (m) => {
           if (ctx.reservation || !this.deps.config.billing.enabled) return;
           const amount = worstCaseMicros(m.config, promptEstimate, 0);
-          const r = await this.reserveOrFail({ orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
+          const r = await reserveCredit(this.deps.accounts, { orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
           ctx.reservation = r.reservation;
           ctx.reservedFor = m.config.id;
         },
@@ -517,7 +449,7 @@ export class Engine {
       this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, promptTokens, completionTokens: 0, estimated, stream: false });
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
-      if (ctx.reservation) this.releaseReservation(ctx);
+      if (ctx.reservation) releaseCredit(this.deps.accounts, this.deps.log, ctx);
       throw toGatewayError(err instanceof AttemptsExhausted ? err.error : err).withHeaders(ctx.headers);
     }
   }
@@ -566,14 +498,7 @@ export class Engine {
         attempts: ctx.attempts,
       }),
     );
-    if (ctx.limitTicket && ctx.tokenLimitKeys.length > 0) {
-      const real = s.promptTokens + s.completionTokens;
-      if (real !== ctx.limitTokens) {
-        for (const k of ctx.tokenLimitKeys) {
-          this.deps.limiter.adjust(ctx.limitTicket, k, real).catch((err) => this.deps.log.warn({ err }, 'tpm correction failed'));
-        }
-      }
-    }
+    correctTokenLimits(this.deps.limiter, this.deps.log, ctx, s.promptTokens + s.completionTokens);
     const m = this.deps.metrics;
     m.tokens.inc({ model: model.id, kind: 'prompt' }, s.promptTokens);
     m.tokens.inc({ model: model.id, kind: 'completion' }, s.completionTokens);
