@@ -1,5 +1,5 @@
-// Org alert settings and delivery (SPEC §10): webhooks signed with HMAC-SHA256 and retried
-// with backoff, email through SMTP; each event once per transition. Never blocks a request.
+// Owns org alert settings and delivery (SPEC §10): webhooks signed with HMAC-SHA256 and retried with backoff, email through SMTP, once per transition.
+// Must not block or fail a request: detection is fed by the engine and breakers, delivery runs in the background.
 import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { z } from 'zod';

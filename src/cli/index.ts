@@ -1,4 +1,5 @@
-// The `tollgate` command line: serve, init, check, org/key administration, mock-upstream.
+// Owns the `tollgate` command line: serve, init, check, org/key administration, mock-upstream.
+// Must not duplicate server logic: commands build the same gateway (or store) the server uses and call its services.
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
