@@ -9,7 +9,7 @@ import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
 import { Redis } from 'ioredis';
-import { createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
+import { closeRedisClient, createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { BreakerSync } from './routing/breaker-sync.js';
@@ -180,7 +180,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       await breakerSync?.close();
       await limiter.close();
       await cache.close();
-      await cacheRedis?.quit().catch(() => {});
+      if (cacheRedis) await closeRedisClient(cacheRedis);
       await accounts.close();
       await channels.close();
     },

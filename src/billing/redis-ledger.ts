@@ -4,6 +4,7 @@
 // stops heartbeating, so a crashed instance cannot pin an org's credit forever.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { closeRedisClient } from '../limits/redis-client.js';
 import type { AccountSnapshot, CreditLedger, Reservation, ReserveInput, ReserveOutcome } from './accounts.js';
 import { insufficientBalance, keyBudgetReached, orgCapReached } from './accounts.js';
 
@@ -172,6 +173,6 @@ export class RedisCreditLedger implements CreditLedger {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     await this.redis.hdel(this.aliveKey, this.instance).catch(() => {});
-    await this.redis.quit().catch(() => {});
+    await closeRedisClient(this.redis);
   }
 }

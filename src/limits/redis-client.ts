@@ -55,3 +55,12 @@ export function waitUntilReady(client: Redis, timeoutMs: number): Promise<boolea
     client.once('ready', onReady);
   });
 }
+
+/**
+ * Closes a client without hanging: quit() waits for Redis to acknowledge, which never
+ * happens on a connection that is down, so a client that is not ready is just disconnected.
+ */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+}

@@ -3,6 +3,7 @@
 // log rather than a bucket: the same reasoning as memory-limiter.ts).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { closeRedisClient } from './redis-client.js';
 import { ACQUIRE_SCRIPT, ADJUST_SCRIPT, type LuaScript } from './redis-scripts.js';
 import { assertCost, assertSpecs, specCost, specLimit, specWindow } from './specs.js';
 import type { LimitDecision, LimitSpec, LimitState, RateLimiter } from './types.js';
@@ -89,7 +90,7 @@ export function createRedisLimiter(redis: Redis, prefix: string, opts: RedisLimi
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (opts.closeClient) await redis.quit();
+      if (opts.closeClient) await closeRedisClient(redis);
     },
   };
 }

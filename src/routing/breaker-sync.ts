@@ -2,6 +2,7 @@
 // instance finds a channel dead every instance stops sending to it (and resumes together).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { closeRedisClient } from '../limits/redis-client.js';
 import type { Logger } from '../observability/logger.js';
 import type { CircuitState } from './breaker.js';
 import type { ChannelTable } from './channels.js';
@@ -65,6 +66,6 @@ export class BreakerSync {
   }
 
   async close(): Promise<void> {
-    await this.sub.quit().catch(() => {});
+    await closeRedisClient(this.sub);
   }
 }

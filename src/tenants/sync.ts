@@ -2,6 +2,7 @@
 // published on Redis, and each instance reloads what another one changed from the store.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { closeRedisClient } from '../limits/redis-client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/types.js';
 import type { ChangeListener } from './service.js';
@@ -71,9 +72,7 @@ export class TenantSync {
   async close(): Promise<void> {
     // quit() waits for Redis to acknowledge; on a connection that is down, the subscriber
     // (offline queue on, unlimited retries) would queue it forever and hang shutdown.
-    for (const client of [this.sub, this.pub]) {
-      if (client.status === 'ready') await client.quit().catch(() => {});
-      else client.disconnect();
-    }
+    await closeRedisClient(this.sub);
+    await closeRedisClient(this.pub);
   }
 }

@@ -37,7 +37,8 @@ async function send(body: Record<string, unknown> | string, headers: Record<stri
 const SYSTEM = { role: 'system', content: 'You are terse.' };
 const base = (prompt: string, extra: Record<string, unknown> = {}) => cacheable(prompt, { messages: [SYSTEM, { role: 'user', content: prompt }], ...extra });
 
-describe('SPEC §9 caching: cacheable requests over HTTP', () => {
+describe('SPEC §9 caching: which requests are cached, over HTTP', () => {
+describe('cacheable requests', () => {
   it('a temperature 0 non-stream request is a MISS, then its repeat is an exact HIT with an identical body and no second upstream call', async () => {
     const body = base('Name three primary colours.');
     const first = await send(body);
@@ -66,7 +67,7 @@ describe('SPEC §9 caching: cacheable requests over HTTP', () => {
   });
 });
 
-describe('SPEC §9 caching: requests that bypass the cache', () => {
+describe('requests that bypass the cache', () => {
   const bypassing: Array<[string, Record<string, unknown>]> = [
     ['temperature absent (the provider default, not deterministic)', { temperature: undefined }],
     ['temperature 0.7', { temperature: 0.7 }],
@@ -101,7 +102,7 @@ describe('SPEC §9 caching: requests that bypass the cache', () => {
   }
 });
 
-describe('SPEC §9 caching: every output-affecting parameter is part of the key', () => {
+describe('every output-affecting parameter is part of the key', () => {
   const WEATHER_TOOL = {
     type: 'function',
     function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
@@ -122,4 +123,5 @@ describe('SPEC §9 caching: every output-affecting parameter is part of the key'
       expect(await send(original)).toMatchObject({ cache: 'HIT', cacheType: 'exact', upstreamCalls: 0 });
     });
   }
+});
 });

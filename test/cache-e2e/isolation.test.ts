@@ -23,7 +23,8 @@ async function numberingUpstream(): Promise<ScriptedUpstream> {
 
 const chatCalls = (up: ScriptedUpstream) => up.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
 
-describe('SPEC §9 caching: caches never cross orgs (memory backend)', () => {
+describe('SPEC §9 caching: caches never cross orgs', () => {
+describe('memory backend', () => {
   let upstream: ScriptedUpstream;
   let gw: TestGateway;
   let writes: WriteTap;
@@ -59,7 +60,7 @@ describe('SPEC §9 caching: caches never cross orgs (memory backend)', () => {
   });
 });
 
-describe.skipIf(!redisUp)('SPEC §9 caching: caches never cross orgs (Redis backend shared by two gateways)', () => {
+describe.skipIf(!redisUp)('Redis backend shared by two gateways', () => {
   const prefix = freshPrefix();
   let redis: Redis;
   let upstream: ScriptedUpstream;
@@ -135,4 +136,5 @@ describe.skipIf(!redisUp)('SPEC §9 caching: caches never cross orgs (Redis back
     expect(bAgain).toMatchObject({ cache: 'HIT', cacheType: 'exact', content: b.content });
     expect(chatCalls(upstream)).toBe(calls + 1);
   });
+});
 });

@@ -2,7 +2,6 @@
 // an `openai`-type provider in front of a counting or scripted upstream, one request helper
 // that reads the cache headers, usage/balance/metrics readers, and taps on the response cache
 // so a test can await a write or a coalesced join instead of sleeping.
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { ResponseCache } from '../../src/cache/index.js';
 import type { EngineDeps } from '../../src/core/engine.js';
@@ -67,11 +66,6 @@ export async function ask(url: string, key: string, body: Record<string, unknown
 /** A cacheable request (temperature 0, non-stream) for MODEL. */
 export function cacheable(prompt: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: MODEL, messages: [{ role: 'user', content: prompt }], temperature: 0, ...extra };
-}
-
-/** A prompt no other test (or earlier run against a shared Redis) has sent. */
-export function uniquePrompt(topic: string): string {
-  return `${topic} (run ${randomUUID()})`;
 }
 
 export interface UsageItem {

@@ -69,7 +69,8 @@ describe('SPEC §5 retries, attempt cap, retry budget and balance checks', () =>
     up.script('ffs', fail(500), fail(503), ok('Third time lucky.', { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 }));
     const r = await send(gw, key, ask('ffs', 'fail fail succeed'));
     expect(r.status, r.text).toBe(200);
-    expect((r.json?.choices as Array<{ message: { content: string } }>)[0].message.content).toBe('Third time lucky.');
+    const choices = (r.json?.choices ?? []) as Array<{ message: { content: string } }>;
+    expect(choices[0]?.message.content).toBe('Third time lucky.');
     expect(up.count('ffs')).toBe(3);
     // The same prompt each time: one request, retried.
     expect(new Set(up.calls.filter((c) => c.model === 'ffs').map((c) => c.text)).size).toBe(1);
