@@ -3,7 +3,7 @@
 import { GatewayError } from '../core/errors.js';
 import type { KeyKind, KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
-import { checkKeyShape, hashKey, sameHash, sameSecret } from './keys.js';
+import { checkKeyShape, sameHash, sameSecret } from './keys.js';
 
 export interface AuthHeaders {
   authorization?: string;
@@ -49,7 +49,7 @@ export function authenticateKey(view: TenantView, h: AuthHeaders, accept: readon
         : 'The API key is malformed: Tollgate keys look like sk-tg-… (inference) or mk-tg-… (management).',
     );
   }
-  const hash = hashKey(token);
+  const hash = view.hashOf(token);
   const key = view.keyByHash(hash);
   if (!key || !sameHash(key.hash, hash)) throw new GatewayError('invalid_api_key', 'The API key is not known to this gateway. Check that you copied the right key.');
   if (key.revoked_at !== null) throw new GatewayError('invalid_api_key', 'The API key has been revoked. Create a new key.');

@@ -1,5 +1,7 @@
 // The in-memory view of orgs and keys that authentication reads on every request, so the
 // request path never queries the database. Changes go store-first, then here.
+import { LRUCache } from 'lru-cache';
+import { hashKey } from '../auth/keys.js';
 import type { KeyRow, OrgRow, Store } from '../store/types.js';
 
 export class TenantView {
@@ -7,6 +9,17 @@ export class TenantView {
   private readonly orgsByName = new Map<string, OrgRow>();
   private readonly keysByHash = new Map<string, KeyRow>();
   private readonly keysById = new Map<string, KeyRow>();
+  /** SHA-256 of recently seen well-formed keys: hashing every request costs more than the lookup. Kept in memory only. */
+  private readonly hashes = new LRUCache<string, string>({ max: 10_000 });
+
+  hashOf(token: string): string {
+    let h = this.hashes.get(token);
+    if (h === undefined) {
+      h = hashKey(token);
+      this.hashes.set(token, h);
+    }
+    return h;
+  }
 
   async load(store: Store): Promise<void> {
     const [orgs, keys] = await Promise.all([store.listOrgs(), store.listKeys()]);
