@@ -129,6 +129,17 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
   });
   engineRef = engine;
   const tenants = new TenantService(store, view, accounts);
+  // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
+  const prune = () => {
+    const cutoff = Date.now() - config.billing.usage_retention_days * 86_400_000;
+    store.pruneUsage(cutoff).then(
+      (n) => n > 0 && log.info({ rows: n }, 'pruned raw usage past retention'),
+      (err) => log.warn({ err }, 'usage pruning failed'),
+    );
+  };
+  prune();
+  const pruneTimer = setInterval(prune, 3_600_000);
+  pruneTimer.unref();
   let sync: TenantSync | undefined;
   let probe: ReturnType<typeof createLimiterRedisClient> | undefined;
   if (config.redis.url) {
@@ -176,6 +187,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       return checks;
     },
     async close() {
+      clearInterval(pruneTimer);
       await sync?.close();
       await breakerSync?.close();
       await limiter.close();

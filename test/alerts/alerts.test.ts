@@ -3,10 +3,15 @@
 // channel), balance.low and budget.threshold, each sent once per transition, not once per
 // failing request; webhooks are HMAC-SHA256 signed and retried with backoff; email via SMTP.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertService } from '../../src/alerts/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
 import { ask, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from '../resilience/support.js';
 import { type Delivery, type SmtpSink, startSmtpSink, startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 
@@ -85,11 +90,12 @@ const onPath = (path: string, type?: string, subject?: (d: Delivery) => boolean)
 const forModel = (m: string) => (d: Delivery) => d.json.data.model === m;
 
 /** Every delivery started so far has finished (retries included) and nothing new started meanwhile. */
-async function quiet(): Promise<void> {
-  const alerts = gw.running.gateway.alerts;
-  await until(() => alerts.inFlight === 0, 'alert deliveries to finish');
+async function quiet(...gateways: TestGateway[]): Promise<void> {
+  const all = gateways.length > 0 ? gateways : [gw];
+  const idle = () => all.every((g) => g.running.gateway.alerts.inFlight === 0);
+  await until(idle, 'alert deliveries to finish');
   await new Promise((r) => setTimeout(r, 100));
-  await until(() => alerts.inFlight === 0, 'alert deliveries to finish');
+  await until(idle, 'alert deliveries to finish');
 }
 
 describe('SPEC §10 alerts', () => {
@@ -301,5 +307,86 @@ describe('SPEC §10 alerts', () => {
     expect(mail.data).toMatch(/^Subject: \[Tollgate\] test/m);
     const body = mail.data.replace(/=\r\n/g, '');
     expect(body).toContain(orgId);
+  });
+});
+
+const redisUp = await isRedisReachable();
+if (!redisUp) console.log(`Redis not reachable at ${TEST_REDIS_URL}: skipping the multi-instance alert tests (SPEC §10 with Redis)`);
+
+describe.skipIf(!redisUp)('SPEC §10 alerts across instances sharing Redis', () => {
+  let a: TestGateway;
+  let b: TestGateway;
+  let dir: string;
+  let prefix: string;
+  let redis: Redis;
+  let early: { orgId: string; mk: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-alerts-multi-'));
+    prefix = freshPrefix();
+    redis = await connectTestClient();
+    const raw = {
+      server: SERVER,
+      storage: { url: `sqlite://${join(dir, 'shared.db')}` },
+      redis: { url: TEST_REDIS_URL, key_prefix: prefix },
+      providers: [provider('up', up.url)],
+      models: [model('multi-watch', [['up', 'multi-watch']]), model('spend', [['up', 'spend']], { pricing: SPEND_PRICE })],
+      routing: { max_attempts: 1, retry_base_ms: 5 },
+      circuit_breaker: { failure_threshold: THRESHOLD, min_requests: 1000, cooldown_s: 60 },
+      limits: { key_rpm: null },
+      alerts: { webhook_secret: SECRET },
+    };
+    a = await startTestGateway({ raw });
+    early = await a.createOrg(10);
+    const res = await fetch(`${a.url}/api/alerts`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${early.mk}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ webhook_url: `${hooks.url}/multi`, events: ['model.unavailable', 'model.recovered'] }),
+    });
+    expect(res.status).toBe(200);
+    // B starts after the org and its settings exist, so it knows both.
+    b = await startTestGateway({ raw });
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    if (redis) {
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('announces model.unavailable once, not once per instance, when the breaker opens on one and is shared with the other', async () => {
+    const key = (await a.createKey(early.mk)).key;
+    up.setDefault('multi-watch', fail(500, 'multi-watch is down'));
+    for (let i = 0; i < THRESHOLD; i++) expect((await send(a, key, ask('multi-watch', 'open on A'))).status).toBe(502);
+    await hooks.waitFor(() => onPath('/multi', 'model.unavailable').length >= 1, 'model.unavailable from A');
+    // B learns the open state over Redis.
+    await until(async () => {
+      const res = await b.admin('/admin/models');
+      const body = (await res.json()) as { data: Array<{ id: string; channels: Array<{ state: string }> }> };
+      return body.data.find((m) => m.id === 'multi-watch')?.channels[0].state === 'open';
+    }, 'B to see the breaker open');
+    await quiet(a, b);
+    expect(onPath('/multi', 'model.unavailable')).toHaveLength(1);
+  });
+
+  it('delivers balance.low for spend served by another instance than the one the settings were saved on', async () => {
+    const late = await a.createOrg(1);
+    const k = await a.createKey(late.mk);
+    const put = await fetch(`${a.url}/api/alerts`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${late.mk}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ webhook_url: `${hooks.url}/multi-balance`, events: ['balance.low'], balance_low_usd: 0.5 }),
+    });
+    expect(put.status).toBe(200);
+    // B serves the traffic: $1.00 → 0.80 → 0.60 → 0.40 (below 0.50).
+    await until(async () => (await send(b, k.key, ask('spend', 'spend on B', { max_tokens: 1000 }))).status === 200, 'B to accept the new key', 3000, 50);
+    for (let i = 0; i < 2; i++) expect((await send(b, k.key, ask('spend', 'spend on B', { max_tokens: 1000 }))).status).toBe(200);
+    await hooks.waitFor(() => onPath('/multi-balance', 'balance.low').length >= 1, 'balance.low for spend on B', 3000);
+    await quiet(a, b);
+    expect(onPath('/multi-balance', 'balance.low')).toHaveLength(1);
   });
 });
