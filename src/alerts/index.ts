@@ -52,8 +52,16 @@ export interface AlertDeps {
   retryDelaysMs?: number[];
 }
 
+/** How long an instance trusts its cached copy of an org's settings: another instance may have saved new ones. */
+const SETTINGS_TTL_MS = 30_000;
+
 export class AlertService {
   private readonly settings = new Map<string, AlertSettings>();
+  /** when each org's settings were last read from the store (or saved here) */
+  private readonly loadedAt = new Map<string, number>();
+  private readonly refreshing = new Set<string>();
+  /** bumped on every local save, so a slower background read never overwrites it */
+  private version = 0;
   /** transitions already announced: `${org}|${event}|${subject}` */
   private readonly active = new Set<string>();
   private readonly retryDelays: number[];
@@ -64,17 +72,18 @@ export class AlertService {
   }
 
   async load(orgIds: string[]): Promise<void> {
-    for (const id of orgIds) {
-      const row = await this.deps.store.getAlertSettings(id);
-      if (row) this.settings.set(id, { ...DEFAULTS, ...(row.settings as Partial<AlertSettings>) });
-    }
+    for (const id of orgIds) this.remember(id, (await this.deps.store.getAlertSettings(id))?.settings);
   }
 
+  private remember(orgId: string, saved: unknown): void {
+    if (saved) this.settings.set(orgId, { ...DEFAULTS, ...(saved as Partial<AlertSettings>) });
+    this.loadedAt.set(orgId, Date.now());
+  }
+
+  /** The management API reads the store: the settings may have been saved through another instance. */
   async getSettings(orgId: string): Promise<AlertSettings> {
-    const cached = this.settings.get(orgId);
-    if (cached) return cached;
-    const row = await this.deps.store.getAlertSettings(orgId);
-    return { ...DEFAULTS, ...((row?.settings as Partial<AlertSettings>) ?? {}) };
+    this.remember(orgId, (await this.deps.store.getAlertSettings(orgId))?.settings);
+    return { ...DEFAULTS, ...this.settings.get(orgId) };
   }
 
   async putSettings(orgId: string, body: unknown): Promise<AlertSettings> {
@@ -82,11 +91,35 @@ export class AlertService {
     const next: AlertSettings = { ...(await this.getSettings(orgId)) };
     for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
     await this.deps.store.putAlertSettings({ org_id: orgId, settings: next, updated_at: Date.now() });
+    this.version++;
     this.settings.set(orgId, next);
+    this.loadedAt.set(orgId, Date.now());
     return next;
   }
 
+  /**
+   * Settings for event delivery: the cached copy, re-read from the store in the background when
+   * missing or older than SETTINGS_TTL_MS (so settings saved on another instance take effect
+   * here too). Never waits on the store.
+   */
   settingsFor(orgId: string): AlertSettings | undefined {
+    const at = this.loadedAt.get(orgId);
+    if ((at === undefined || Date.now() - at >= SETTINGS_TTL_MS) && !this.refreshing.has(orgId)) {
+      this.refreshing.add(orgId);
+      const version = this.version;
+      this.deps.store
+        .getAlertSettings(orgId)
+        .then(
+          (row) => {
+            if (this.version === version) this.remember(orgId, row?.settings);
+          },
+          (err) => {
+            this.loadedAt.set(orgId, Date.now());
+            this.deps.log.warn({ err, orgId }, 'reading alert settings failed');
+          },
+        )
+        .finally(() => this.refreshing.delete(orgId));
+    }
     return this.settings.get(orgId);
   }
 
@@ -109,14 +142,14 @@ export class AlertService {
     const event: AlertEvent | undefined =
       condition === 'model' ? (active ? 'model.unavailable' : 'model.recovered') : active ? (condition === 'balance' ? 'balance.low' : 'budget.threshold') : undefined;
     if (!event) return;
-    const s = this.settings.get(orgId);
+    const s = this.settingsFor(orgId);
     if (!s?.events.includes(event)) return;
     void this.deliver(orgId, s, event, data, true);
   }
 
   /** After a charge: raise or clear balance.low and budget.threshold for this org and key. */
   async checkSpend(orgId: string, key: { id: string; budget_micros: number | null }, snapshot: (orgId: string, keyIds: string[]) => Promise<{ balance: number; keySpends: Map<string, number> }>): Promise<void> {
-    const s = this.settings.get(orgId);
+    const s = this.settingsFor(orgId);
     if (!s) return;
     const wantsBalance = s.events.includes('balance.low') && s.balance_low_usd !== null;
     const wantsBudget = s.events.includes('budget.threshold') && s.budget_threshold_pct !== null && key.budget_micros !== null && key.budget_micros > 0;

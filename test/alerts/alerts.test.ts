@@ -389,4 +389,23 @@ describe.skipIf(!redisUp)('SPEC §10 alerts across instances sharing Redis', () 
     await quiet(a, b);
     expect(onPath('/multi-balance', 'balance.low')).toHaveLength(1);
   });
+
+  it('announces balance.low once even when both instances serve the org after the crossing', async () => {
+    const org = await a.createOrg(2);
+    const k = await a.createKey(org.mk);
+    const put = await fetch(`${a.url}/api/alerts`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${org.mk}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ webhook_url: `${hooks.url}/multi-both`, events: ['balance.low'], balance_low_usd: 1.5 }),
+    });
+    expect(put.status).toBe(200);
+    // A: $2.00 → 1.80 → 1.60 → 1.40: crossed, announced by A.
+    for (let i = 0; i < 3; i++) expect((await send(a, k.key, ask('spend', 'spend on A', { max_tokens: 1000 }))).status).toBe(200);
+    await hooks.waitFor(() => onPath('/multi-both', 'balance.low').length >= 1, 'balance.low from A');
+    // B: 1.20 → 1.00 → 0.80: still low, the same transition, not a new one.
+    await until(async () => (await send(b, k.key, ask('spend', 'spend on B', { max_tokens: 1000 }))).status === 200, 'B to accept the new key', 3000, 50);
+    for (let i = 0; i < 2; i++) expect((await send(b, k.key, ask('spend', 'spend on B', { max_tokens: 1000 }))).status).toBe(200);
+    await quiet(a, b);
+    expect(onPath('/multi-both', 'balance.low')).toHaveLength(1);
+  });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { deferred } from '../helpers/upstream.js';
 import { connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
-import { ask, availableOf, channelsOf, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from './support.js';
+import { ask, availableOf, channelStateMetric, channelsOf, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from './support.js';
 
 const THRESHOLD = 3;
 const COOLDOWN_S = 0.3;
@@ -144,12 +144,14 @@ describe('SPEC §5 circuit breaker', () => {
     expect(settled.every((r) => r.error?.code === 'model_unavailable')).toBe(true);
     expect(up.count('probe')).toBe(before + 1);
     expect((await channelsOf(single, 'probe'))[0].state).toBe('half-open');
+    expect(await channelStateMetric(single, 'probe#0')).toBe(1);
 
     release.resolve();
     const all = await Promise.all(pending);
     expect(all.filter((r) => r.status === 200)).toHaveLength(1);
     expect(up.count('probe')).toBe(before + 1);
     expect((await channelsOf(single, 'probe'))[0].state).toBe('closed');
+    expect(await channelStateMetric(single, 'probe#0')).toBe(0);
 
     // Closed again: traffic flows.
     for (let i = 0; i < 3; i++) expect((await send(single, singleKey, ask('probe', 'after close'))).status).toBe(200);
@@ -240,5 +242,59 @@ describe.skipIf(!redisUp)('SPEC §5 circuit breaker shared across instances (Red
     // B never tried x: without the shared state its first THRESHOLD requests would have.
     expect(up.count('shared-x')).toBe(seenByA);
     expect(up.count('shared-y')).toBe(THRESHOLD + 10);
+  });
+});
+
+describe.skipIf(!redisUp)('SPEC §5 circuit breaker recovery shared across instances (Redis)', () => {
+  const SHORT_COOLDOWN_S = 0.4;
+  let c: TestGateway;
+  let d: TestGateway;
+  let dir: string;
+  let prefix: string;
+  let redis: Redis;
+  let key: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-breaker-sync-'));
+    prefix = freshPrefix();
+    redis = await connectTestClient();
+    const raw = {
+      server: SERVER,
+      storage: { url: `sqlite://${join(dir, 'shared.db')}` },
+      redis: { url: TEST_REDIS_URL, key_prefix: prefix },
+      providers: [provider('up', up.url)],
+      models: [model('resume', [['up', 'resume']])],
+      routing: { max_attempts: 1, retry_base_ms: 5 },
+      circuit_breaker: { failure_threshold: THRESHOLD, min_requests: 1000, cooldown_s: SHORT_COOLDOWN_S },
+      limits: { key_rpm: null },
+    };
+    c = await startTestGateway({ raw });
+    key = (await c.createKey((await c.createOrg(50)).mk)).key;
+    d = await startTestGateway({ raw });
+  });
+
+  afterAll(async () => {
+    await c?.close();
+    await d?.close();
+    if (redis) {
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a probe that closes the breaker on one instance resumes traffic on the other', async () => {
+    up.setDefault('resume', fail(500, 'resume is down'));
+    for (let i = 0; i < THRESHOLD; i++) expect((await send(c, key, ask('resume', 'open on C'))).status).toBe(502);
+    await until(async () => (await channelsOf(d, 'resume'))[0].state === 'open', 'D to learn that resume#0 is open', 3000);
+    up.setDefault('resume', ok());
+    await pastCooldown(SHORT_COOLDOWN_S);
+    // D's probe succeeds: C, which never probed, closes too.
+    expect((await send(d, key, ask('resume', 'probe on D'))).status).toBe(200);
+    expect((await channelsOf(d, 'resume'))[0].state).toBe('closed');
+    await until(async () => (await channelsOf(c, 'resume'))[0].state === 'closed', 'C to learn that resume#0 closed', 3000);
+    const before = up.count('resume');
+    expect((await send(c, key, ask('resume', 'after recovery on C'))).status).toBe(200);
+    expect(up.count('resume')).toBe(before + 1);
   });
 });

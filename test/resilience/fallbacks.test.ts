@@ -4,7 +4,9 @@
 // (X-Tollgate-Fallback, body `model`) and is billed at that model's prices; with nothing left
 // the error says why (503 / 502 / 504).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chat, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { tapUsage, type UsageTap } from '../helpers/money.js';
+import { sseContent, sseJson } from '../helpers/sse.js';
 import { ask, billingOf, costAt, fail, model, ok, provider, SERVER, type Scripted, send, startScripted } from './support.js';
 
 const CHEAP = { input_per_mtok: 1, output_per_mtok: 2 };
@@ -14,6 +16,7 @@ let up: Scripted;
 let gw: TestGateway;
 let org: { orgId: string; mk: string };
 let key: { id: string; key: string };
+let tap: UsageTap;
 
 const failing = ['ord', 'ord-req', 'ord-key', 'kf', 'of', 'na', 'cw', 'dead', 'dead-fb', 'err', 'err-fb'];
 
@@ -44,6 +47,7 @@ beforeAll(async () => {
   });
   org = await gw.createOrg(50);
   key = await gw.createKey(org.mk);
+  tap = tapUsage(gw.running.gateway.usage);
   // The retry budget grows with traffic (ratio 1: one retry per request, banked up to a cap).
   // These tests make several retries per request, so bank some first: they are about
   // fallbacks, not the budget (retries.test.ts covers that).
@@ -99,6 +103,21 @@ describe('SPEC §5 fallbacks', () => {
     expect(usage[0].cost_micros).toBe(costAt(DEAR, usage[0]));
     expect(usage[0].cost_micros).toBe(20 * 5 + 10 * 40);
     expect(charges.map((c) => c.amount_micros)).toEqual([-(20 * 5 + 10 * 40)]);
+  });
+
+  it('falls back invisibly for a stream: one clean stream from the fallback, with the header, billed at its prices', async () => {
+    up.setDefault('kf-b', ok('Streamed from the fallback.', { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 }));
+    const res = await chat(gw.url, key.key, { ...ask('kf', 'stream fallback'), stream: true });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect(res.headers.get('x-tollgate-fallback')).toBe('kf -> kf-b');
+    expect(sseContent(text)).toBe('Streamed from the fallback.');
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    const chunks = sseJson(text);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.every((c) => c.model === 'kf-b')).toBe(true);
+    const usage = await tap.settled(res.headers.get('x-request-id') ?? '');
+    expect(usage).toMatchObject({ model: 'kf-b', fallback: 'kf -> kf-b', cost_micros: 20 * 5 + 10 * 40, stream: true });
   });
 
   it('answers from an org fallback set with PATCH /admin/orgs', async () => {
