@@ -91,17 +91,33 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     maxQueue: config.billing.max_queue,
     onQueueLength: (n) => metrics.usageQueue.set(n),
   });
-  const alerts = new AlertService({ store, log, config: config.alerts });
+  const alertRedis = config.redis.url ? createLimiterRedisClient(config.redis.url) : undefined;
+  const alertPrefix = `${config.redis.key_prefix}alert:`;
+  const alerts = new AlertService({
+    store,
+    log,
+    config: config.alerts,
+    retryDelaysMs: config.alerts.retry_delays_ms,
+    shared: alertRedis && {
+      async swap(id, active) {
+        const prev = (await alertRedis.call('SET', alertPrefix + id, active ? '1' : '0', 'EX', 30 * 86400, 'GET')) as string | null;
+        return prev === null ? undefined : prev === '1';
+      },
+    },
+  });
   await alerts.load(view.allOrgs().map((o) => o.id));
   let breakerSync: BreakerSync | undefined;
   const channels = new ChannelTable(config, (model, channel, state) => {
     breakerSync?.publish(channel.id, state);
     metrics.breakerState.set({ model, channel: channel.id }, STATE_VALUE[state]);
     log.warn({ model, channel: channel.id, state }, 'channel circuit state changed');
-    const healthy = channels.hasHealthyChannel(model);
+    // A half-open probe has not proven anything yet: recovery is announced when it closes.
+    if (state === 'half-open') return;
+    const healthy = channels.get(model)?.channels.some((c) => c.breaker.state === 'closed') ?? false;
+    const announce = !breakerSync?.applyingRemote;
     for (const org of view.allOrgs()) {
       if (org.allowed_models && !org.allowed_models.includes(model)) continue;
-      alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state });
+      alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state }, announce);
     }
   });
   const limiter = createLimiter(config, log);
@@ -193,6 +209,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       await limiter.close();
       await cache.close();
       if (cacheRedis) await closeRedisClient(cacheRedis);
+      if (alertRedis) await closeRedisClient(alertRedis);
       await accounts.close();
       await channels.close();
     },

@@ -50,6 +50,8 @@ export interface AlertDeps {
   config: Config['alerts'];
   /** delays between webhook attempts; the first try is immediate */
   retryDelaysMs?: number[];
+  /** Cross-instance memory of raised conditions: sets `id` and returns the value it had (undefined if never set). */
+  shared?: { swap(id: string, active: boolean): Promise<boolean | undefined> };
 }
 
 /** How long an instance trusts its cached copy of an org's settings: another instance may have saved new ones. */
@@ -130,10 +132,12 @@ export class AlertService {
   }
 
   /**
-   * Raise (active=true) or clear (active=false) a condition. An event is sent when a
-   * condition becomes active; `clearEvent` is sent when it clears, if given.
+   * Raise (active=true) or clear (active=false) a condition. Model conditions announce both
+   * edges (unavailable / recovered), balance and budget only the raising one. With
+   * `announce` false the state is recorded but nothing is sent (another instance sends it).
+   * With a shared state store, only the instance that flips the shared value announces.
    */
-  transition(orgId: string, subject: string, condition: 'model' | 'balance' | 'budget', active: boolean, data: Record<string, unknown>): void {
+  transition(orgId: string, subject: string, condition: 'model' | 'balance' | 'budget', active: boolean, data: Record<string, unknown>, announce = true): void {
     const id = `${orgId}|${condition}|${subject}`;
     const was = this.active.has(id);
     if (active === was) return;
@@ -141,10 +145,22 @@ export class AlertService {
     else this.active.delete(id);
     const event: AlertEvent | undefined =
       condition === 'model' ? (active ? 'model.unavailable' : 'model.recovered') : active ? (condition === 'balance' ? 'balance.low' : 'budget.threshold') : undefined;
-    if (!event) return;
+    // A transition learnt from another instance is that instance's to announce and record.
+    if (!announce) return;
     const s = this.settingsFor(orgId);
-    if (!s?.events.includes(event)) return;
-    void this.deliver(orgId, s, event, data, true);
+    const wanted = event !== undefined && s?.events.includes(event) === true;
+    const send = () => {
+      if (wanted && event && s) void this.deliver(orgId, s, event, data, true);
+    };
+    const shared = this.deps.shared;
+    if (!shared) {
+      send();
+      return;
+    }
+    // Every edge is recorded (a cleared balance.low must be raisable again); only the instance that flips the shared value sends.
+    shared.swap(id, active).then((previous) => {
+      if (previous !== active) send();
+    }, send);
   }
 
   /** After a charge: raise or clear balance.low and budget.threshold for this org and key. */

@@ -174,6 +174,8 @@ export const configSchema = z
       .object({
         webhook_secret: z.string().optional(),
         smtp_url: z.string().nullable().default(null),
+        /** waits before each webhook retry after a failed delivery */
+        retry_delays_ms: z.array(z.number().int().nonnegative()).max(10).default([1000, 5000, 30000, 120000]),
         from: z.string().nullable().default(null),
       })
       .strict()

@@ -78,10 +78,10 @@ export async function runAttempts<T>(
     while (attempts < cfg.max_attempts && attempts < modelCap) {
       const channel = table.pick(model, tried);
       if (!channel) break;
-      if (attempts > 0) {
-        if (!budget.tryWithdraw()) {
-          throw new AttemptsExhausted(lastError ?? new GatewayError('model_unavailable', 'No upstream could take the request.'), attempts);
-        }
+      // Retrying this model spends the retry budget and backs off; moving on to a fallback model does neither.
+      if (tried.size > 0) {
+        // Out of retry budget: no more retries of this model, but fallbacks may still serve.
+        if (!budget.tryWithdraw()) break;
         const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
         if (wait > 0) await sleep(wait, undefined, { signal });
       }

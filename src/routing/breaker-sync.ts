@@ -29,6 +29,11 @@ export class BreakerSync {
     this.topic = `${prefix}breakers`;
   }
 
+  /** True while a transition learnt from another instance is applied (that instance announces it). */
+  get applyingRemote(): boolean {
+    return this.applying;
+  }
+
   async start(): Promise<void> {
     this.sub.on('message', (channel: string, text: string) => {
       if (channel === this.topic) this.apply(text);
