@@ -170,7 +170,7 @@ export class Engine {
       const completion = value.body as ChatCompletion;
       const usage = { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 };
       this.recordHit(ctx, 'exact', usage);
-      return { kind: 'json', status: value.status, headers: { ...ctx.headers, ...value.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body };
+      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body };
     }
     if (value.kind === 'json' && value.status === 200 && !detached.fallback) void cache.store(probe.ticket, value.body as ChatCompletion);
     return value;
