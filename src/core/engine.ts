@@ -380,10 +380,11 @@ export class Engine {
       return { kind: 'json', status: 200, headers: ctx.headers, body: completion };
     } catch (err) {
       const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
-      const reachedUpstream = err instanceof AttemptsExhausted && err.attempts > 0;
-      if (ctx.reservation && !reachedUpstream) {
+      // A request that reached an upstream is recorded (at no cost) even when it ends in an error.
+      const reachedUpstream = ctx.attempts > 0;
+      if (!reachedUpstream) {
         releaseCredit(this.deps.accounts, this.deps.log, ctx);
-      } else if (ctx.reservation || reachedUpstream) {
+      } else {
         this.settle(ctx, {
           status: signal.aborted ? 499 : gerr.status,
           errorCode: signal.aborted ? 'client_closed' : gerr.code,
