@@ -269,7 +269,7 @@ describe('SPEC §10 alerts', () => {
     const service = new AlertService({
       store: gw.running.gateway.store,
       log: createLogger({ level: 'silent' }),
-      config: { webhook_secret: SECRET, smtp_url: null, from: null },
+      config: { webhook_secret: SECRET, smtp_url: null, from: null, retry_delays_ms: [10, 20] },
       retryDelaysMs: [10, 20],
     });
     await service.putSettings(orgId, { webhook_url: `${hooks.url}/direct`, events: ['model.unavailable'] });
