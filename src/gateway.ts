@@ -8,8 +8,7 @@ import { AlertService } from './alerts/index.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
-import { Redis } from 'ioredis';
-import { closeRedisClient, createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
+import { closeRedisClient, redisClass, createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { BreakerSync } from './routing/breaker-sync.js';
@@ -162,12 +161,13 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     const quiet = { onError: (err: Error) => log.debug({ err }, 'redis connection error') };
     probe = createLimiterRedisClient(config.redis.url, quiet);
     // Not awaited: with Redis down at boot the gateway still starts (limits and budgets fail as configured).
-    const sub = new Redis(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
+    const RedisClient = redisClass();
+    const sub = new RedisClient(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
     sub.on('error', () => {});
     sync = new TenantSync(probe, sub, store, view, log, config.redis.key_prefix);
     sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
     tenants.onChange = sync.publish;
-    const breakerSub = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+    const breakerSub = new RedisClient(config.redis.url, { maxRetriesPerRequest: null });
     breakerSub.on('error', () => {});
     breakerSync = new BreakerSync(probe, breakerSub, channels, log, config.redis.key_prefix);
     breakerSync.start().catch((err) => log.warn({ err }, 'breaker subscription failed'));

@@ -3,7 +3,7 @@
 export { formatResetDuration, rateLimitHeaders, retryAfterSeconds, tightestState } from './headers.js';
 export { createMemoryLimiter, type MemoryLimiterOptions, type MemoryRateLimiter } from './memory-limiter.js';
 export { exceededCode, headerStates, type LimitPlan, type LimitSettings, type PlanLimitsInput, planLimits, tokenKeys } from './plan.js';
-export { closeRedisClient, createLimiterRedisClient, type LimiterRedisClientOptions, limiterRedisOptions, waitUntilReady } from './redis-client.js';
+export { closeRedisClient, createLimiterRedisClient, redisClass, type LimiterRedisClientOptions, limiterRedisOptions, waitUntilReady } from './redis-client.js';
 export { createRedisLimiter, type RedisLimiterOptions, redisLimitKeys } from './redis-limiter.js';
 export { createResilientLimiter, LimiterUnavailableError, type ResilientLimiterOptions } from './resilient-limiter.js';
 export { InvalidLimitSpecError, type LimitMetric, type LimitScope, limitKey } from './specs.js';

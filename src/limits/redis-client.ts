@@ -1,7 +1,13 @@
 // An ioredis client tuned for limit decisions: when Redis is down or slow, a command must fail
 // within a fraction of a second so the resilient limiter can refuse (503) or decide locally,
 // instead of the request hanging while ioredis queues and retries.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** ioredis is loaded only when Redis is configured (it costs memory otherwise). */
+export function redisClass(): typeof Redis {
+  return (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis;
+}
 
 export interface LimiterRedisClientOptions {
   /** Longest a single limiter command may take before it fails. Default 500 ms. */
@@ -32,7 +38,8 @@ export function limiterRedisOptions(opts: LimiterRedisClientOptions = {}): Redis
 }
 
 export function createLimiterRedisClient(url: string, opts: LimiterRedisClientOptions = {}): Redis {
-  const client = new Redis(url, limiterRedisOptions(opts));
+  const RedisClient = redisClass();
+  const client = new RedisClient(url, limiterRedisOptions(opts));
   client.on('error', opts.onError ?? (() => {}));
   return client;
 }

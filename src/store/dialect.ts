@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Database, DbBool } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 
@@ -78,25 +79,33 @@ function openSqlite(path: string): OpenedDatabase {
   };
 }
 
+/** The Postgres driver is loaded only when a postgres:// URL is used (it costs memory otherwise). */
+function loadPg(): typeof pg {
+  return createRequire(import.meta.url)('pg') as typeof pg;
+}
+
 /** Postgres int8 and numeric (what sum() returns) as JS numbers: micro-USD and epoch ms fit in 2^53. */
-const numericTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: string) => {
-    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
-  }) as pg.CustomTypesConfig['getTypeParser'],
-};
+function numericTypes(driver: typeof pg): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: string) => {
+      if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+      return driver.types.getTypeParser(oid, format as 'text');
+    }) as pg.CustomTypesConfig['getTypeParser'],
+  };
+}
 
 function openPostgres(url: string, opts: OpenOptions): OpenedDatabase {
+  const driver = loadPg();
   const schema = opts.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error(`schema "${schema}" must be a lowercase SQL identifier (letters, digits, _)`);
   }
-  const pool = new pg.Pool({
+  const pool = new driver.Pool({
     connectionString: url,
     max: 10,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    types: numericTypes,
+    types: numericTypes(driver),
     // A startup parameter costs no extra round trip, unlike a SET after each connect.
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
