@@ -1,6 +1,6 @@
 // Prometheus metrics for one gateway instance. A registry per instance (not prom-client's
 // global one) so tests can run several gateways in one process.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -19,6 +19,8 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  // Process memory, CPU, event-loop lag and heap figures, sampled when /metrics is scraped.
+  collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
