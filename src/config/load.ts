@@ -87,7 +87,7 @@ function crossCheck(cfg: Config): string[] {
   cfg.providers.forEach((p, i) => {
     if (providerIds.has(p.id)) problems.push(`providers[${i}].id: duplicate provider id "${p.id}"`);
     providerIds.add(p.id);
-    if (p.type !== 'mock' && !p.base_url && p.type === 'azure-openai') problems.push(`providers[${i}].base_url: azure-openai needs base_url (https://<resource>.openai.azure.com)`);
+    if (p.type === 'azure-openai' && !p.base_url) problems.push(`providers[${i}].base_url: azure-openai needs base_url (https://<resource>.openai.azure.com)`);
   });
   const modelIds = new Set<string>();
   cfg.models.forEach((m, i) => {
