@@ -5,17 +5,14 @@
 // streams/s at 32 connections and p50 time to first byte, and the anthropic/openai ratios.
 // Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/anthropic-stream.mjs [--duration 3] [--rounds 3] [--words 16] [--connections 32]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.mjs';
-
-const args = process.argv.slice(2);
-const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
+import { ADMIN_TOKEN, args, createKey, freePort, killAll, numberOption, start } from './support.mjs';
 
 // ---- role: a fast fake Anthropic Messages upstream (no gates, no delays) ----------------------
 if (args[0] === '--fake-anthropic') {
@@ -56,45 +53,18 @@ if (args[0] === '--fake-anthropic') {
 }
 
 async function main() {
-  const durationMs = Number(opt('--duration', 3)) * 1000;
-  const rounds = Number(opt('--rounds', 3));
-  const wordCount = Number(opt('--words', 16));
-  const connections = Number(opt('--connections', 32));
-  const linux = process.platform === 'linux';
-  const pin = (core, cmd) => (linux ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
+  const durationMs = numberOption('--duration', 3) * 1000;
+  const rounds = numberOption('--rounds', 3);
+  const wordCount = numberOption('--words', 16);
+  const connections = numberOption('--connections', 32);
   // The load generator shares core 1 with the upstreams, as in bench/run.mjs.
-  if (linux) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
-
-  const freePort = () =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-    });
-
-  const children = [];
-  const start = (core, cmd, readyText) => {
-    const [bin, argv] = pin(core, cmd);
-    const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (out.includes(readyText)) resolve(child);
-      });
-      child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
-    });
-  };
+  if (process.platform === 'linux') execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 
   const [mockPort, antPort, tgPort] = [await freePort(), await freePort(), await freePort()];
   await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(mockPort)], 'listening');
   await start(1, ['node', fileURLToPath(import.meta.url), '--fake-anthropic', String(antPort)], 'listening');
 
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-anthropic-'));
-  const admin = 'bench-admin-token';
   const model = (id, provider, upstream) => `  - id: ${id}
     context_window: 32000
     max_output_tokens: 4096
@@ -103,7 +73,7 @@ async function main() {
 `;
   writeFileSync(
     join(dir, 'tollgate.yaml'),
-    `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${admin}, log_level: warn }
+    `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${ADMIN_TOKEN}, log_level: warn }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
 providers:
   - { id: oai, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: unused }
@@ -115,10 +85,7 @@ cache: { exact: { enabled: false } }
   );
   await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   const tgUrl = `http://127.0.0.1:${tgPort}`;
-  const post = async (url, auth, body) =>
-    (await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
-  const org = await post(`${tgUrl}/admin/orgs`, admin, { name: 'bench', credits_usd: 1e6 });
-  const key = (await post(`${tgUrl}/api/keys`, org.management_key, {})).key;
+  const key = await createKey(tgUrl);
 
   const words = Array.from({ length: wordCount }, (_, i) => `word${i}`).join(' ');
   const request = (m) => ({ model: m, messages: [{ role: 'user', content: `echo: ${words}` }], max_tokens: 256, stream: true });
@@ -177,6 +144,6 @@ cache: { exact: { enabled: false } }
     `anthropic / openai: throughput ${(a.c32.rps / o.c32.rps).toFixed(2)}x at c=${connections}; ` +
       `ttfb p50 ${(a.c32.ttfb50 / o.c32.ttfb50).toFixed(2)}x at c=${connections}, ${(a.c1.ttfb50 / o.c1.ttfb50).toFixed(2)}x at c=1`,
   );
-  for (const c of children) c.kill('SIGTERM');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -6,16 +6,14 @@
 // with Tollgate's CPU per request from /proc and p50 latency, then prints hit / proxy ratios
 // (target: a hit costs under 1/4 of proxying). Never run by tests or CI.
 //   node bench/cache-hit.mjs [--duration 5]
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, start } from './support.mjs';
 
-const args = process.argv.slice(2);
-const durationMs = Number(args[args.indexOf('--duration') + 1] || 5) * 1000;
-const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
+const durationMs = numberOption('--duration', 5) * 1000;
 
 // bin/tollgate.js runs dist/: rebuild it when src/ is newer.
 const newest = (dir) => Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
@@ -24,43 +22,15 @@ if (!existsSync('dist/cli/index.js') || statSync('dist/cli/index.js').mtimeMs < 
   spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function start(core, cmd, readyText) {
-  const [bin, argv] = pin(core, cmd);
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes(readyText)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
-  });
-}
-
-const cpuMs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
-
 const upPort = await freePort();
 const tgPort = await freePort();
 const upstream = await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upPort)], 'listening');
 const upUrl = `http://127.0.0.1:${upPort}/v1`;
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-cache-'));
-const admin = 'bench-admin-token';
 writeFileSync(
   join(dir, 'tollgate.yaml'),
-  `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${admin}, log_level: warn, max_event_loop_lag_ms: 600000 }
+  `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 600000 }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
 providers:
   - { id: up, type: openai, base_url: "${upUrl}", api_key: unused }
@@ -80,12 +50,11 @@ const post = async (url, credential, body, headers = {}) => {
   const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { res, json: await res.json() };
 };
-const org = (await post(`${tgUrl}/admin/orgs`, admin, { name: 'bench', credits_usd: 1e6 })).json;
-const key = (await post(`${tgUrl}/api/keys`, org.management_key, {})).json.key;
+const key = await createKey(tgUrl);
 
 /** tollgate_cache_lookups_total by "layer/result". */
 async function cacheCounters() {
-  const text = await (await fetch(`${tgUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
+  const text = await (await fetch(`${tgUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   const out = {};
   for (const m of text.matchAll(/^tollgate_cache_lookups_total\{([^}]*)\} (\S+)$/gm)) {
     const l = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));

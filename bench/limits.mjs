@@ -4,55 +4,17 @@
 // (standalone mock upstream, OpenAI wire format). Gateway pinned to core 0, load and upstream to
 // core 1, one gateway at a time. Prints RPS and the on/off ratio. Never run by CI.
 //   node bench/limits.mjs [--duration 5] [--connections 32] [--redis redis://127.0.0.1:6379]
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { runLoad } from './load.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, option, start, stop } from './support.mjs';
 
-const args = process.argv.slice(2);
-const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
-const durationMs = Number(arg('--duration', 5)) * 1000;
-const connections = Number(arg('--connections', 32));
-const redisUrl = arg('--redis', 'redis://127.0.0.1:6379');
-const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function start(core, cmd, readyText) {
-  const [bin, argv] = pin(core, cmd);
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes(readyText)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
-  });
-}
-
-const stop = (child) =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-
-const cpuMs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
+const durationMs = numberOption('--duration', 5) * 1000;
+const connections = numberOption('--connections', 32);
+const redisUrl = option('--redis', 'redis://127.0.0.1:6379');
 
 async function redisReachable() {
   const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null, enableOfflineQueue: false });
@@ -81,7 +43,6 @@ async function deletePrefix(prefix) {
 const upPort = await freePort();
 const upstream = await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upPort)], 'listening');
 const upUrl = `http://127.0.0.1:${upPort}/v1`;
-const admin = 'bench-admin-token';
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 };
 
 async function measure({ backend, limits }) {
@@ -90,7 +51,7 @@ async function measure({ backend, limits }) {
   const prefix = `tollgate-bench:${randomUUID()}:`;
   writeFileSync(
     join(dir, 'tollgate.yaml'),
-    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${admin}, log_level: warn, max_event_loop_lag_ms: 600000 }
+    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 600000 }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
 ${backend === 'redis' ? `redis: { url: "${redisUrl}", key_prefix: "${prefix}" }` : ''}
 providers:
@@ -108,11 +69,7 @@ cache: { exact: { enabled: false } }
   const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   try {
     const url = `http://127.0.0.1:${port}`;
-    const org = await (
-      await fetch(`${url}/admin/orgs`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', credits_usd: 1e6 }) })
-    ).json();
-    const created = await (await fetch(`${url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${org.management_key}`, 'content-type': 'application/json' }, body: '{}' })).json();
-    const target = { url: `${url}/v1/chat/completions`, key: created.key, body, connections };
+    const target = { url: `${url}/v1/chat/completions`, key: await createKey(url), body, connections };
     // The first response must carry the limiter's headers exactly when limits are on.
     const probe = await fetch(target.url, { method: 'POST', headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     await probe.text();

@@ -9,43 +9,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { runLoad } from './load.mjs';
+import { ADMIN_TOKEN, createKey, freePort, killAll, numberOption, ROOT, start } from './support.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
-const durationMs = opt('--duration', 5) * 1000;
-const connections = opt('--connections', 32);
-const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-const children = [];
-function start(core, cmd, readyText) {
-  const [bin, argv] = pin(core, cmd);
-  const child = spawn(bin, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes(readyText)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
-  });
-}
+const durationMs = numberOption('--duration', 5) * 1000;
+const connections = numberOption('--connections', 32);
 
 /** bin/tollgate.js runs dist/: rebuild it when a source file is newer. */
 async function ensureDist() {
@@ -100,7 +71,6 @@ const up2 = `http://127.0.0.1:${up2Port}/v1`;
 const flaky = await startFlakyProxy(up2);
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-resilience-'));
-const admin = 'bench-admin-token';
 const model = (id, second) => ({
   id,
   context_window: 32000,
@@ -113,7 +83,7 @@ const model = (id, second) => ({
 });
 const config = {
   // Lag shedding off: this measures routing around failures, not overload protection.
-  server: { host: '127.0.0.1', port: tgPort, admin_token: admin, log_level: 'error', max_event_loop_lag_ms: 60_000 },
+  server: { host: '127.0.0.1', port: tgPort, admin_token: ADMIN_TOKEN, log_level: 'error', max_event_loop_lag_ms: 60_000 },
   storage: { url: `sqlite://${join(dir, 'tg.db')}` },
   providers: [
     { id: 'up1', type: 'openai', base_url: up1, api_key: 'unused' },
@@ -137,12 +107,10 @@ await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollg
 await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'no-breaker.yaml')], 'listening');
 
 async function gatewayClient(url) {
-  const adminCall = async (path, body) =>
-    (await fetch(`${url}${path}`, { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })).json();
-  const org = await adminCall('/admin/orgs', { name: 'bench-resilience', credits_usd: 1e6 });
-  const key = (await (await fetch(`${url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${org.management_key}`, 'content-type': 'application/json' }, body: '{}' })).json()).key;
+  const models = async () => (await fetch(`${url}/admin/models`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+  const key = await createKey(url, 'bench-resilience');
   return {
-    states: async (id) => (await adminCall('/admin/models')).data.find((m) => m.id === id).channels.map((c) => `${c.provider}:${c.state}`).join(' '),
+    states: async (id) => (await models()).data.find((m) => m.id === id).channels.map((c) => `${c.provider}:${c.state}`).join(' '),
     load: (id, ms) =>
       runLoad({ url: `${url}/v1/chat/completions`, key, body: { model: id, messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 }, connections, durationMs: ms }),
   };
@@ -202,7 +170,7 @@ console.log(
 );
 console.log(`${connections} connections, ${durationMs / 1000} s per run after a 1 s warm-up; tollgate on core 0, mock upstreams on core 1.`);
 
-for (const c of children) c.kill('SIGTERM');
+killAll();
 await flaky.close();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

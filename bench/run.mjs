@@ -2,46 +2,15 @@
 // and Tollgate run as separate processes; the gateway under test is pinned to core 0, load
 // and upstream to core 1. Prints one table with ratios. Never run by CI.
 //   npm run bench [-- --duration 5 --quick]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, numberOption, peakRssMb, start } from './support.mjs';
 
-const args = process.argv.slice(2);
-const durationMs = Number(args[args.indexOf('--duration') + 1] || 5) * 1000;
-const quick = args.includes('--quick');
-const storage = args.includes('--postgres') ? 'postgres://postgres@127.0.0.1:5432/test' : undefined;
-const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function start(core, cmd, readyText, env = {}) {
-  const [bin, argv] = pin(core, cmd);
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes(readyText)) resolve({ child, out });
-    });
-    child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
-  });
-}
-
-const cpuMs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
-const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const durationMs = numberOption('--duration', 5) * 1000;
+const quick = flag('--quick');
+const storage = flag('--postgres') ? 'postgres://postgres@127.0.0.1:5432/test' : undefined;
 
 const upPort = await freePort();
 const floorPort = await freePort();
@@ -52,12 +21,11 @@ const floorKey = 'sk-floor-bench';
 const floor = await start(0, ['node', 'bench/floor-proxy.mjs', String(floorPort), upUrl, floorKey], 'ready');
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
-const admin = 'bench-admin-token';
 const offPort = await freePort();
 const writeConfig = (file, port, billing, db) =>
   writeFileSync(
     join(dir, file),
-    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${admin}, log_level: warn, max_event_loop_lag_ms: 100000 }
+    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 100000 }
 storage: { url: "${storage ?? `sqlite://${join(dir, db)}`}" }
 billing: { enabled: ${billing} }
 providers:
@@ -77,24 +45,16 @@ writeConfig('tollgate-off.yaml', offPort, false, 'tg-off.db');
 const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
 const tgOff = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate-off.yaml')], 'listening');
 const tgUrl = `http://127.0.0.1:${tgPort}`;
-async function benchKey(url) {
-  const org = await (
-    await fetch(`${url}/admin/orgs`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `bench-${Date.now()}`, credits_usd: 1e6 }) })
-  ).json();
-  return (
-    await (await fetch(`${url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${org.management_key}`, 'content-type': 'application/json' }, body: '{}' })).json()
-  ).key;
-}
-const key = await benchKey(tgUrl);
-const offKey = await benchKey(`http://127.0.0.1:${offPort}`);
+const key = await createKey(tgUrl, `bench-${Date.now()}`);
+const offKey = await createKey(`http://127.0.0.1:${offPort}`, `bench-${Date.now()}`);
 
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 };
 const direct = { ...body, model: 'mock-chat' };
 const targets = [
   { name: 'direct upstream', url: `${upUrl}/chat/completions`, key: 'x', body: direct, pid: undefined },
-  { name: 'floor (bare Node proxy)', url: `http://127.0.0.1:${floorPort}/v1/chat/completions`, key: floorKey, body: direct, pid: floor.child.pid },
-  { name: 'tollgate', url: `${tgUrl}/v1/chat/completions`, key, body, pid: tg.child.pid },
-  { name: 'tollgate, billing+limits off', url: `http://127.0.0.1:${offPort}/v1/chat/completions`, key: offKey, body, pid: tgOff.child.pid },
+  { name: 'floor (bare Node proxy)', url: `http://127.0.0.1:${floorPort}/v1/chat/completions`, key: floorKey, body: direct, pid: floor.pid },
+  { name: 'tollgate', url: `${tgUrl}/v1/chat/completions`, key, body, pid: tg.pid },
+  { name: 'tollgate, billing+limits off', url: `http://127.0.0.1:${offPort}/v1/chat/completions`, key: offKey, body, pid: tgOff.pid },
 ];
 
 const scenarios = quick
@@ -139,5 +99,5 @@ for (const sc of scenarios) {
   }
 }
 console.table(rows);
-for (const c of [upstream.child, floor.child, tg.child, tgOff.child]) c.kill('SIGTERM');
+for (const c of [upstream, floor, tg, tgOff]) c.kill('SIGTERM');
 console.log(`storage: ${storage ?? 'sqlite'}; "tollgate" runs auth, limits, reservation, routing and usage records; the last row turns billing and limits off.`);

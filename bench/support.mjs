@@ -1,0 +1,69 @@
+// Helpers shared by the bench/*.mjs load benchmarks: command-line options, child processes pinned
+// to a CPU core, free ports, CPU time and peak memory from /proc, and a key for a running Tollgate.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const ADMIN_TOKEN = 'bench-admin-token';
+
+export const args = process.argv.slice(2);
+export const flag = (name) => args.includes(name);
+export const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+export const numberOption = (name, fallback) => Number(option(name, fallback));
+
+/** On Linux, [bin, argv] that run `cmd` on one core only, so the gateway under test and the load generator do not share a core. */
+const pin = (core, cmd) => (process.platform === 'linux' ? ['taskset', ['-c', String(core), ...cmd]] : [cmd[0], cmd.slice(1)]);
+
+export const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const children = [];
+
+/** Spawns `cmd` on `core` from the repository root (commands name bin/… and bench/… relative to it) and resolves with the child once its stdout has printed `readyText`. */
+export function start(core, cmd, readyText) {
+  const [bin, argv] = pin(core, cmd);
+  const child = spawn(bin, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes(readyText)) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`${cmd.join(' ')} exited ${code}: ${out}`)));
+  });
+}
+
+export const stop = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+export const killAll = () => {
+  for (const c of children) c.kill('SIGTERM');
+};
+
+/** User + system CPU time of a process in ms; /proc/<pid>/stat counts it in clock ticks of 1/100 s. */
+export const cpuMs = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+};
+
+export const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+export async function createKey(url, name = 'bench') {
+  const post = async (path, credential, body) =>
+    (await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+  const org = await post('/admin/orgs', ADMIN_TOKEN, { name, credits_usd: 1e6 });
+  return (await post('/api/keys', org.management_key, {})).key;
+}
