@@ -1,6 +1,7 @@
 // The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
 // one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AuthHeaders } from '../auth/authenticate.js';
@@ -40,6 +41,18 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 256 },
+    // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
+    // default): check often enough that a stalled client is cut off close to its deadline.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          headersTimeout: server.header_timeout_ms,
+          requestTimeout: server.request_timeout_ms,
+          connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(server.header_timeout_ms / 4))),
+          noDelay: true,
+        },
+        handler,
+      ),
     // Always our own id: it keys billing and usage rows, so a client cannot make two requests share it.
     // A random per-process stem plus a counter is unique across instances and cheaper than a UUID each time.
     genReqId: () => `req_${idStem}${(idCounter++).toString(36)}`,
@@ -57,7 +70,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
         },
       });
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        socket.end(`HTTP/1.1 ${tooLarge ? '413 Payload Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       } else socket.destroy();
     },
     forceCloseConnections: false,
