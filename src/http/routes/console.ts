@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RouteContext } from '../app.js';
 
 const TYPES: Record<string, string> = {
@@ -32,7 +32,7 @@ export function registerConsoleRoutes(app: FastifyInstance, _ctx: RouteContext):
     }
     return b;
   };
-  const sendIndex = (reply: import('fastify').FastifyReply) => {
+  const sendIndex = (reply: FastifyReply) => {
     const index = read(join(root, 'index.html'));
     if (!index) {
       return reply
