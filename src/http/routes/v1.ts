@@ -26,7 +26,7 @@ function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
   };
 }
 
-/** An AbortSignal that fires when the client goes away before the response is complete. */
+/** Aborted when the client goes away before the response is complete (or by the gateway, with a reason, on shutdown). */
 function clientAbort(res: ServerResponse): AbortController {
   const ac = new AbortController();
   res.once('close', () => {
