@@ -2,35 +2,38 @@
 // SQLite under ./data, a demo org, plus any real provider whose API key is in the environment.
 import type { Env } from './load.js';
 
+/** The mock provider's demo models (also what the test suites configure). */
+export const MOCK_DEMO_MODELS: readonly Record<string, unknown>[] = [
+  {
+    id: 'mock-chat',
+    description: 'Mock model (deterministic, local): echoes and generates text with real token counts',
+    context_window: 32000,
+    max_output_tokens: 4096,
+    pricing: { input_per_mtok: 1, output_per_mtok: 2 },
+    channels: [{ provider: 'mock', upstream_model: 'mock-chat' }],
+  },
+  {
+    id: 'mock-chat-large',
+    description: 'Mock model (deterministic, local), larger and pricier',
+    context_window: 128000,
+    max_output_tokens: 16384,
+    pricing: { input_per_mtok: 3, output_per_mtok: 15 },
+    channels: [{ provider: 'mock', upstream_model: 'mock-chat-large' }],
+  },
+  {
+    id: 'mock-embedding',
+    kind: 'embedding',
+    description: 'Mock embedding model (deterministic, local)',
+    context_window: 8192,
+    max_output_tokens: 1,
+    pricing: { input_per_mtok: 0.02, output_per_mtok: 0 },
+    channels: [{ provider: 'mock', upstream_model: 'mock-embedding' }],
+  },
+];
+
 export function defaultConfigInput(env: Env): Record<string, unknown> {
   const providers: Record<string, unknown>[] = [{ id: 'mock', type: 'mock', tokens_per_second: 0 }];
-  const models: Record<string, unknown>[] = [
-    {
-      id: 'mock-chat',
-      description: 'Mock model (deterministic, local): echoes and generates text with real token counts',
-      context_window: 32000,
-      max_output_tokens: 4096,
-      pricing: { input_per_mtok: 1, output_per_mtok: 2 },
-      channels: [{ provider: 'mock', upstream_model: 'mock-chat' }],
-    },
-    {
-      id: 'mock-chat-large',
-      description: 'Mock model (deterministic, local), larger and pricier',
-      context_window: 128000,
-      max_output_tokens: 16384,
-      pricing: { input_per_mtok: 3, output_per_mtok: 15 },
-      channels: [{ provider: 'mock', upstream_model: 'mock-chat-large' }],
-    },
-    {
-      id: 'mock-embedding',
-      kind: 'embedding',
-      description: 'Mock embedding model (deterministic, local)',
-      context_window: 8192,
-      max_output_tokens: 1,
-      pricing: { input_per_mtok: 0.02, output_per_mtok: 0 },
-      channels: [{ provider: 'mock', upstream_model: 'mock-embedding' }],
-    },
-  ];
+  const models: Record<string, unknown>[] = [...MOCK_DEMO_MODELS];
   if (env.OPENAI_API_KEY) {
     providers.push({ id: 'openai', type: 'openai', base_url: env.OPENAI_BASE_URL || 'https://api.openai.com/v1', api_key: '${OPENAI_API_KEY}' });
     models.push(

@@ -3,7 +3,7 @@
 // channel), balance.low and budget.threshold, each sent once per transition, not once per
 // failing request; webhooks are HMAC-SHA256 signed and retried with backoff; email via SMTP.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertService } from '../../src/alerts/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
+import { closeSharedRedisSuite, connectTestClient, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
 import { ask, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from '../resilience/support.js';
 import { type Delivery, type SmtpSink, startSmtpSink, startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 
@@ -348,15 +348,7 @@ describe.skipIf(!redisUp)('SPEC §10 alerts across instances sharing Redis', () 
     b = await startTestGateway({ raw });
   });
 
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeSharedRedisSuite({ gateways: [a, b], redis, prefix, dir }));
 
   it('announces model.unavailable once, not once per instance, when the breaker opens on one and is shared with the other', async () => {
     const key = (await a.createKey(early.mk)).key;

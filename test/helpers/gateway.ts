@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { MOCK_DEMO_MODELS } from '../../src/config/defaults.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { type RunningGateway, startGateway } from '../../src/main.js';
@@ -11,30 +12,7 @@ import { createLogger } from '../../src/observability/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-export const MOCK_MODELS = [
-  {
-    id: 'mock-chat',
-    context_window: 32000,
-    max_output_tokens: 4096,
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 },
-    channels: [{ provider: 'mock', upstream_model: 'mock-chat' }],
-  },
-  {
-    id: 'mock-chat-large',
-    context_window: 128000,
-    max_output_tokens: 16384,
-    pricing: { input_per_mtok: 3, output_per_mtok: 15 },
-    channels: [{ provider: 'mock', upstream_model: 'mock-chat-large' }],
-  },
-  {
-    id: 'mock-embedding',
-    kind: 'embedding',
-    context_window: 8192,
-    max_output_tokens: 1,
-    pricing: { input_per_mtok: 0.02, output_per_mtok: 0 },
-    channels: [{ provider: 'mock', upstream_model: 'mock-embedding' }],
-  },
-];
+export const MOCK_MODELS = MOCK_DEMO_MODELS;
 
 export interface TestGateway {
   url: string;

@@ -1,5 +1,6 @@
 // Shared Redis plumbing for the limiter tests: reachability probe, isolated key prefix, cleanup.
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Redis } from 'ioredis';
 import { createLimiterRedisClient, waitUntilReady } from '../../src/limits/index.js';
@@ -74,4 +75,19 @@ export async function silentServer(): Promise<{ port: number; close: () => Promi
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Teardown of a suite that runs gateways sharing one Redis prefix and one temp directory. */
+export async function closeSharedRedisSuite(parts: {
+  gateways: Array<{ close(): Promise<void> } | undefined>;
+  redis: Redis | undefined;
+  prefix: string;
+  dir: string | undefined;
+}): Promise<void> {
+  for (const g of parts.gateways) await g?.close();
+  if (parts.redis) {
+    await deleteKeys(parts.redis, parts.prefix);
+    parts.redis.disconnect();
+  }
+  if (parts.dir) rmSync(parts.dir, { recursive: true, force: true });
 }

@@ -1,14 +1,14 @@
 // SPEC §5 circuit breaker: each channel's breaker opens after a run (or a rate) of failures,
 // routes traffic away while open, lets ONE probe through when half-open, closes on success
 // and re-opens on failure. With Redis, an open breaker on one instance stops the others.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { deferred } from '../helpers/upstream.js';
-import { connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
+import { closeSharedRedisSuite, connectTestClient, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
 import { ask, availableOf, channelStateMetric, channelsOf, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from './support.js';
 
 const THRESHOLD = 3;
@@ -215,15 +215,7 @@ describe.skipIf(!redisUp)('SPEC §5 circuit breaker shared across instances (Red
     b = await startTestGateway({ raw });
   });
 
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeSharedRedisSuite({ gateways: [a, b], redis, prefix, dir }));
 
   it('a breaker opened on gateway A stops gateway B sending to that channel', async () => {
     expect((await send(b, key, ask('shared', 'b warm-up'))).status).toBe(200);
@@ -273,15 +265,7 @@ describe.skipIf(!redisUp)('SPEC §5 circuit breaker recovery shared across insta
     d = await startTestGateway({ raw });
   });
 
-  afterAll(async () => {
-    await c?.close();
-    await d?.close();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeSharedRedisSuite({ gateways: [c, d], redis, prefix, dir }));
 
   it('a probe that closes the breaker on one instance resumes traffic on the other', async () => {
     up.setDefault('resume', fail(500, 'resume is down'));
