@@ -1,5 +1,5 @@
 // Every error code Tollgate can return, with its HTTP status and type (SPEC §12).
-// This is the only place codes are declared; a test checks it against SPEC.md.
+// This is the only place codes are declared; test/docs/errors-doc.test.ts checks docs/errors.md against it.
 
 export const ERROR_REGISTRY = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
