@@ -3,6 +3,7 @@
 import { Redis } from 'ioredis';
 import type { ChatCompletion, ChatRequest } from '../../src/core/types.js';
 import type { CachedEntry } from '../../src/cache/types.js';
+import { serviceMissing } from '../helpers/services.js';
 
 export function chatRequest(overrides: Partial<ChatRequest> = {}): ChatRequest {
   return {
@@ -62,7 +63,7 @@ export async function connectTestRedis(): Promise<Redis | undefined> {
     return redis;
   } catch (err) {
     redis.disconnect();
-    console.warn(`[test/cache] Redis unreachable at ${REDIS_URL} (${(err as Error).message}): skipping Redis-backed cache tests`);
+    serviceMissing('Redis', `unreachable at ${REDIS_URL}: ${(err as Error).message}`, 'the Redis-backed cache tests');
     return undefined;
   }
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceMissing } from '../helpers/services.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,7 +25,7 @@ const missing = [
   existsSync(BUILT_SERVER) ? null : 'the built server dist/cli/index.js (npm run build)',
   existsSync(BUILT_CONSOLE) ? null : 'the built console console/dist (npm run build)',
 ].filter((m): m is string => m !== null);
-if (missing.length > 0) console.warn(`[console e2e] SKIPPED: missing ${missing.join('; ')}`);
+if (missing.length > 0) serviceMissing('the console end-to-end setup', `missing ${missing.join('; ')}`, 'the console end-to-end tests');
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 

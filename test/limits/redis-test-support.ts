@@ -4,10 +4,18 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Redis } from 'ioredis';
 import { createLimiterRedisClient, waitUntilReady } from '../../src/limits/index.js';
+import { serviceMissing } from '../helpers/services.js';
 
 export const TEST_REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** Whether a suite's Redis answers; under CI=true a missing Redis throws instead (see test/helpers/services.ts). */
 export async function isRedisReachable(url: string = TEST_REDIS_URL): Promise<boolean> {
+  const up = await pingRedis(url);
+  if (!up) serviceMissing('Redis', `no answer at ${url}`, 'the tests that need it');
+  return up;
+}
+
+export async function pingRedis(url: string = TEST_REDIS_URL): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,

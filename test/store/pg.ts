@@ -2,6 +2,7 @@
 // reason) when no Postgres is reachable, so suites can skip their Postgres half instead of failing.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { serviceMissing } from '../helpers/services.js';
 
 export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECT_TIMEOUT_MS = 2000;
@@ -53,7 +54,7 @@ export async function freshPostgresSchema(purpose = 'the Postgres tests'): Promi
     // Node reports a refused dual-stack connect as an AggregateError with an empty message.
     const e = err as { message?: string; code?: string };
     const reason = e.message || e.code || String(err);
-    console.log(`Postgres not reachable at ${displayUrl(url)}: skipping ${purpose} (${reason})`);
+    serviceMissing('Postgres', `not reachable at ${displayUrl(url)}: ${reason}`, purpose);
     return undefined;
   }
   return {
