@@ -21,6 +21,7 @@ export const ERROR_REGISTRY = {
   model_not_found: { status: 404, type: 'not_found_error' },
   not_found: { status: 404, type: 'not_found_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
   idempotency_conflict: { status: 409, type: 'invalid_request_error' },
   payload_too_large: { status: 413, type: 'invalid_request_error' },
   rpm_exceeded: { status: 429, type: 'rate_limit_error' },
@@ -29,6 +30,7 @@ export const ERROR_REGISTRY = {
   provider_error: { status: 502, type: 'upstream_error' },
   model_unavailable: { status: 503, type: 'upstream_error' },
   overloaded: { status: 503, type: 'upstream_error' },
+  store_unavailable: { status: 503, type: 'api_error' },
   timeout: { status: 504, type: 'upstream_error' },
 } as const;
 

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AuthHeaders } from '../auth/authenticate.js';
 import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
-import { normaliseError, sendError } from './errors.js';
+import { clientErrorResponse, normaliseError, sendError } from './errors.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerConsoleRoutes } from './routes/console.js';
@@ -59,19 +59,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     return503OnClosing: true,
     // Requests Node cannot even parse (bad header bytes, oversized headers) still get the envelope.
     clientErrorHandler: (err, socket) => {
-      const code = (err as { code?: string }).code;
-      const tooLarge = code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify({
-        error: {
-          message: tooLarge ? 'The request headers are too large.' : 'The request could not be parsed as HTTP (malformed request line or headers).',
-          type: 'invalid_request_error',
-          code: tooLarge ? 'payload_too_large' : 'invalid_json',
-          param: null,
-        },
-      });
-      if (socket.writable) {
-        socket.end(`HTTP/1.1 ${tooLarge ? '413 Payload Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      } else socket.destroy();
+      if (socket.writable) socket.end(clientErrorResponse((err as { code?: string }).code));
+      else socket.destroy();
     },
     forceCloseConnections: false,
   });

@@ -2,6 +2,10 @@
 // Fastify's own errors (body too large, bad JSON, bad content type).
 import type { FastifyReply } from 'fastify';
 import { GatewayError, toGatewayError } from '../core/errors.js';
+import { isStoreUnavailable } from '../store/errors.js';
+
+/** Seconds a client is told to wait when the store is unreachable: long enough for a failover or restart. */
+const STORE_RETRY_AFTER_S = 5;
 
 const FASTIFY_CODES: Record<string, () => GatewayError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new GatewayError('payload_too_large', 'The request body is larger than this gateway accepts (server.max_body_bytes). Send a smaller request.'),
@@ -20,6 +24,13 @@ export function normaliseError(err: unknown): GatewayError {
   if (code && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
   if ((err as { statusCode?: number } | null)?.statusCode === 413) return FASTIFY_CODES.FST_ERR_CTP_BODY_TOO_LARGE();
   if ((err as { statusCode?: number } | null)?.statusCode === 400 && err instanceof SyntaxError) return FASTIFY_CODES.FST_ERR_CTP_INVALID_JSON_BODY();
+  if (isStoreUnavailable(err)) {
+    return new GatewayError('store_unavailable', 'The gateway cannot reach its database right now, so this call could not be completed. Retry after the number of seconds in Retry-After.', {
+      retryAfterS: STORE_RETRY_AFTER_S,
+      retryable: true,
+      cause: err,
+    });
+  }
   return toGatewayError(err);
 }
 
@@ -31,4 +42,20 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
 
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
   return reply.code(err.status).headers(errorHeaders(err)).type('application/json').send(err.toEnvelope());
+}
+
+/**
+ * The raw HTTP answer for a request Node rejected before Fastify saw it: a client too slow with
+ * its headers or body (408), headers too large (413), or bytes that are not HTTP (400).
+ */
+export function clientErrorResponse(nodeCode: string | undefined): string {
+  const err =
+    nodeCode === 'HPE_HEADER_OVERFLOW'
+      ? new GatewayError('payload_too_large', 'The request headers are too large.')
+      : nodeCode === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new GatewayError('request_timeout', 'The request was not received in time: the client sent its headers or body too slowly. Send the whole request without pausing.')
+        : new GatewayError('invalid_json', 'The request could not be parsed as HTTP (malformed request line or headers).');
+  const reason = err.status === 413 ? 'Payload Too Large' : err.status === 408 ? 'Request Timeout' : 'Bad Request';
+  const body = JSON.stringify(err.toEnvelope());
+  return `HTTP/1.1 ${err.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

@@ -17,3 +17,27 @@ export function isUniqueViolation(err: unknown): boolean {
   // 23505 is Postgres' unique_violation; better-sqlite3 reports the extended SQLite code.
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/** Network and server-state errors meaning "the database cannot be reached right now", not "this input is wrong". */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR']);
+// pg raises these without a code when a pooled connection dies or a connect times out.
+const UNAVAILABLE_MESSAGES = /connection terminated|timeout exceeded when trying to connect|connection timeout|not queryable|the database connection is not open|terminating connection/i;
+
+/**
+ * True when a store call failed because the database is unreachable or refusing work for a
+ * while (connection refused or cut, Postgres shutting down or out of connections, SQLite locked
+ * or out of disk): the caller may retry later. Postgres SQLSTATE classes 08 (connection
+ * exception) and 57P (operator intervention) and 53300 (too many connections) count too.
+ */
+export function isStoreUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 3) return false;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string') {
+    if (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('SQLITE_IOERR') || e.code.startsWith('SQLITE_BUSY')) return true;
+    if (/^(08...|57P0[1-3]|53300)$/.test(e.code)) return true;
+  }
+  if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
+  if (Array.isArray(e.errors) && e.errors.some((x) => isStoreUnavailable(x, depth + 1))) return true;
+  return e.cause !== undefined && isStoreUnavailable(e.cause, depth + 1);
+}

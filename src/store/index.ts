@@ -5,7 +5,7 @@ import { KyselyStore } from './kysely-store.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
-export { InvalidCursorError, isUniqueViolation } from './errors.js';
+export { InvalidCursorError, isStoreUnavailable, isUniqueViolation } from './errors.js';
 export { parseStorageUrl } from './dialect.js';
 
 export interface OpenStoreOptions {

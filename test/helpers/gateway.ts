@@ -31,6 +31,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   raw?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Postgres schema for a postgres:// storage url in `raw`. */
+  storeSchema?: string;
 }
 
 let orgCounter = 0;
@@ -58,7 +60,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       cb();
     },
   });
-  const running = await startGateway({ config, logger: createLogger({ level: 'info', destination }) });
+  const running = await startGateway({ config, logger: createLogger({ level: 'info', destination }), storeSchema: opts.storeSchema });
   const url = running.url;
   const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
     fetch(url + path, {

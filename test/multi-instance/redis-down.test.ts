@@ -5,7 +5,7 @@
 // process, is started with Redis unreachable from the first moment.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chat, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, chat, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { CLUSTER_ADMIN_TOKEN, callJson, type ErrorBody, ensureFreshDist, spawnTollgate, startTcpProxy, type TcpProxy, type TollgateProcess, writeConfigDir } from '../helpers/cluster.js';
 import { closedPort, connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
 
@@ -79,7 +79,7 @@ describe('SPEC §7 Redis configured and unreachable: limits and budgets fail clo
         expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
       }
       // Readiness says why.
-      const ready = await fetch(`${gw.url}/readyz`);
+      const ready = await fetch(`${gw.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       expect(ready.status).toBe(503);
       expect(JSON.stringify(await ready.json())).toMatch(/redis/);
 

@@ -1,16 +1,27 @@
 // Operations: liveness, readiness (store and Redis reachable, not draining), Prometheus metrics.
-import type { FastifyInstance } from 'fastify';
+// Readiness tells anonymous callers only ok / failing: the checks' details (hosts, ports,
+// driver messages) are for the operator's admin token.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateAdmin } from '../../auth/authenticate.js';
 import { authHeaders, type RouteContext } from '../app.js';
 
 export function registerOpsRoutes(app: FastifyInstance, { gw, draining }: RouteContext): void {
+  const isOperator = (req: FastifyRequest): boolean => {
+    try {
+      authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
-    if (draining.value) return reply.code(503).send({ status: 'draining' });
-    const checks = await gw.readiness();
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+  app.get('/readyz', async (req, reply) => {
+    const checks: Record<string, string> = draining.value ? { draining: 'shutting down' } : await gw.readiness();
+    const ok = !draining.value && Object.values(checks).every((c) => c === 'ok');
+    const status = ok ? 'ok' : 'failing';
+    return reply.code(ok ? 200 : 503).send(isOperator(req) ? { status, checks } : { status });
   });
 
   app.get('/metrics', async (req, reply) => {
