@@ -150,10 +150,22 @@ export class TenantService {
     return updated!;
   }
 
-  /** Issues a replacement with the same settings; the old key stays valid for `overlapS` seconds. */
-  async rotateKey(orgId: string, id: string, overlapS: number): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
+  /**
+   * Issues a replacement with the same settings; the old key stays valid for `overlapS` seconds.
+   * A key that can no longer be used (revoked, expired) cannot be rotated: rotation must not
+   * revive it. The replacement keeps the key's own expiry, never an overlap end set by an
+   * earlier rotation (the first replacement of this key holds that own expiry).
+   */
+  async rotateKey(orgId: string, id: string, overlapS: number, now = Date.now()): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
     const old = this.ownedKey(orgId, id);
-    if (old.revoked_at !== null) throw new GatewayError('invalid_value', 'A revoked key cannot be rotated; create a new key.');
+    if (old.revoked_at !== null) throw new GatewayError('invalid_value', 'A revoked key cannot be rotated; create a new key with POST /api/keys.');
+    if (old.expires_at !== null && old.expires_at <= now) {
+      throw new GatewayError('invalid_value', `This key expired at ${new Date(old.expires_at).toISOString()} and cannot be rotated; rotate its replacement or create a new key with POST /api/keys.`);
+    }
+    const ownExpiry = this.ownExpiry(orgId, old);
+    if (ownExpiry !== null && ownExpiry <= now) {
+      throw new GatewayError('invalid_value', `This key's replacement expired at ${new Date(ownExpiry).toISOString()}; create a new key with POST /api/keys.`);
+    }
     const fresh = await this.createKey(
       orgId,
       old.kind,
@@ -164,16 +176,29 @@ export class TenantService {
         tpm: old.tpm,
         allowed_models: old.allowed_models,
         fallbacks: old.fallbacks,
-        expires_at: old.expires_at,
+        expires_at: ownExpiry,
         cache: old.cache,
       },
       old.id,
     );
-    const overlapEnd = Date.now() + overlapS * 1000;
+    const overlapEnd = now + overlapS * 1000;
     const expires = old.expires_at !== null && old.expires_at < overlapEnd ? old.expires_at : overlapEnd;
     const previous = (await this.store.updateKey(id, { expires_at: expires, updated_at: Date.now() }))!;
     this.view.putKey(previous);
     this.onChange?.({ kind: 'key', id });
     return { ...fresh, previous };
+  }
+
+  /** The expiry a key was given (at creation or by PATCH), following its replacements past the overlap ends rotations set. */
+  private ownExpiry(orgId: string, key: KeyRow): number | null {
+    const keys = this.view.keysOf(orgId);
+    let current = key;
+    const seen = new Set<string>([key.id]);
+    for (;;) {
+      const next = keys.find((k) => k.rotated_from === current.id && !seen.has(k.id));
+      if (!next) return current.expires_at;
+      seen.add(next.id);
+      current = next;
+    }
   }
 }
