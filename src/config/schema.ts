@@ -1,6 +1,7 @@
 // The config file's shape (SPEC §8) as a zod schema with every default.
 // It validates only; loading, ${ENV} interpolation and the embedded default live beside it.
 import { z } from 'zod';
+import { extraParameterProblem } from '../core/extra-parameters.js';
 
 const positiveInt = z.number().int().positive();
 const usd = z.number().nonnegative().finite();
@@ -27,6 +28,19 @@ export const mockFaultSchema = z
   })
   .strict();
 
+/** Provider-specific request fields forwarded upstream (vLLM's top_k, Ollama's options …): names, or "any". */
+const extraParametersSchema = z
+  .union([
+    z.literal('any'),
+    z.array(
+      z.string().superRefine((name, ctx) => {
+        const problem = extraParameterProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; it cannot be an extra parameter` });
+      }),
+    ),
+  ])
+  .optional();
+
 export const providerSchema = z
   .object({
     id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."'),
@@ -43,6 +57,7 @@ export const providerSchema = z
     /** mock only: token rate for streaming (tokens/s, 0 = as fast as possible) and faults. */
     tokens_per_second: z.number().nonnegative().default(0),
     faults: mockFaultSchema.optional(),
+    extra_parameters: extraParametersSchema,
   })
   .strict();
 
@@ -66,6 +81,7 @@ export const modelSchema = z
       .strict()
       .prefault({}),
     supported_parameters: z.array(z.string()).optional(),
+    extra_parameters: extraParametersSchema,
     maintenance: z.boolean().default(false),
     description: z.string().optional(),
     channels: z.array(channelSchema).min(1, 'a model needs at least one channel'),

@@ -66,6 +66,8 @@ export function notAllowed(modelId: string, via?: string): GatewayError {
 /** The OpenAI list entry for a model, with Tollgate's extra fields. */
 export function describeModel(m: ModelRuntime): Record<string, unknown> {
   const c: ModelConfig = m.config;
+  const supported = m.supported ?? ALL_CHAT_PARAMETERS;
+  const extras = c.extra_parameters;
   return {
     id: c.id,
     object: 'model',
@@ -76,7 +78,8 @@ export function describeModel(m: ModelRuntime): Record<string, unknown> {
     context_length: c.context_window,
     max_output_tokens: c.max_output_tokens,
     pricing: { input_per_mtok: c.pricing.input_per_mtok, output_per_mtok: c.pricing.output_per_mtok, currency: 'USD' },
-    supported_parameters: m.supported ?? ALL_CHAT_PARAMETERS,
+    supported_parameters: extras === undefined || extras === 'any' ? supported : [...supported, ...extras.filter((x) => !supported.includes(x))],
+    ...(extras === 'any' ? { extra_parameters: 'any' } : {}),
     ...(m.channels.some((ch) => ch.provider.type === 'mock') ? { mock: true } : {}),
   };
 }

@@ -2,6 +2,7 @@
 // pays one pass over the body and every problem maps to SPEC's exact code and param.
 import type { ModelConfig } from '../config/schema.js';
 import { GatewayError } from './errors.js';
+import { acceptsExtraParameter, isAddressParameter, unknownParameterError } from './extra-parameters.js';
 import { estimatePromptTokens } from './tokens.js';
 import type { ChatRequest } from './types.js';
 
@@ -209,9 +210,9 @@ export function validateChatRequest(body: unknown): ChatRequest {
     // Own keys only: names like __proto__ or hasOwnProperty exist on every object.
     const check = Object.hasOwn(PARAMS, key) ? PARAMS[key] : undefined;
     if (check === undefined) {
-      throw new GatewayError('unknown_parameter', `Unknown parameter "${key}". It is not a Chat Completions parameter${key === 'api_base' || key === 'base_url' ? '; upstream addresses come from the gateway configuration only' : ''}.`, {
-        param: key,
-      });
+      // Other fields may be a model's declared extra parameters: validateForModel decides.
+      if (isAddressParameter(key)) throw unknownParameterError(key);
+      continue;
     }
     const value = body[key];
     if (check === null || value === null) continue;
@@ -229,9 +230,12 @@ export function requestedOutputTokens(req: ChatRequest): number | undefined {
 
 /** Checks that depend on the model: supported parameters, output limit, context window. Returns the prompt estimate. */
 export function validateForModel(req: ChatRequest, model: ModelConfig, supported: readonly string[] | undefined): number {
+  for (const key in req) {
+    if (!Object.hasOwn(PARAMS, key) && !acceptsExtraParameter(model.extra_parameters, key)) throw unknownParameterError(key, model.id);
+  }
   if (supported) {
     for (const key in req) {
-      if (ALWAYS_SUPPORTED.has(key)) continue;
+      if (ALWAYS_SUPPORTED.has(key) || !Object.hasOwn(PARAMS, key)) continue;
       const v = req[key];
       if (v === null || v === undefined || isNeutral(key, v)) continue;
       if (supported.includes(key) || supported.includes(PARAM_ALIASES[key] ?? '')) continue;

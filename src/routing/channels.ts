@@ -1,6 +1,7 @@
 // The runtime view of models and their channels: adapter, transport and breaker for each
 // channel, and the choice of channel (priority, then weight, among healthy ones).
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.js';
+import { effectiveExtraParameters } from '../core/extra-parameters.js';
 import { createAdapter, createTransport } from '../providers/registry.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { CircuitBreaker, type CircuitState } from './breaker.js';
@@ -66,7 +67,10 @@ export class ChannelTable {
         return ch;
       });
       const firstAdapter = channels[0]?.adapter;
-      this.models.set(m.id, { config: m, channels, supported: m.supported_parameters ?? firstAdapter?.supportedParameters });
+      // The model as requests see it: with the extra parameters its providers declare folded in.
+      const extras = effectiveExtraParameters(m, channels.map((c) => c.provider));
+      const resolved = extras === m.extra_parameters ? m : { ...m, extra_parameters: extras };
+      this.models.set(m.id, { config: resolved, channels, supported: m.supported_parameters ?? firstAdapter?.supportedParameters });
     }
   }
 

@@ -1,15 +1,21 @@
 // OpenAI-compatible request building: the body passes through almost untouched; only the
 // model name, Tollgate's own fields and the usage request for streams change.
+import { acceptsExtraParameter } from '../../core/extra-parameters.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
+import { ALL_CHAT_PARAMETERS } from '../../core/validate.js';
 import type { AdapterContext } from '../types.js';
 
 /** Tollgate-only fields that must never reach an upstream. */
 const GATEWAY_FIELDS = new Set(['models']);
+const CHAT_PARAMETERS = new Set(['model', 'messages', ...ALL_CHAT_PARAMETERS]);
 
 export function toOpenAIChatBody(req: ChatRequest, ctx: AdapterContext): string {
   const out: Record<string, unknown> = {};
+  const extras = ctx.model.extra_parameters;
   for (const key in req) {
     if (GATEWAY_FIELDS.has(key)) continue;
+    // A provider-specific field goes only to a model that declares it (a fallback may not).
+    if (!CHAT_PARAMETERS.has(key) && !acceptsExtraParameter(extras, key)) continue;
     out[key] = req[key];
   }
   out.model = ctx.upstreamModel;
