@@ -87,7 +87,13 @@ const record = (name: string, ...objs: unknown[]) => answers.set(name, [...(answ
 
 beforeAll(async () => {
   gw = await startTestGateway({
-    raw: { models: [...MOCK_DEMO_MODELS, { id: 'mock-maint', maintenance: true, channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] }] },
+    raw: {
+      models: [
+        ...MOCK_DEMO_MODELS,
+        { id: 'mock-maint', maintenance: true, channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
+        { id: 'mock-extra', extra_parameters: 'any', channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
+      ],
+    },
   });
   const created = await json(await api('/admin/orgs', ADMIN_TOKEN, { body: { name: 'docs-org', credits_usd: 25, spend_cap_usd: 20 } }));
   record('org', created.org);
