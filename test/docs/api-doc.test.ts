@@ -188,6 +188,53 @@ describe('docs/api.md documents the request fields', () => {
   }
 });
 
+describe('docs/api.md documents the request headers', () => {
+  const msg = [{ role: 'user', content: 'Hello' }];
+  const chatWith = (headers: Record<string, string>, body: Record<string, unknown> = {}) => chat(gw.url, key.key, { model: 'mock-chat', messages: msg, ...body }, headers);
+  /** For each documented request header, a request showing the effect the page describes. */
+  const effects: Record<string, () => Promise<void>> = {
+    authorization: async () => {
+      expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key.key}` } })).status).toBe(200);
+    },
+    'x-api-key': async () => {
+      expect((await fetch(`${gw.url}/v1/models`, { headers: { 'x-api-key': key.key } })).status).toBe(200);
+    },
+    'content-type': async () => {
+      expect((await chatWith({ 'content-type': 'application/json' })).status).toBe(200);
+    },
+    'x-request-id': async () => {
+      const res = await chatWith({ 'x-request-id': 'docs-probe.1' });
+      expect(res.headers.get('x-request-id')).toBe('docs-probe.1');
+      expect(res.headers.get('x-tollgate-request-id')).toMatch(/^req_/);
+    },
+    'idempotency-key': async () => {
+      await chatWith({ 'idempotency-key': 'docs-probe-2' });
+      const again = await chatWith({ 'idempotency-key': 'docs-probe-2' });
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect((await chatWith({ 'idempotency-key': 'docs-probe-2' }, { max_tokens: 7 })).status).toBe(409);
+    },
+    'cache-control': async () => {
+      const body = { temperature: 0, messages: [{ role: 'user', content: 'cache probe' }] };
+      await chatWith({}, body);
+      expect((await chatWith({}, body)).headers.get('x-tollgate-cache')).toBe('HIT');
+      expect((await chatWith({ 'cache-control': 'no-cache' }, body)).headers.get('x-tollgate-cache')).toBe('BYPASS');
+    },
+    'x-mock-fault': async () => {
+      expect((await chatWith({ 'x-mock-fault': 'status=400' })).status).toBe(400);
+    },
+    'x-mock-words': async () => {
+      const res = (await (await chatWith({ 'x-mock-words': '3' })).json()) as { choices: Array<{ message: { content: string } }> };
+      expect(res.choices[0].message.content.trim().split(/\s+/)).toHaveLength(3);
+    },
+  };
+
+  it('shows, for every documented request header, the effect the page describes', async () => {
+    const documented = markedTable('headers', 'request').map((h) => h.toLowerCase());
+    expect(documented.filter((h) => !(h in effects)), 'documented request headers without a check here').toEqual([]);
+    for (const h of documented) await effects[h]();
+  });
+});
+
 describe('docs/api.md documents the response headers', () => {
   it('lists every header the gateway sent beyond the plain HTTP ones', () => {
     const documented = new Set(markedTable('headers', 'response').map((h) => h.toLowerCase()));
