@@ -8,14 +8,17 @@ import { AlertService } from './alerts/index.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
-import { closeRedisClient, redisClass, createLimiterRedisClient, waitUntilReady, createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
+import { MemoryIdempotency } from './core/idempotency.js';
+import { RedisIdempotency } from './kv/idempotency.js';
+import { Kv } from './kv/kv.js';
+import { createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { BreakerSync } from './routing/breaker-sync.js';
+import { type BreakerChange, BreakerSync } from './routing/breaker-sync.js';
 import { ChannelTable } from './routing/channels.js';
 import type { Store } from './store/types.js';
 import { TenantService } from './tenants/service.js';
-import { TenantSync } from './tenants/sync.js';
+import { type TenantChange, TenantSync } from './tenants/sync.js';
 import { TenantView } from './tenants/view.js';
 
 export interface Gateway {
@@ -38,10 +41,9 @@ export interface Gateway {
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
-function createLimiter(config: Config, log: Logger): RateLimiter {
-  if (!config.redis.url) return createMemoryLimiter();
-  const redis = createLimiterRedisClient(config.redis.url);
-  return createResilientLimiter(createRedisLimiter(redis, config.redis.key_prefix, { closeClient: true }), {
+function createLimiter(config: Config, kv: Kv | undefined, log: Logger): RateLimiter {
+  if (!kv) return createMemoryLimiter();
+  return createResilientLimiter(createRedisLimiter(kv.redis, config.redis.key_prefix), {
     mode: config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed',
     local: createMemoryLimiter(),
     onError: (err) => log.warn({ err }, 'redis limiter unavailable'),
@@ -59,22 +61,20 @@ async function storeTotals(store: Store, view: TenantView): Promise<{ balances: 
   return { balances, keySpends, orgSpends };
 }
 
-async function createLedger(config: Config, store: Store, view: TenantView, log: Logger): Promise<CreditLedger> {
-  if (!config.redis.url) {
+async function createLedger(config: Config, kv: Kv | undefined, store: Store, view: TenantView, log: Logger): Promise<CreditLedger> {
+  if (!kv) {
     const accounts = new CreditAccounts();
     const t = await storeTotals(store, view);
     accounts.load(t.balances, t.keySpends, t.orgSpends);
     return accounts.ledger;
   }
-  const redis = createLimiterRedisClient(config.redis.url, { onError: (err) => log.debug({ err }, 'redis connection error') });
   const loadOrg = async (orgId: string) => {
     const t = await storeTotals(store, view);
     const keySpends = new Map<string, number>();
     for (const k of await store.listKeys(orgId)) keySpends.set(k.id, t.keySpends.get(k.id) ?? 0);
     return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
   };
-  const ledger = new RedisCreditLedger(redis, { prefix: config.redis.key_prefix, loadOrg });
-  await waitUntilReady(redis, 2000);
+  const ledger = new RedisCreditLedger(kv.redis, { prefix: config.redis.key_prefix, loadOrg });
   await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets follow redis.on_unavailable until it is back'));
   return new ResilientLedger(ledger, config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed', loadOrg, log);
 }
@@ -83,14 +83,17 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
   const metrics = createMetrics();
   const view = new TenantView();
   await view.load(store);
-  const accounts = await createLedger(config, store, view, log);
+  // The only Redis connections this gateway opens: one for commands, one subscriber.
+  const kv = config.redis.url ? new Kv({ url: config.redis.url, prefix: config.redis.key_prefix, onError: (err) => log.debug({ err }, 'redis connection error') }) : undefined;
+  if (kv) await kv.ready(2000);
+  const accounts = await createLedger(config, kv, store, view, log);
   const usage = new UsageWriter(store, log, {
     flushIntervalMs: config.billing.flush_interval_ms,
     batchSize: config.billing.flush_batch_size,
     maxQueue: config.billing.max_queue,
     onQueueLength: (n) => metrics.usageQueue.set(n),
   });
-  const alertRedis = config.redis.url ? createLimiterRedisClient(config.redis.url) : undefined;
+  const alertRedis = kv?.redis;
   const alertPrefix = `${config.redis.key_prefix}alert:`;
   const alerts = new AlertService({
     store,
@@ -119,11 +122,10 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state }, announce);
     }
   });
-  const limiter = createLimiter(config, log);
+  const limiter = createLimiter(config, kv, log);
   let engineRef: Engine | undefined;
-  const cacheRedis = config.redis.url ? createLimiterRedisClient(config.redis.url, { commandTimeoutMs: 100 }) : undefined;
   const cache = createResponseCache(config.cache, {
-    redis: cacheRedis,
+    redis: kv?.redis,
     redisPrefix: `${config.redis.key_prefix}cache:`,
     embed: (_orgId, text) => engineRef!.embedForCache(text),
     onError: (err, where) => log.debug({ err, where }, 'cache degraded to miss'),
@@ -143,6 +145,16 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     },
   });
   engineRef = engine;
+  if (kv) {
+    engine.idempotency.use(
+      new RedisIdempotency(kv.redis, {
+        prefix: config.redis.key_prefix,
+        instance: kv.instance,
+        fallback: new MemoryIdempotency(),
+        onError: (err) => log.warn({ err }, 'shared idempotency records unavailable; duplicates are caught on this instance only'),
+      }),
+    );
+  }
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
   const prune = () => {
@@ -156,21 +168,13 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
   let sync: TenantSync | undefined;
-  let probe: ReturnType<typeof createLimiterRedisClient> | undefined;
-  if (config.redis.url) {
-    const quiet = { onError: (err: Error) => log.debug({ err }, 'redis connection error') };
-    probe = createLimiterRedisClient(config.redis.url, quiet);
-    // Not awaited: with Redis down at boot the gateway still starts (limits and budgets fail as configured).
-    const RedisClient = redisClass();
-    const sub = new RedisClient(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: null });
-    sub.on('error', () => {});
-    sync = new TenantSync(probe, sub, store, view, log, config.redis.key_prefix);
-    sync.start().catch((err) => log.warn({ err }, 'tenant change subscription failed'));
+  if (kv) {
+    // With Redis down at boot the gateway still starts: the subscriber joins once Redis is back.
+    sync = new TenantSync(kv.feed<TenantChange>('tenants'), store, view, log);
+    sync.start();
     tenants.onChange = sync.publish;
-    const breakerSub = new RedisClient(config.redis.url, { maxRetriesPerRequest: null });
-    breakerSub.on('error', () => {});
-    breakerSync = new BreakerSync(probe, breakerSub, channels, log, config.redis.key_prefix);
-    breakerSync.start().catch((err) => log.warn({ err }, 'breaker subscription failed'));
+    breakerSync = new BreakerSync(kv.feed<BreakerChange>('breakers'), channels);
+    breakerSync.start();
   }
   return {
     config,
@@ -192,9 +196,9 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       } catch (err) {
         checks.store = `unreachable: ${(err as Error).message}`;
       }
-      if (probe) {
+      if (kv) {
         try {
-          await probe.ping();
+          await kv.ping();
           checks.redis = 'ok';
         } catch (err) {
           checks.redis = `unreachable: ${(err as Error).message}`;
@@ -204,14 +208,14 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     },
     async close() {
       clearInterval(pruneTimer);
-      await sync?.close();
-      await breakerSync?.close();
+      sync?.close();
+      breakerSync?.close();
       await limiter.close();
       await cache.close();
-      if (cacheRedis) await closeRedisClient(cacheRedis);
-      if (alertRedis) await closeRedisClient(alertRedis);
       await accounts.close();
       await channels.close();
+      // Last: everything above borrowed these connections.
+      await kv?.close();
     },
     refreshGauges() {
       metrics.usageQueue.set(usage.pending);

@@ -4,7 +4,6 @@
 // stops heartbeating, so a crashed instance cannot pin an org's credit forever.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { closeRedisClient } from '../limits/redis-client.js';
 import type { AccountSnapshot, CreditLedger, Reservation, ReserveInput, ReserveOutcome } from './accounts.js';
 import { insufficientBalance, keyBudgetReached, orgCapReached } from './accounts.js';
 
@@ -172,7 +171,7 @@ export class RedisCreditLedger implements CreditLedger {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    // The connection is borrowed from the gateway's Kv, which closes it.
     await this.redis.hdel(this.aliveKey, this.instance).catch(() => {});
-    await closeRedisClient(this.redis);
   }
 }

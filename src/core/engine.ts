@@ -220,7 +220,7 @@ export class Engine {
   }
 
   private async withIdempotency(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
-    const claim = this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody(req));
+    const claim = await this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody(req), ctx.meta.signal);
     if (claim.kind === 'replay') {
       const stored = await claim.response;
       if (!stored) return this.withIdempotency(ctx, req);
@@ -239,7 +239,8 @@ export class Engine {
       throw err;
     }
     if (result.kind === 'json') {
-      claim.complete(result.status < 400 ? { status: result.status, headers: result.headers, body: result.body } : undefined);
+      const body = result.body ?? (result.serialized === undefined ? undefined : JSON.parse(result.serialized));
+      claim.complete(result.status < 400 ? { status: result.status, headers: result.headers, body } : undefined);
       return result;
     }
     const source = result.frames;

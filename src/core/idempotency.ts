@@ -1,5 +1,7 @@
 // Idempotent inference requests (SPEC §7): a repeated Idempotency-Key for the same key
 // within 24 h replays the first response; a different body under the same header is 409.
+// The record lives behind a small contract: in this process (one instance), or in Redis so
+// that every instance (and a restarted one) sees it; duplicates wait for the first.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from './errors.js';
@@ -12,37 +14,45 @@ export interface StoredResponse {
   frames?: string[];
 }
 
+export type IdempotencyClaim =
+  | { kind: 'first'; complete(r: StoredResponse | undefined): void }
+  /** Resolves with the first response, or undefined when the first attempt failed (claim again). */
+  | { kind: 'replay'; response: Promise<StoredResponse | undefined> };
+
+/** Where idempotency records live. */
+export interface IdempotencyBackend {
+  /**
+   * The first caller gets `first` and must call complete(); later callers wait for it and
+   * replay. A failed first request (complete(undefined)) frees the key for a new attempt.
+   * Throws idempotency_conflict when the key was used with another body.
+   */
+  claim(keyId: string, idemKey: string, bodyHash: string, signal?: AbortSignal): Promise<IdempotencyClaim>;
+}
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+export function idempotencyConflict(): GatewayError {
+  return new GatewayError('idempotency_conflict', 'This Idempotency-Key was already used with a different request body. Use a new key for a new request.');
+}
+
 interface Entry {
   bodyHash: string;
   done: Promise<StoredResponse | undefined>;
 }
 
-export type IdempotencyClaim =
-  | { kind: 'first'; complete(r: StoredResponse | undefined): void }
-  | { kind: 'replay'; response: Promise<StoredResponse | undefined> };
-
-export class IdempotencyCache {
+/** Records in this process only: right for one instance, lost on restart. */
+export class MemoryIdempotency implements IdempotencyBackend {
   private readonly entries: LRUCache<string, Entry>;
 
   constructor(opts: { ttlMs?: number; max?: number } = {}) {
-    this.entries = new LRUCache<string, Entry>({ max: opts.max ?? 50_000, ttl: opts.ttlMs ?? 24 * 3600 * 1000 });
+    this.entries = new LRUCache<string, Entry>({ max: opts.max ?? 50_000, ttl: opts.ttlMs ?? IDEMPOTENCY_TTL_MS });
   }
 
-  static hashBody(body: unknown): string {
-    return createHash('sha256').update(JSON.stringify(body)).digest('hex');
-  }
-
-  /**
-   * The first caller gets `first` and must call complete(); later callers wait for it and
-   * replay. A failed first request (complete(undefined)) frees the key for a new attempt.
-   */
-  claim(keyId: string, idemKey: string, bodyHash: string): IdempotencyClaim {
+  claimNow(keyId: string, idemKey: string, bodyHash: string): IdempotencyClaim {
     const id = `${keyId}\u0000${idemKey}`;
     const existing = this.entries.get(id);
     if (existing) {
-      if (existing.bodyHash !== bodyHash) {
-        throw new GatewayError('idempotency_conflict', 'This Idempotency-Key was already used with a different request body. Use a new key for a new request.');
-      }
+      if (existing.bodyHash !== bodyHash) throw idempotencyConflict();
       return { kind: 'replay', response: existing.done };
     }
     let resolve!: (r: StoredResponse | undefined) => void;
@@ -57,5 +67,34 @@ export class IdempotencyCache {
         resolve(r);
       },
     };
+  }
+
+  async claim(keyId: string, idemKey: string, bodyHash: string): Promise<IdempotencyClaim> {
+    return this.claimNow(keyId, idemKey, bodyHash);
+  }
+}
+
+/**
+ * What the engine holds. The backend is chosen by the composition root (memory by default,
+ * Redis when configured), so the engine's stage stays the same either way.
+ */
+export class IdempotencyCache implements IdempotencyBackend {
+  private backend: IdempotencyBackend;
+
+  constructor(opts: { ttlMs?: number; max?: number } = {}) {
+    this.backend = new MemoryIdempotency(opts);
+  }
+
+  static hashBody(body: unknown): string {
+    return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+  }
+
+  /** Switches where records live; call once, at start, before any request. */
+  use(backend: IdempotencyBackend): void {
+    this.backend = backend;
+  }
+
+  claim(keyId: string, idemKey: string, bodyHash: string, signal?: AbortSignal): Promise<IdempotencyClaim> {
+    return this.backend.claim(keyId, idemKey, bodyHash, signal);
   }
 }
