@@ -212,6 +212,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       breakerSync?.close();
       await limiter.close();
       await cache.close();
+      await alerts.close();
       await accounts.close();
       await channels.close();
       // Last: everything above borrowed these connections.

@@ -1,13 +1,18 @@
-// Owns org alert settings and delivery (SPEC §10): webhooks signed with HMAC-SHA256 and retried with backoff, email through SMTP, once per transition.
-// Must not block or fail a request: detection is fed by the engine and breakers, delivery runs in the background.
-import { createHmac, randomUUID } from 'node:crypto';
-import { request } from 'undici';
+// Owns org alert settings and delivery (SPEC §10): webhooks signed per org (timestamped HMAC-SHA256) and retried with backoff, email through SMTP, once per transition.
+// Must not block or fail a request, nor reach inside the gateway's network: delivery runs in the background through a dispatcher that refuses inside addresses.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import { parseBody } from '../http/parse.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/types.js';
+import { generateWebhookSecret } from './signing.js';
+import { type Resolver, TargetPolicy } from './targets.js';
+import { WebhookClient } from './webhook-client.js';
+
+export { signDelivery, verifyDelivery } from './signing.js';
+export { TargetPolicy } from './targets.js';
 
 export const ALERT_EVENTS = ['model.unavailable', 'model.recovered', 'balance.low', 'budget.threshold'] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number] | 'test';
@@ -30,18 +35,25 @@ export type AlertSettings = {
   budget_threshold_pct: number | null;
 };
 
+/** As stored: the settings plus the org's signing secret, which leaves the service only once, when made. */
+type StoredSettings = AlertSettings & { webhook_secret?: string };
+
+/** What the management API shows: never the secret, only whether one exists (and the new one, once). */
+export type PublicAlertSettings = AlertSettings & { webhook_secret_set: boolean; webhook_secret?: string };
+
 const DEFAULTS: AlertSettings = { webhook_url: null, email: null, events: [], balance_low_usd: null, budget_threshold_pct: 80 };
 
+/** What a delivery reports to the org admin: the outcome and the receiver's HTTP status, never connection details. */
 export interface DeliveryResult {
   delivered: boolean;
   channel: 'webhook' | 'email' | 'none';
   status?: number;
   attempts: number;
-  error?: string;
 }
 
-export function signPayload(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+function publicView(s: StoredSettings, revealSecret = false): PublicAlertSettings {
+  const { webhook_secret, ...rest } = s;
+  return { ...rest, webhook_secret_set: webhook_secret !== undefined, ...(revealSecret && webhook_secret ? { webhook_secret } : {}) };
 }
 
 export interface AlertDeps {
@@ -52,13 +64,15 @@ export interface AlertDeps {
   retryDelaysMs?: number[];
   /** Cross-instance memory of raised conditions: sets `id` and returns the value it had (undefined if never set). */
   shared?: { swap(id: string, active: boolean): Promise<boolean | undefined> };
+  /** Name resolution for webhook hosts (default: the system resolver). */
+  resolve?: Resolver;
 }
 
 /** How long an instance trusts its cached copy of an org's settings: another instance may have saved new ones. */
 const SETTINGS_TTL_MS = 30_000;
 
 export class AlertService {
-  private readonly settings = new Map<string, AlertSettings>();
+  private readonly settings = new Map<string, StoredSettings>();
   /** when each org's settings were last read from the store (or saved here) */
   private readonly loadedAt = new Map<string, number>();
   private readonly refreshing = new Set<string>();
@@ -68,9 +82,17 @@ export class AlertService {
   private readonly active = new Set<string>();
   private readonly retryDelays: number[];
   private pending = 0;
+  private readonly policy: TargetPolicy;
+  private readonly webhooks: WebhookClient;
 
   constructor(private readonly deps: AlertDeps) {
     this.retryDelays = deps.retryDelaysMs ?? [1000, 5000, 30000, 120000];
+    this.policy = new TargetPolicy({ allowPrivate: deps.config.allow_private_targets, allowedHosts: deps.config.allowed_hosts }, deps.resolve);
+    this.webhooks = new WebhookClient(this.policy);
+  }
+
+  close(): Promise<void> {
+    return this.webhooks.close();
   }
 
   async load(orgIds: string[]): Promise<void> {
@@ -78,25 +100,47 @@ export class AlertService {
   }
 
   private remember(orgId: string, saved: unknown): void {
-    if (saved) this.settings.set(orgId, { ...DEFAULTS, ...(saved as Partial<AlertSettings>) });
+    if (saved) this.settings.set(orgId, { ...DEFAULTS, ...(saved as Partial<StoredSettings>) });
     this.loadedAt.set(orgId, Date.now());
   }
 
-  /** The management API reads the store: the settings may have been saved through another instance. */
-  async getSettings(orgId: string): Promise<AlertSettings> {
+  private async stored(orgId: string): Promise<StoredSettings> {
     this.remember(orgId, (await this.deps.store.getAlertSettings(orgId))?.settings);
     return { ...DEFAULTS, ...this.settings.get(orgId) };
   }
 
-  async putSettings(orgId: string, body: unknown): Promise<AlertSettings> {
-    const parsed = parseBody(settingsSchema, body);
-    const next: AlertSettings = { ...(await this.getSettings(orgId)) };
-    for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+  private async save(orgId: string, next: StoredSettings): Promise<void> {
     await this.deps.store.putAlertSettings({ org_id: orgId, settings: next, updated_at: Date.now() });
     this.version++;
     this.settings.set(orgId, next);
     this.loadedAt.set(orgId, Date.now());
-    return next;
+  }
+
+  /** The management API reads the store: the settings may have been saved through another instance. */
+  async getSettings(orgId: string): Promise<PublicAlertSettings> {
+    return publicView(await this.stored(orgId));
+  }
+
+  /** Saves settings; the first time a webhook is set, the org's signing secret is made and shown in this answer only. */
+  async putSettings(orgId: string, body: unknown): Promise<PublicAlertSettings> {
+    const parsed = parseBody(settingsSchema, body);
+    if (parsed.webhook_url && this.policy.refusesLiteral(new URL(parsed.webhook_url).hostname)) {
+      throw new GatewayError('invalid_value', 'webhook_url points inside the gateway\'s own network (loopback, private, link-local or metadata address); use a public address.', { param: 'webhook_url' });
+    }
+    const next: StoredSettings = await this.stored(orgId);
+    for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+    const made = next.webhook_url !== null && next.webhook_secret === undefined;
+    if (made) next.webhook_secret = generateWebhookSecret();
+    await this.save(orgId, next);
+    return publicView(next, made);
+  }
+
+  /** Replaces the org's signing secret and shows the new one, once. The old one stops signing at once on this instance. */
+  async rotateSecret(orgId: string): Promise<{ webhook_secret: string }> {
+    const next = await this.stored(orgId);
+    next.webhook_secret = generateWebhookSecret();
+    await this.save(orgId, next);
+    return { webhook_secret: next.webhook_secret };
   }
 
   /**
@@ -126,7 +170,7 @@ export class AlertService {
   }
 
   async sendTest(orgId: string): Promise<DeliveryResult> {
-    const s = await this.getSettings(orgId);
+    const s = await this.stored(orgId);
     if (!s.webhook_url && !s.email) throw new GatewayError('invalid_value', 'No webhook_url or email is set; save one with PUT /api/alerts first.', { param: 'webhook_url' });
     return this.deliver(orgId, s, 'test', { message: 'This is a test alert from Tollgate.' }, false);
   }
@@ -191,12 +235,12 @@ export class AlertService {
     return this.pending;
   }
 
-  private async deliver(orgId: string, s: AlertSettings, event: AlertEvent, data: Record<string, unknown>, retry: boolean): Promise<DeliveryResult> {
+  private async deliver(orgId: string, s: StoredSettings, event: AlertEvent, data: Record<string, unknown>, retry: boolean): Promise<DeliveryResult> {
     const payload = JSON.stringify({ id: `evt_${randomUUID()}`, type: event, org_id: orgId, created_at: new Date().toISOString(), data });
     this.pending++;
     try {
       let result: DeliveryResult = { delivered: false, channel: 'none', attempts: 0 };
-      if (s.webhook_url) result = await this.sendWebhook(s.webhook_url, payload, retry);
+      if (s.webhook_url) result = await this.sendWebhook(orgId, s, s.webhook_url, payload, retry);
       if (s.email && this.deps.config.smtp_url) {
         const mail = await this.sendEmail(s.email, event, payload);
         if (!s.webhook_url) result = mail;
@@ -207,27 +251,34 @@ export class AlertService {
     }
   }
 
-  private async sendWebhook(url: string, payload: string, retry: boolean): Promise<DeliveryResult> {
-    const secret = this.deps.config.webhook_secret ?? '';
+  /** A secret for an org whose webhook was saved before secrets existed: made and stored, never an empty key. */
+  private async secretFor(orgId: string, s: StoredSettings): Promise<string> {
+    if (s.webhook_secret) return s.webhook_secret;
+    const latest = await this.stored(orgId);
+    if (latest.webhook_secret) return latest.webhook_secret;
+    latest.webhook_secret = generateWebhookSecret();
+    await this.save(orgId, latest);
+    this.deps.log.warn({ orgId }, 'made a webhook signing secret for an org that had none; the org admin can see a new one with POST /api/alerts/secret/rotate');
+    return latest.webhook_secret;
+  }
+
+  private async sendWebhook(orgId: string, s: StoredSettings, url: string, payload: string, retry: boolean): Promise<DeliveryResult> {
     const delays = retry ? [0, ...this.retryDelays] : [0];
     let last: DeliveryResult = { delivered: false, channel: 'webhook', attempts: 0 };
+    let secret: string;
+    try {
+      secret = await this.secretFor(orgId, s);
+    } catch (err) {
+      this.deps.log.warn({ err, orgId }, 'alert webhook not sent: its signing secret could not be stored');
+      return last;
+    }
     for (let i = 0; i < delays.length; i++) {
       if (delays[i] > 0) await new Promise((r) => setTimeout(r, delays[i]).unref());
-      try {
-        const res = await request(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-tollgate-signature': signPayload(secret, payload), 'user-agent': 'tollgate-alerts' },
-          body: payload,
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-        });
-        await res.body.dump();
-        last = { delivered: res.statusCode < 300, channel: 'webhook', status: res.statusCode, attempts: i + 1 };
-        if (last.delivered) return last;
-      } catch (err) {
-        last = { delivered: false, channel: 'webhook', attempts: i + 1, error: (err as Error).message };
-      }
-      this.deps.log.warn({ attempt: i + 1, status: last.status }, 'alert webhook delivery failed');
+      // Each attempt is signed afresh: its timestamp must be recent when the receiver checks it.
+      const outcome = await this.webhooks.post(url, secret, payload);
+      last = { delivered: outcome.ok, channel: 'webhook', ...(outcome.status !== undefined ? { status: outcome.status } : {}), attempts: i + 1 };
+      if (outcome.ok) return last;
+      this.deps.log.warn({ orgId, attempt: i + 1, status: outcome.status, reason: outcome.reason }, 'alert webhook delivery failed');
     }
     return last;
   }
@@ -239,7 +290,8 @@ export class AlertService {
       await transport.sendMail({ from: this.deps.config.from ?? 'tollgate@localhost', to, subject: `[Tollgate] ${event}`, text: payload });
       return { delivered: true, channel: 'email', attempts: 1 };
     } catch (err) {
-      return { delivered: false, channel: 'email', attempts: 1, error: (err as Error).message };
+      this.deps.log.warn({ err }, 'alert email delivery failed');
+      return { delivered: false, channel: 'email', attempts: 1 };
     }
   }
 }

@@ -1,10 +1,21 @@
 // The config file's shape (SPEC §8) as a zod schema with every default.
 // It validates only; loading, ${ENV} interpolation and the embedded default live beside it.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { extraParameterProblem } from '../core/extra-parameters.js';
 
 const positiveInt = z.number().int().positive();
 const usd = z.number().nonnegative().finite();
+
+/** An alerts.allowed_hosts entry: a host name, an IP address, or an IP/prefix range. */
+function validHostEntry(entry: string): boolean {
+  const [net, bits, extra] = entry.split('/');
+  if (extra !== undefined) return false;
+  const family = isIP(net);
+  if (bits === undefined) return family !== 0 || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(net);
+  const n = Number(bits);
+  return family !== 0 && /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
 
 export const timeoutsSchema = z
   .object({
@@ -188,8 +199,13 @@ export const configSchema = z
       .prefault({}),
     alerts: z
       .object({
+        /** no longer used: each organisation has its own signing secret; accepted so existing configs still load */
         webhook_secret: z.string().optional(),
         smtp_url: z.string().nullable().default(null),
+        /** deliver webhooks to inside addresses too (loopback, private, link-local, metadata): development only */
+        allow_private_targets: z.boolean().default(false),
+        /** host names, IP addresses and CIDR ranges webhooks may reach even though they are inside addresses */
+        allowed_hosts: z.array(z.string().min(1).refine(validHostEntry, 'must be a host name, an IP address or a CIDR range such as 10.1.0.0/16')).max(100).default([]),
         /** waits before each webhook retry after a failed delivery */
         retry_delays_ms: z.array(z.number().int().nonnegative()).max(10).default([1000, 5000, 30000, 120000]),
         from: z.string().nullable().default(null),

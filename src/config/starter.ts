@@ -52,5 +52,5 @@ limits: { key_rpm: 600, key_tpm: null, org_rpm: null, org_tpm: null }
 cache:
   exact: { enabled: true, ttl_s: 3600 }
   semantic: { enabled: false, threshold: 0.95, embedding_model: text-embedding-3-small, ttl_s: 3600 }
-# alerts: { webhook_secret: "\${TOLLGATE_WEBHOOK_SECRET}", smtp_url: null, from: null }
+# alerts: { smtp_url: null, from: null, allowed_hosts: [] }   # webhooks never reach inside addresses unless listed
 `;

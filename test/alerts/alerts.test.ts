@@ -2,20 +2,23 @@
 // events model.unavailable / model.recovered (a model lost or regained its last healthy
 // channel), balance.low and budget.threshold, each sent once per transition, not once per
 // failing request; webhooks are HMAC-SHA256 signed and retried with backoff; email via SMTP.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// The receivers listen on 127.0.0.1, an inside address: the config allow-lists it.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlertService } from '../../src/alerts/index.js';
+import { AlertService, verifyDelivery } from '../../src/alerts/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { closeSharedRedisSuite, connectTestClient, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
 import { ask, fail, model, ok, pastCooldown, provider, SERVER, type Scripted, send, startScripted, until } from '../resilience/support.js';
 import { type Delivery, type SmtpSink, startSmtpSink, startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 
-const SECRET = 'whsec-test-0123456789abcdef';
+/** Receivers on this machine are inside addresses: only the operator's allow-list lets webhooks reach them. */
+const LOCAL_RECEIVERS = { allowed_hosts: ['127.0.0.1'] };
+/** Every org's signing secret, as shown once when its webhook was first saved. */
+const secrets = new Set<string>();
 const THRESHOLD = 2;
 const COOLDOWN_S = 0.3;
 /** $0.20 per request: 1000 output tokens at $200 per million. */
@@ -50,7 +53,7 @@ beforeAll(async () => {
       routing: { max_attempts: 1, retry_base_ms: 5 },
       circuit_breaker: { failure_threshold: THRESHOLD, min_requests: 1000, cooldown_s: COOLDOWN_S },
       limits: { key_rpm: null },
-      alerts: { webhook_secret: SECRET, smtp_url: `smtp://127.0.0.1:${smtp.port}`, from: 'alerts@tollgate.test' },
+      alerts: { ...LOCAL_RECEIVERS, smtp_url: `smtp://127.0.0.1:${smtp.port}`, from: 'alerts@tollgate.test' },
     },
   });
 });
@@ -74,14 +77,12 @@ async function alertsCall(mk: string, method: 'GET' | 'PUT' | 'POST', path = '/a
 async function subscribe(mk: string, settings: Record<string, unknown>): Promise<void> {
   const r = await alertsCall(mk, 'PUT', '/api/alerts', settings);
   expect(r.status, JSON.stringify(r.body)).toBe(200);
+  if (typeof r.body.webhook_secret === 'string') secrets.add(r.body.webhook_secret);
 }
 
 function verifySignature(d: Delivery): boolean {
   const header = String(d.headers['x-tollgate-signature'] ?? '');
-  if (!header.startsWith('sha256=')) return false;
-  const expected = createHmac('sha256', SECRET).update(d.raw).digest();
-  const got = Buffer.from(header.slice('sha256='.length), 'hex');
-  return got.length === expected.length && timingSafeEqual(got, expected);
+  return [...secrets].some((secret) => verifyDelivery(secret, d.raw, header));
 }
 
 const onPath = (path: string, type?: string, subject?: (d: Delivery) => boolean) =>
@@ -269,10 +270,11 @@ describe('SPEC §10 alerts', () => {
     const service = new AlertService({
       store: gw.running.gateway.store,
       log: createLogger({ level: 'silent' }),
-      config: { webhook_secret: SECRET, smtp_url: null, from: null, retry_delays_ms: [10, 20] },
+      config: { ...LOCAL_RECEIVERS, allow_private_targets: false, smtp_url: null, from: null, retry_delays_ms: [10, 20] },
       retryDelaysMs: [10, 20],
     });
-    await service.putSettings(orgId, { webhook_url: `${hooks.url}/direct`, events: ['model.unavailable'] });
+    const saved = await service.putSettings(orgId, { webhook_url: `${hooks.url}/direct`, events: ['model.unavailable'] });
+    if (saved.webhook_secret) secrets.add(saved.webhook_secret);
     hooks.respond('/direct', 500, 503);
     service.transition(orgId, 'direct-model', 'model', true, { model: 'direct-model' });
     await hooks.waitFor(() => onPath('/direct').length >= 3, 'three delivery attempts');
@@ -291,6 +293,7 @@ describe('SPEC §10 alerts', () => {
     await hooks.waitFor(() => onPath('/direct-dead').length >= 3, 'three failing attempts');
     await until(() => service.inFlight === 0, 'the delivery to give up');
     expect(onPath('/direct-dead')).toHaveLength(3);
+    await service.close();
   });
 
   it('sends email through SMTP (alerts.smtp_url) for the test event', async () => {
@@ -334,7 +337,7 @@ describe.skipIf(!redisUp)('SPEC §10 alerts across instances sharing Redis', () 
       routing: { max_attempts: 1, retry_base_ms: 5 },
       circuit_breaker: { failure_threshold: THRESHOLD, min_requests: 1000, cooldown_s: 60 },
       limits: { key_rpm: null },
-      alerts: { webhook_secret: SECRET },
+      alerts: LOCAL_RECEIVERS,
     };
     a = await startTestGateway({ raw });
     early = await a.createOrg(10);

@@ -61,6 +61,9 @@ function configYaml(port: number, dir: string): string {
     '    max_output_tokens: 2048',
     '    pricing: { input_per_mtok: 300, output_per_mtok: 600 }',
     '    channels: [{ provider: mock, upstream_model: mock-large }]',
+    // The test's webhook receiver listens on 127.0.0.1, which webhooks may reach only when allowed.
+    'alerts:',
+    '  allowed_hosts: ["127.0.0.1"]',
     '',
   ].join('\n');
 }

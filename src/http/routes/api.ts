@@ -172,4 +172,8 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     const { org } = mk(req);
     return gw.alerts.sendTest(org.id);
   });
+  app.post('/api/alerts/secret/rotate', async (req, reply) => {
+    const { org } = mk(req);
+    return reply.code(201).send(await gw.alerts.rotateSecret(org.id));
+  });
 }
