@@ -5,7 +5,7 @@ import type { MockFaults } from '../../config/schema.js';
 import { countTextTokens } from '../../core/tokens.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
 import { planFaults } from './faults.js';
-import { fnv1a, mockCompletion, mockEmbedding, streamPieces } from './model.js';
+import { fnv1a, type MockOutput, MockRequestError, mockCompletion, mockEmbedding, streamPieces } from './model.js';
 
 export interface MockSettings {
   tokensPerSecond: number;
@@ -13,7 +13,7 @@ export interface MockSettings {
   /** Header value required as `Authorization: Bearer …` (standalone server only). */
   apiKey?: string;
   /** Remembers outputs by request body: the model is deterministic, and benchmarks should measure the gateway, not the mock. */
-  memo?: Map<string, ReturnType<typeof mockCompletion>>;
+  memo?: Map<string, MockOutput>;
 }
 
 const MEMO_MAX = 1000;
@@ -108,29 +108,26 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   if (!Array.isArray(chat.messages)) return errorReply(400, '"messages" must be an array.', 'invalid_request_error');
   const wordsHeader = Number(header(req.headers, 'x-mock-words'));
   const words = Number.isInteger(wordsHeader) && wordsHeader > 0 ? Math.min(wordsHeader, 100000) : undefined;
-  const out = settings.memo ? memoised(settings.memo, `${words ?? ''}|${req.body}`, () => mockCompletion(chat, { words })) : mockCompletion(chat, { words });
+  let out: MockOutput;
+  try {
+    out = settings.memo ? memoised(settings.memo, `${words ?? ''}|${req.body}`, () => mockCompletion(chat, { words })) : mockCompletion(chat, { words });
+  } catch (err) {
+    if (err instanceof MockRequestError) return json(400, { error: { message: err.message, type: 'invalid_request_error', code: 'invalid_value', param: err.param } });
+    throw err;
+  }
   const id = `chatcmpl-mock${fnv1a(req.body).toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
   const model = typeof chat.model === 'string' ? chat.model : 'mock-chat';
   const usage = { prompt_tokens: out.promptTokens, completion_tokens: out.completionTokens, total_tokens: out.promptTokens + out.completionTokens };
   if (!chat.stream) {
     if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id": "broken", "choices": [' };
-    const n = chat.n ?? 1;
-    const choices = Array.from({ length: n }, (_, index) => ({
+    const choices = out.choices.map((c, index) => ({
       index,
-      message: { role: 'assistant', content: out.text, ...(out.toolCalls ? { tool_calls: out.toolCalls } : {}), refusal: null },
-      finish_reason: out.finishReason,
+      message: { role: 'assistant', content: c.text, ...(c.toolCalls ? { tool_calls: c.toolCalls } : {}), refusal: null },
+      finish_reason: c.finishReason,
       logprobs: null,
     }));
-    return json(200, {
-      id,
-      object: 'chat.completion',
-      created,
-      model,
-      choices,
-      usage: { ...usage, completion_tokens: usage.completion_tokens * n, total_tokens: usage.prompt_tokens + usage.completion_tokens * n },
-      system_fingerprint: 'tollgate-mock',
-    });
+    return json(200, { id, object: 'chat.completion', created, model, choices, usage, system_fingerprint: 'tollgate-mock' });
   }
   const includeUsage = chat.stream_options?.include_usage === true;
   const tps = plan.tokensPerSecond ?? settings.tokensPerSecond;
@@ -165,7 +162,7 @@ interface StreamArgs {
   id: string;
   created: number;
   model: string;
-  out: ReturnType<typeof mockCompletion>;
+  out: MockOutput;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   includeUsage: boolean;
   tps: number;
@@ -173,19 +170,30 @@ interface StreamArgs {
   signal: AbortSignal;
 }
 
+/** Tool arguments in pieces of a few characters, as real models stream them (compact JSON has no spaces to split at). */
+function argumentPieces(args: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 8) out.push(args.slice(i, i + 8));
+  return out;
+}
+
 async function* streamBody(a: StreamArgs): AsyncGenerator<Uint8Array> {
-  const frame = (delta: Record<string, unknown>, finish: string | null, extra?: Record<string, unknown>) =>
-    enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...(a.includeUsage ? { usage: null } : {}), ...extra })}\n\n`);
-  const frames: Uint8Array[] = [frame({ role: 'assistant', content: '' }, null)];
-  if (a.out.toolCalls) {
-    a.out.toolCalls.forEach((tc, index) => {
-      frames.push(frame({ tool_calls: [{ index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: '' } }] }, null));
-      for (const piece of streamPieces(tc.function.arguments)) frames.push(frame({ tool_calls: [{ index, function: { arguments: piece } }] }, null));
-    });
-  } else {
-    for (const piece of streamPieces(a.out.text ?? '')) frames.push(frame({ content: piece }, null));
-  }
-  frames.push(frame({}, a.out.finishReason));
+  const frame = (choice: number, delta: Record<string, unknown>, finish: string | null) =>
+    enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [{ index: choice, delta, finish_reason: finish, logprobs: null }], ...(a.includeUsage ? { usage: null } : {}) })}\n\n`);
+  const frames: Uint8Array[] = [];
+  // Each choice in turn, as its own run of chunks with its index (OpenAI interleaves them; clients accept both).
+  a.out.choices.forEach((c, choice) => {
+    frames.push(frame(choice, { role: 'assistant', content: '' }, null));
+    if (c.toolCalls) {
+      c.toolCalls.forEach((tc, index) => {
+        frames.push(frame(choice, { tool_calls: [{ index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: '' } }] }, null));
+        for (const piece of argumentPieces(tc.function.arguments)) frames.push(frame(choice, { tool_calls: [{ index, function: { arguments: piece } }] }, null));
+      });
+    } else {
+      for (const piece of streamPieces(c.text ?? '')) frames.push(frame(choice, { content: piece }, null));
+    }
+    frames.push(frame(choice, {}, c.finishReason));
+  });
   if (a.includeUsage) {
     frames.push(enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: a.usage })}\n\n`));
   }
