@@ -31,6 +31,33 @@ export const MOCK_DEMO_MODELS: readonly Record<string, unknown>[] = [
   },
 ];
 
+/**
+ * Anthropic's current Claude models with the ids Claude Code and the Anthropic SDKs send as
+ * aliases. Prices from Anthropic's price list.
+ */
+export const CLAUDE_MODELS: readonly Record<string, unknown>[] = [
+  claude('claude-fable-5.1', 'claude-fable-5-1', [], 1_000_000, 128_000, 10, 50),
+  claude('claude-opus-5.5', 'claude-opus-5-5', [], 1_000_000, 128_000, 4, 20),
+  claude('claude-sonnet-5.5', 'claude-sonnet-5-5', [], 1_000_000, 128_000, 2, 10),
+  claude('claude-opus-5', 'claude-opus-5', [], 1_000_000, 128_000, 5, 25),
+  claude('claude-sonnet-5', 'claude-sonnet-5', [], 1_000_000, 128_000, 2, 10),
+  claude('claude-opus-4.5', 'claude-opus-4-5', ['claude-opus-4-5-20251101'], 200_000, 64_000, 5, 25),
+  claude('claude-sonnet-4.5', 'claude-sonnet-4-5', ['claude-sonnet-4-5-20250929'], 200_000, 64_000, 3, 15),
+  claude('claude-haiku-4.5', 'claude-haiku-4-5', ['claude-haiku-4-5-20251001'], 200_000, 64_000, 1, 5),
+];
+
+function claude(id: string, upstream: string, dated: string[], contextWindow: number, maxOutput: number, input: number, output: number): Record<string, unknown> {
+  const aliases = [upstream, ...dated].filter((a) => a !== id);
+  return {
+    id,
+    ...(aliases.length > 0 ? { aliases } : {}),
+    context_window: contextWindow,
+    max_output_tokens: maxOutput,
+    pricing: { input_per_mtok: input, output_per_mtok: output },
+    channels: [{ provider: 'anthropic', upstream_model: upstream }],
+  };
+}
+
 export function defaultConfigInput(env: Env): Record<string, unknown> {
   const providers: Record<string, unknown>[] = [{ id: 'mock', type: 'mock', tokens_per_second: 0 }];
   const models: Record<string, unknown>[] = [...MOCK_DEMO_MODELS];
@@ -63,13 +90,7 @@ export function defaultConfigInput(env: Env): Record<string, unknown> {
   }
   if (env.ANTHROPIC_API_KEY) {
     providers.push({ id: 'anthropic', type: 'anthropic', api_key: '${ANTHROPIC_API_KEY}' });
-    models.push({
-      id: 'claude-sonnet-4.5',
-      context_window: 200000,
-      max_output_tokens: 64000,
-      pricing: { input_per_mtok: 3, output_per_mtok: 15 },
-      channels: [{ provider: 'anthropic', upstream_model: 'claude-sonnet-4-5' }],
-    });
+    models.push(...CLAUDE_MODELS);
   }
   if (env.GEMINI_API_KEY) {
     providers.push({ id: 'gemini', type: 'gemini', api_key: '${GEMINI_API_KEY}' });

@@ -100,6 +100,16 @@ function crossCheck(cfg: Config): string[] {
     });
     if (m.max_output_tokens > m.context_window) problems.push(`models[${i}].max_output_tokens: larger than context_window`);
   });
+  // An alias must name exactly one model, and never shadow a model's own id.
+  const aliasOwner = new Map<string, string>();
+  cfg.models.forEach((m, i) => {
+    (m.aliases ?? []).forEach((a, j) => {
+      const owner = aliasOwner.get(a);
+      if (modelIds.has(a)) problems.push(`models[${i}].aliases[${j}]: "${a}" is already the id of a model`);
+      else if (owner !== undefined && owner !== m.id) problems.push(`models[${i}].aliases[${j}]: "${a}" is already an alias of "${owner}"`);
+      aliasOwner.set(a, m.id);
+    });
+  });
   return problems;
 }
 

@@ -81,9 +81,13 @@ export const channelSchema = z
   })
   .strict();
 
+const modelSlug = /^[a-z0-9][a-z0-9._:/-]*$/;
+
 export const modelSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9._:/-]*$/, 'a model id is a lowercase slug such as gpt-5.4'),
+    id: z.string().regex(modelSlug, 'a model id is a lowercase slug such as gpt-5.4'),
+    /** Other names clients send for this model (e.g. claude-sonnet-4-5, claude-sonnet-4-5-20250929). */
+    aliases: z.array(z.string().regex(modelSlug, 'an alias is a lowercase slug such as claude-sonnet-4-5')).optional(),
     kind: z.enum(['chat', 'embedding']).default('chat'),
     context_window: positiveInt.default(128000),
     max_output_tokens: positiveInt.default(16384),

@@ -43,8 +43,18 @@ export function isModelAllowed(modelId: string, org: OrgRow, key: KeyRow): boole
   return true;
 }
 
+/** A model by its id or one of its aliases; models are few, so a scan on a miss costs less than keeping an index fresh. */
+export function findModel(table: ChannelTable, name: string): ModelRuntime | undefined {
+  const m = table.get(name);
+  if (m) return m;
+  for (const candidate of table.models.values()) {
+    if (candidate.config.aliases?.includes(name)) return candidate;
+  }
+  return undefined;
+}
+
 export function resolveModel(table: ChannelTable, modelId: string, visible: (id: string) => boolean): ModelRuntime {
-  const m = table.get(modelId);
+  const m = findModel(table, modelId);
   if (m) return m;
   const hint = suggestModel(
     modelId,
@@ -63,6 +73,8 @@ export function notAllowed(modelId: string, via?: string): GatewayError {
   );
 }
 
+const EPOCH_ISO = new Date(0).toISOString();
+
 /** The OpenAI list entry for a model, with Tollgate's extra fields. */
 export function describeModel(m: ModelRuntime): Record<string, unknown> {
   const c: ModelConfig = m.config;
@@ -72,9 +84,14 @@ export function describeModel(m: ModelRuntime): Record<string, unknown> {
     id: c.id,
     object: 'model',
     created: 0,
+    // The fields Anthropic's Models API has, so Anthropic SDKs can list models too.
+    display_name: c.id,
+    created_at: EPOCH_ISO,
     owned_by: [...new Set(m.channels.map((ch) => ch.provider.type === 'mock' ? 'tollgate-mock' : ch.provider.id))].join(','),
     ...(c.description ? { description: c.description } : {}),
-    type: c.kind,
+    type: 'model',
+    kind: c.kind,
+    aliases: c.aliases ?? [],
     context_length: c.context_window,
     max_output_tokens: c.max_output_tokens,
     pricing: { input_per_mtok: c.pricing.input_per_mtok, output_per_mtok: c.pricing.output_per_mtok, currency: 'USD' },

@@ -35,6 +35,11 @@ function clientAbort(res: ServerResponse): AbortController {
   return ac;
 }
 
+/** Anthropic's list fields beside OpenAI's, so both kinds of SDK can page through the models (one page holds them all). */
+function withPageFields(list: { object: 'list'; data: Record<string, unknown>[] }): Record<string, unknown> {
+  return { ...list, has_more: false, first_id: list.data[0]?.id ?? null, last_id: list.data.at(-1)?.id ?? null };
+}
+
 export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteContext): void {
   app.post('/v1/chat/completions', async (req, reply) => {
     const ac = clientAbort(reply.raw);
@@ -54,6 +59,6 @@ export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteCon
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
-  app.get('/v1/models', async (req) => gw.engine.listModels({ auth: authHeaders(req) }));
+  app.get('/v1/models', async (req) => withPageFields(gw.engine.listModels({ auth: authHeaders(req) })));
   app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => gw.engine.getModel({ auth: authHeaders(req) }, req.params.id));
 }
