@@ -60,6 +60,15 @@ describe('documentation links', () => {
   });
 });
 
+describe('the docs index', () => {
+  it('links every page in docs/', () => {
+    const index = join(ROOT, 'docs', 'README.md');
+    const linked = new Set(linksOf(index).map((l) => resolve(ROOT, 'docs', l.split('#')[0])));
+    const unlisted = pages.filter((p) => p !== index && p.startsWith(join(ROOT, 'docs')) && !linked.has(p)).map((p) => relative(ROOT, p));
+    expect(unlisted, 'pages missing from docs/README.md').toEqual([]);
+  });
+});
+
 describe('README: the models each provider key adds', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const mockOnly = new Set((defaultConfigInput({}).models as Array<{ id: string }>).map((m) => m.id));
