@@ -30,6 +30,12 @@ export interface ChatMessage {
   tool_calls?: ToolCall[];
   tool_call_id?: string;
   function_call?: { name: string; arguments: string };
+  /** Assistant reasoning text, in the field OpenAI-compatible servers (vLLM, DeepSeek) use. */
+  reasoning_content?: string | null;
+  /** Canonical only: the signature that closes the reasoning (Anthropic thinking), to hand back on the next turn. */
+  reasoning_signature?: string;
+  /** Canonical only: encrypted reasoning the provider returned (Anthropic redacted_thinking data, Responses encrypted_content). */
+  reasoning_redacted?: string[];
   [k: string]: unknown;
 }
 

@@ -2,6 +2,7 @@
 // types and a provider's wire format. Adapters never open sockets, read storage or route.
 import type { ModelConfig, ProviderConfig } from '../config/schema.js';
 import type { GatewayError } from '../core/errors.js';
+import type { StreamEvent } from '../core/canonical.js';
 import type {
   ChatCompletion,
   ChatRequest,
@@ -19,6 +20,11 @@ export interface AdapterContext {
   upstreamModel: string;
   stream: boolean;
   requestId: string;
+  /**
+   * True when the inbound surface speaks this provider's own protocol (native lane): stream
+   * translators then emit `frame`s to relay as they are, instead of typed `events`.
+   */
+  native?: boolean;
 }
 
 /** One HTTP request to send upstream. `url` is absolute (base_url + path + query). */
@@ -36,8 +42,10 @@ export type UpstreamHeaders = Record<string, string | string[] | undefined>;
  * pieces; most yield one or none.
  */
 export interface StreamPiece {
-  /** A serialized OpenAI `chat.completion.chunk` to forward as `data: <json>\n\n`. */
-  json?: string;
+  /** Translated lane: typed events for the surface's encoder. */
+  events?: StreamEvent[];
+  /** Native lane: one or more complete SSE frames to relay to the client as they are (model already replaced). */
+  frame?: string;
   /** True when this piece carries output (text, tool call, refusal): used for first-token commit. */
   content?: boolean;
   /** Output text in this piece (content + tool-call arguments), to count tokens when no usage arrives. */
@@ -74,8 +82,35 @@ export interface ProviderAdapter {
   completeEmbeddings?(resp: EmbeddingsResponse, req: EmbeddingsRequest): EmbeddingsResponse;
   /** Map a non-2xx upstream answer to a GatewayError (status, code, message, retryable, retryAfterS). */
   mapError(status: number, body: string, headers: UpstreamHeaders): GatewayError;
+  /** Surface ids (see src/surfaces/types.ts) whose protocol this provider speaks as its own. */
+  readonly native?: Readonly<Partial<Record<string, NativeProtocol>>>;
   /** A cheap request proving the provider is reachable and the key works (`tollgate check`). */
   probeRequest?(provider: ProviderConfig): UpstreamRequest;
+}
+
+/** Inbound headers a native request forwards (lower-cased names). */
+export type ForwardHeaders = Readonly<Record<string, string>>;
+
+/** A 2xx non-stream answer in the provider's own protocol, relayed to a client of the same protocol. */
+export interface NativeAnswer {
+  /** the body to send to the client: the upstream's, with only the model replaced by the public id */
+  body: string;
+  /** the upstream's usage in canonical form; undefined when it reported none */
+  usage: Usage | undefined;
+  finishReason?: FinishReason;
+  /** the output text, for counting when no usage was reported */
+  text?: string;
+}
+
+/**
+ * Same-protocol passthrough: when a surface's protocol is the provider's own, the client's
+ * body goes upstream with only `model` replaced, and the answer comes back as it was.
+ */
+export interface NativeProtocol {
+  request(body: Record<string, unknown>, ctx: AdapterContext, headers: ForwardHeaders): UpstreamRequest;
+  response(body: string, ctx: AdapterContext): NativeAnswer;
+  /** Reads the provider's stream: pieces carry `frame`s plus usage, finish, content and errors. */
+  streamTranslator(ctx: AdapterContext): StreamTranslator;
 }
 
 export type AdapterFactory = (provider: ProviderConfig) => ProviderAdapter;

@@ -1,0 +1,104 @@
+// The surface contract: what an inbound protocol (Chat Completions, Anthropic Messages,
+// OpenAI Responses, legacy Completions) gives the engine. A surface parses and validates its
+// body, states the request's facts, converts to the canonical (Chat Completions-shaped)
+// request, and encodes its own JSON answers, stream frames and error bodies. Everything else
+// (auth, limits, credit, idempotency, cache, routing, fallbacks, billing, usage) is the engine's.
+import type { TokenUsage, StreamEvent } from '../core/canonical.js';
+import type { GatewayError } from '../core/errors.js';
+import type { ChatCompletion, ChatRequest } from '../core/types.js';
+import type { ModelRuntime } from '../routing/channels.js';
+
+export type SurfaceId = 'chat' | 'messages' | 'responses' | 'completions';
+
+/** Inbound request headers, lower-cased, as the client sent them (the surface picks what it needs). */
+export type InboundHeaders = Readonly<Record<string, string | undefined>>;
+
+/** Who is calling, once authenticated. */
+export interface Caller {
+  orgId: string;
+  keyId: string;
+  requestId: string;
+}
+
+/** What the engine must know about a request before it can admit, reserve and route it. */
+export interface RequestFacts {
+  /** the model the client named (before alias resolution and fallbacks) */
+  model: string;
+  /** fallback models named by the request itself (Chat's `models` extension), in order */
+  fallbacks: readonly string[];
+  stream: boolean;
+  /**
+   * The most output tokens the request may produce, reasoning/thinking budget included;
+   * undefined when the request sets no cap (the configured default reservation applies).
+   */
+  maxOutputTokens: number | undefined;
+  /** how many alternatives are generated (Chat `n`); 1 elsewhere */
+  n: number;
+  /** stream frames that carry only usage are relayed (Chat: only with `stream_options.include_usage`) */
+  relayUsageFrames: boolean;
+}
+
+export interface ParsedRequest {
+  /** the canonical request every translating adapter receives */
+  canonical: ChatRequest;
+  /**
+   * The client's own body, for the native lane: sent to a provider that speaks this surface's
+   * protocol with only `model` replaced. Undefined when this surface has no native lane.
+   */
+  native: Record<string, unknown> | undefined;
+  /** inbound headers a native upstream must receive (e.g. anthropic-version, anthropic-beta) */
+  forwardHeaders: Record<string, string>;
+  facts: RequestFacts;
+}
+
+/** What an encoder knows about the answer it writes. */
+export interface AnswerInfo {
+  requestId: string;
+  /** the public id of the model that serves (after any fallback) */
+  model: string;
+  /** unix seconds */
+  created: number;
+  /** true when the upstream speaks this surface's protocol and its frames/body are relayed as they are */
+  native: boolean;
+}
+
+/** The final figures of an answer, given to the encoders that report them. */
+export interface AnswerTotals {
+  usage: TokenUsage;
+  /** usage counted by Tollgate because the upstream reported none */
+  estimated: boolean;
+  costMicros: number;
+}
+
+export interface StreamEncoder {
+  /** The frames for a batch of translated events ('' when nothing is to be written yet). */
+  events(evs: readonly StreamEvent[]): string;
+  /**
+   * Closing frames after a normal end of the upstream stream. In the native lane the
+   * upstream's own closing frames were already relayed; an encoder may still add its own
+   * (Chat adds a usage chunk the upstream did not send, then `data: [DONE]`).
+   */
+  end(totals: AnswerTotals): string;
+  /** One frame reporting an error after the stream started (the stream then closes). */
+  error(err: GatewayError): string;
+}
+
+export interface Surface {
+  readonly id: SurfaceId;
+  /**
+   * Validates the body (400s with SPEC's codes, before any upstream call or charge) and
+   * converts it. Runs after authentication; `caller` scopes anything the surface looks up
+   * (e.g. a stored conversation of the same org).
+   */
+  parse(body: unknown, headers: InboundHeaders, caller: Caller): ParsedRequest | Promise<ParsedRequest>;
+  /**
+   * Checks the request against the model that will serve it (supported parameters, output
+   * cap, context window) and returns the prompt-token estimate the reservation uses.
+   */
+  checkModel(req: ParsedRequest, model: ModelRuntime): number;
+  /** The JSON answer for a canonical completion (translated lanes and cache hits). */
+  encodeResponse(c: ChatCompletion, info: AnswerInfo, totals: AnswerTotals): unknown;
+  streamEncoder(info: AnswerInfo, facts: RequestFacts): StreamEncoder;
+  /** This surface's error body for any error on its routes (status comes from the error). */
+  errorBody(err: GatewayError): unknown;
+}
