@@ -92,7 +92,14 @@ export const modelSchema = z
     context_window: positiveInt.default(128000),
     max_output_tokens: positiveInt.default(16384),
     pricing: z
-      .object({ input_per_mtok: usd.default(0), output_per_mtok: usd.default(0) })
+      .object({
+        input_per_mtok: usd.default(0),
+        output_per_mtok: usd.default(0),
+        /** prompt tokens read from the provider's cache; default: a tenth of the input price */
+        cache_read_per_mtok: usd.optional(),
+        /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
+        cache_write_per_mtok: usd.optional(),
+      })
       .strict()
       .prefault({}),
     supported_parameters: z.array(z.string()).optional(),

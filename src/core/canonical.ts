@@ -54,8 +54,9 @@ export function usageObject(t: TokenUsage): Usage {
  */
 export type StreamEvent =
   /** The answer began; `id` is the upstream's message id when it has one. */
-  | { type: 'start'; id?: string }
-  | { type: 'text'; choice: number; text: string }
+  | { type: 'start'; choice: number; id?: string }
+  /** `logprobs` is the Chat Completions choice logprobs object for this text, when the provider gives it. */
+  | { type: 'text'; choice: number; text: string; logprobs?: unknown }
   /** Reasoning ("thinking") text. */
   | { type: 'reasoning'; choice: number; text: string }
   /** The signature that closes a reasoning block (Anthropic), or an opaque encrypted reasoning item. */
@@ -66,7 +67,7 @@ export type StreamEvent =
   | { type: 'tool_args'; choice: number; index: number; args: string }
   | { type: 'refusal'; choice: number; text: string }
   | { type: 'finish'; choice: number; reason: FinishReason }
-  /** Usage so far (running totals; the last one wins). */
+  /** Usage so far (running totals; the last one wins). Adapters report usage on StreamPiece.usage; encoders may receive this from the engine. */
   | { type: 'usage'; usage: Usage };
 
 /** How much a request asks the model to reason, in the canonical form each surface maps into. */

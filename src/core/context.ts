@@ -15,10 +15,14 @@ export interface InboundMeta {
   cacheControl?: string;
   /** `x-mock-*` headers, forwarded only to mock providers */
   mockHeaders?: Record<string, string>;
+  /** the inbound request's headers (lower-cased); surfaces read what they need */
+  headers?: Readonly<Record<string, string | undefined>>;
   receivedAt: number;
 }
 
 export interface RequestContext {
+  /** the inbound surface's id (chat, messages, responses, completions, embeddings) */
+  surface: string;
   meta: InboundMeta;
   org: OrgRow;
   key: KeyRow;
@@ -38,6 +42,8 @@ export interface RequestContext {
   limitTokens: number;
   /** response headers collected by stages (rate limits, cache) */
   headers: Record<string, string>;
+  /** set once a stream ended normally and was settled */
+  streamCompleted?: boolean;
 }
 
 export interface JsonResult {
@@ -45,14 +51,16 @@ export interface JsonResult {
   status: number;
   headers: Record<string, string>;
   body: unknown;
-  /** the body already serialized (cache hits), sent as is */
+  /** the body already serialized (cache hits, native answers), sent as is */
   serialized?: string;
+  /** the canonical completion behind the body, when there is one (the cache stores it) */
+  completion?: import('./types.js').ChatCompletion;
 }
 
 export interface StreamResult {
   kind: 'stream';
   headers: Record<string, string>;
-  /** SSE frames ready to write; the iterator ends after `[DONE]` or an error frame. */
+  /** SSE frames ready to write; the iterator ends after the surface's closing frames or an error frame. */
   frames: AsyncIterable<string>;
 }
 

@@ -14,7 +14,10 @@ import type { Logger } from '../observability/logger.js';
 import type { CacheLayer, ResponseCache } from '../cache/index.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AdapterContext, UpstreamRequest } from '../providers/types.js';
+import type { AdapterContext, NativeProtocol, UpstreamRequest } from '../providers/types.js';
+import { chatSurface } from '../surfaces/chat/index.js';
+import type { AnswerInfo, ParsedRequest, Surface } from '../surfaces/types.js';
+import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
 import { readBody } from '../routing/transport.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
@@ -31,7 +34,6 @@ import { applyLimits, correctTokenLimits, releaseTokenLimits } from './limit-sta
 import { finishedRequest } from './records.js';
 import { countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
-import { requestedOutputTokens, validateChatRequest, validateForModel } from './validate.js';
 
 export interface EngineDeps {
   config: Config;
@@ -56,14 +58,19 @@ export interface Settlement {
   errorCode: string | null;
   servedModel: ModelRuntime;
   channel: ChannelRuntime | undefined;
-  promptTokens: number;
-  completionTokens: number;
+  usage: TokenUsage;
   estimated: boolean;
   stream: boolean;
 }
 
-function newContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number): RequestContext {
+const NO_TOKENS: TokenUsage = { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 };
+
+/** A non-stream answer from one attempt: canonical (translated lane) or the provider's own body (native lane). */
+type JsonAnswer = { kind: 'canonical'; completion: ChatCompletion } | { kind: 'native'; body: string; usage: Usage | undefined; text: string | undefined };
+
+function newContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number, surface = 'chat'): RequestContext {
   return {
+    surface,
     meta,
     org,
     key,
@@ -113,22 +120,30 @@ export class Engine {
     return describeModel(m);
   }
 
-  async chat(body: unknown, meta: InboundMeta): Promise<EngineResult> {
+  /** POST /v1/chat/completions: the Chat Completions surface. */
+  chat(body: unknown, meta: InboundMeta): Promise<EngineResult> {
+    return this.handle(chatSurface, body, meta);
+  }
+
+  /** One inference request on any surface, through every stage in order. */
+  async handle(surface: Surface, body: unknown, meta: InboundMeta): Promise<EngineResult> {
     const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
-    const req = validateChatRequest(body);
+    const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
+    const facts = parsed.facts;
     const table = this.deps.channels;
     const visible = (id: string) => isModelAllowed(id, org, key);
-    const model = resolveModel(table, req.model, visible);
+    const model = resolveModel(table, facts.model, visible);
     if (model.config.kind !== 'chat') {
       throw new GatewayError('invalid_value', `"${model.config.id}" is an embedding model; use POST /v1/embeddings, or pick a chat model from GET /v1/models.`, { param: 'model' });
     }
     if (!visible(model.config.id)) throw notAllowed(model.config.id);
-    for (const extra of req.models ?? []) {
+    for (const extra of facts.fallbacks) {
       if (table.get(extra) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
     }
-    const promptEstimate = validateForModel(req, model.config, model.supported);
-    const ctx = newContext(meta, org, key, model, promptEstimate);
-    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (requestedOutputTokens(req) ?? 0));
+    const promptEstimate = surface.checkModel(parsed, model);
+    const ctx = newContext(meta, org, key, model, promptEstimate, surface.id);
+    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
+    const req: Served = { surface, parsed };
     try {
       return await (meta.idempotencyKey ? this.withIdempotency(ctx, req) : this.serve(ctx, req));
     } catch (err) {
@@ -136,19 +151,35 @@ export class Engine {
     }
   }
 
+  /** Counts a request's prompt tokens as the surface would bill them (Messages count_tokens), with no upstream call. */
+  countTokens(surface: Surface, body: unknown, meta: InboundMeta): Promise<{ model: string; input_tokens: number }> {
+    return (async () => {
+      const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+      const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
+      const visible = (id: string) => isModelAllowed(id, org, key);
+      const model = resolveModel(this.deps.channels, parsed.facts.model, visible);
+      if (!visible(model.config.id)) throw notAllowed(model.config.id);
+      const c = parsed.canonical;
+      return { model: model.config.id, input_tokens: countPromptTokens(c.messages, c.tools ?? c.functions) };
+    })();
+  }
+
   /** The cache stage (SPEC §9): exact then semantic lookup, coalescing of identical misses, free hits. */
-  private async serve(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
+  private async serve(ctx: RequestContext, served: Served): Promise<EngineResult> {
     const cache = this.deps.cache;
-    if (!cache) return this.run(ctx, req);
+    if (!cache) return this.run(ctx, served);
     const m = this.deps.metrics;
+    const req = served.parsed.canonical;
+    // A cached answer is in its surface's shape: each surface keeps its own entries.
+    const cacheModel = served.surface.id === 'chat' ? ctx.model.config.id : `${served.surface.id}:${ctx.model.config.id}`;
     if (cache.decide(req, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
       ctx.headers['x-tollgate-cache'] = 'BYPASS';
       m.cache.inc({ layer: 'all', result: 'bypass' });
-      return this.run(ctx, req);
+      return this.run(ctx, served);
     }
     const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
     const semantic = keyCache.semantic === true || (ctx.org.settings.semantic_cache === true && keyCache.semantic !== false);
-    const probe = await cache.lookup(ctx.org.id, ctx.model.config.id, req, {
+    const probe = await cache.lookup(ctx.org.id, cacheModel, req, {
       exact: keyCache.exact !== false,
       semantic,
       minSimilarity: typeof keyCache.threshold === 'number' ? keyCache.threshold : undefined,
@@ -164,15 +195,16 @@ export class Engine {
     ctx.headers['x-tollgate-cache'] = 'MISS';
     // The shared upstream call must not die with the first caller's connection: waiters depend on it.
     const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new AbortController().signal } };
-    const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, req));
+    const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, served));
     if (shared) {
       if (value.kind !== 'json') return value;
-      const completion = value.body as ChatCompletion;
-      const usage = { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 };
+      const usage = { prompt_tokens: value.completion?.usage?.prompt_tokens ?? 0, completion_tokens: value.completion?.usage?.completion_tokens ?? 0 };
       this.recordHit(ctx, 'exact', usage);
-      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body };
+      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body, serialized: value.serialized };
     }
-    if (value.kind === 'json' && value.status === 200 && !detached.fallback) void cache.store(probe.ticket, value.body as ChatCompletion);
+    if (value.kind === 'json' && value.status === 200 && !detached.fallback && value.completion) {
+      void cache.store(probe.ticket, value.completion, served.surface.id === 'chat' ? undefined : (value.serialized ?? JSON.stringify(value.body)));
+    }
     return value;
   }
 
@@ -186,6 +218,9 @@ export class Engine {
         completion_tokens: saved.completion_tokens,
         cost_micros: 0,
         cached: layer,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        reasoning_tokens: 0,
         status: 200,
         error_code: null,
         stream: false,
@@ -219,8 +254,8 @@ export class Engine {
     return Float32Array.from(outcome.value);
   }
 
-  private async withIdempotency(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
-    const claim = await this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody(req), ctx.meta.signal);
+  private async withIdempotency(ctx: RequestContext, req: Served): Promise<EngineResult> {
+    const claim = await this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody({ surface: req.surface.id, body: req.parsed.native ?? req.parsed.canonical }), ctx.meta.signal);
     if (claim.kind === 'replay') {
       const stored = await claim.response;
       if (!stored) return this.withIdempotency(ctx, req);
@@ -252,7 +287,7 @@ export class Engine {
           captured.push(f);
           yield f;
         }
-        complete = captured.length > 0 && captured[captured.length - 1].endsWith('data: [DONE]\n\n');
+        complete = ctx.streamCompleted === true;
       } finally {
         claim.complete(complete ? { status: 200, headers: result.headers, frames: captured } : undefined);
       }
@@ -260,13 +295,13 @@ export class Engine {
     return { ...result, frames };
   }
 
-  private candidates(ctx: RequestContext, req: ChatRequest): ModelRuntime[] {
+  private candidates(ctx: RequestContext, facts: ParsedRequest['facts']): ModelRuntime[] {
     const table = this.deps.channels;
     const primary = ctx.model.config.id;
-    const ids = [primary, ...(req.models ?? []), ...(ctx.key.fallbacks[primary] ?? []), ...(ctx.org.fallbacks[primary] ?? [])];
+    const ids = [primary, ...facts.fallbacks, ...(ctx.key.fallbacks[primary] ?? []), ...(ctx.org.fallbacks[primary] ?? [])];
     const out: ModelRuntime[] = [];
     const seen = new Set<string>();
-    const needed = ctx.promptEstimate + (requestedOutputTokens(req) ?? 0);
+    const needed = ctx.promptEstimate + (facts.maxOutputTokens ?? 0);
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
@@ -279,11 +314,12 @@ export class Engine {
   }
 
   /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
-  private async ensureReservation(ctx: RequestContext, model: ModelRuntime, req: ChatRequest): Promise<void> {
+  private async ensureReservation(ctx: RequestContext, model: ModelRuntime, facts: ParsedRequest['facts']): Promise<void> {
     if (!this.deps.config.billing.enabled) return;
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
-    const maxOut = Math.min(requestedOutputTokens(req) ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * (req.n ?? 1);
-    const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut);
+    const maxOut = Math.min(facts.maxOutputTokens ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * facts.n;
+    const anthropic = model.channels.some((c) => c.provider.type === 'anthropic');
+    const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut, anthropic ? 'anthropic' : undefined);
     if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
     ctx.reservation = undefined;
     const outcome = await reserveCredit(this.deps.accounts, {
@@ -297,48 +333,60 @@ export class Engine {
     ctx.reservedFor = model.config.id;
   }
 
-  private adapterContext(channel: ChannelRuntime, model: ModelRuntime, ctx: RequestContext, stream: boolean): AdapterContext {
-    return { provider: channel.provider, model: model.config, upstreamModel: channel.upstreamModel, stream, requestId: ctx.meta.requestId };
+  private adapterContext(channel: ChannelRuntime, model: ModelRuntime, ctx: RequestContext, stream: boolean, native = false): AdapterContext {
+    return { provider: channel.provider, model: model.config, upstreamModel: channel.upstreamModel, stream, requestId: ctx.meta.requestId, native };
   }
 
-  private upstreamRequest(channel: ChannelRuntime, req: ChatRequest, actx: AdapterContext, ctx: RequestContext): UpstreamRequest {
-    const up = channel.adapter.chatRequest(req, actx);
+  /** The native lane when the channel's provider speaks the surface's own protocol; else undefined (translated lane). */
+  private nativeLane(channel: ChannelRuntime, served: Served): NativeProtocol | undefined {
+    return served.parsed.native === undefined ? undefined : channel.adapter.native?.[served.surface.id];
+  }
+
+  private upstreamRequest(channel: ChannelRuntime, served: Served, actx: AdapterContext, ctx: RequestContext, native: NativeProtocol | undefined): UpstreamRequest {
+    const up = native ? native.request(served.parsed.native!, actx, served.parsed.forwardHeaders) : channel.adapter.chatRequest(served.parsed.canonical, actx);
     if (channel.provider.type === 'mock' && ctx.meta.mockHeaders) up.headers = { ...up.headers, ...ctx.meta.mockHeaders };
     return up;
   }
 
-  private async run(ctx: RequestContext, req: ChatRequest): Promise<EngineResult> {
-    const candidates = this.candidates(ctx, req);
+  private async run(ctx: RequestContext, served: Served): Promise<EngineResult> {
+    const { surface, parsed } = served;
+    const facts = parsed.facts;
+    const candidates = this.candidates(ctx, facts);
     const signal = ctx.meta.signal;
-    const stream = req.stream === true;
+    const stream = facts.stream;
     const m = this.deps.metrics;
     try {
-      const outcome = await runAttempts<ChatCompletion | StreamStart>(
+      const outcome = await runAttempts<JsonAnswer | { kind: 'stream'; start: StreamStart; native: boolean }>(
         this.deps.channels,
         candidates,
         this.deps.config.routing,
         this.retryBudget,
         signal,
         {
-          beforeAttempt: (model) => this.ensureReservation(ctx, model, req),
+          beforeAttempt: (model) => this.ensureReservation(ctx, model, facts),
           run: async (channel, model, sig) => {
             ctx.attempts++;
-            const actx = this.adapterContext(channel, model, ctx, stream);
-            const up = this.upstreamRequest(channel, req, actx, ctx);
+            const native = this.nativeLane(channel, served);
+            const actx = this.adapterContext(channel, model, ctx, stream, native !== undefined);
+            const up = this.upstreamRequest(channel, served, actx, ctx, native);
             const started = Date.now();
             if (stream) {
-              const start = await openStream(channel, actx, up, sig);
+              const start = await openStream(channel, actx, up, sig, native ? native.streamTranslator : channel.adapter.streamTranslator);
               channel.breaker.record(true, Date.now() - started);
               m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
-              return start;
+              return { kind: 'stream', start, native: native !== undefined };
             }
             const res = await channel.transport.send(up, sig);
             const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
             if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
-            const completion = channel.adapter.chatResponse(text, actx);
+            let answer: JsonAnswer;
+            if (native?.response) {
+              const a = native.response(text, actx);
+              answer = { kind: 'native', body: a.body, usage: a.usage, text: a.text };
+            } else answer = { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
             channel.breaker.record(true, Date.now() - started);
             m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
-            return completion;
+            return answer;
           },
           onAttemptError: (channel, err) => {
             m.upstreamAttempts.inc({ provider: channel.provider.id, model: channel.model.id, outcome: 'error' });
@@ -352,33 +400,39 @@ export class Engine {
         ctx.fallback = `${ctx.requestedModel} -> ${outcome.model.config.id}`;
         ctx.headers['x-tollgate-fallback'] = ctx.fallback;
       }
-      if (stream) {
-        const start = outcome.value as StreamStart;
+      const value = outcome.value;
+      const canonical = parsed.canonical;
+      const countPrompt = () => countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions);
+      if (value.kind === 'stream') {
+        const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native };
         return {
           kind: 'stream',
           headers: ctx.headers,
-          frames: relayStream(start, {
-            includeUsage: req.stream_options?.include_usage === true,
+          frames: relayStream(value.start, {
+            encoder: surface.streamEncoder(info, facts),
+            relayUsageFrames: facts.relayUsageFrames,
             signal,
-            countPrompt: () => countPromptTokens(req.messages, req.tools ?? req.functions),
-            finish: (s) => this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true }),
+            countPrompt,
+            finish: (s) => {
+              if (s.status === 200) ctx.streamCompleted = true;
+              return this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true });
+            },
             onBrokenAfterCommit: () => outcome.channel.breaker.record(false, 0),
           }),
         };
       }
-      const completion = outcome.value as ChatCompletion;
-      const usage = this.completionUsage(completion, req);
-      this.settle(ctx, {
-        status: 200,
-        errorCode: null,
-        servedModel: outcome.model,
-        channel: outcome.channel,
-        promptTokens: usage.prompt_tokens,
-        completionTokens: usage.completion_tokens,
-        estimated: usage.estimated,
-        stream: false,
-      });
-      return { kind: 'json', status: 200, headers: ctx.headers, body: completion };
+      const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native' };
+      if (value.kind === 'native') {
+        const estimated = value.usage === undefined;
+        const usage = estimated ? { ...NO_TOKENS, prompt: countPrompt(), completion: countTextTokens(value.text ?? '') } : tokenUsageOf(value.usage);
+        this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
+        return { kind: 'json', status: 200, headers: ctx.headers, body: undefined, serialized: value.body };
+      }
+      const completion = value.completion;
+      const usage = this.completionUsage(completion, canonical);
+      const costMicros = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: usage.usage, estimated: usage.estimated, stream: false });
+      const body = surface.encodeResponse(completion, info, { usage: usage.usage, estimated: usage.estimated, costMicros });
+      return { kind: 'json', status: 200, headers: ctx.headers, body, completion };
     } catch (err) {
       const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
       // A request that reached an upstream is recorded (at no cost) even when it ends in an error.
@@ -391,8 +445,7 @@ export class Engine {
           errorCode: signal.aborted ? 'client_closed' : gerr.code,
           servedModel: ctx.model,
           channel: undefined,
-          promptTokens: 0,
-          completionTokens: 0,
+          usage: NO_TOKENS,
           estimated: false,
           stream,
         });
@@ -414,7 +467,7 @@ export class Engine {
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
     }
-    const ctx = newContext(meta, org, key, model, promptEstimate);
+    const ctx = newContext(meta, org, key, model, promptEstimate, 'embeddings');
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate);
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
@@ -448,7 +501,7 @@ export class Engine {
       const estimated = !(typeof reported === 'number' && reported > 0);
       const promptTokens = estimated ? promptEstimate : reported;
       outcome.value.usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
-      this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, promptTokens, completionTokens: 0, estimated, stream: false });
+      this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: { ...NO_TOKENS, prompt: promptTokens }, estimated, stream: false });
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
       if (ctx.reservation) releaseCredit(this.deps.accounts, this.deps.log, ctx);
@@ -457,26 +510,27 @@ export class Engine {
   }
 
   /** Usage from the upstream, or Tollgate's own count (marked estimated) when it sent none. */
-  private completionUsage(c: ChatCompletion, req: ChatRequest): { prompt_tokens: number; completion_tokens: number; estimated: boolean } {
+  private completionUsage(c: ChatCompletion, req: ChatRequest): { usage: TokenUsage; estimated: boolean } {
     const u = c.usage as Usage | undefined | null;
-    if (u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') {
-      return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, estimated: false };
-    }
+    if (u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') return { usage: tokenUsageOf(u), estimated: false };
     let completion = 0;
     for (const ch of c.choices) {
       const msg = ch.message;
       if (typeof msg?.content === 'string') completion += countTextTokens(msg.content);
+      if (typeof msg?.reasoning_content === 'string') completion += countTextTokens(msg.reasoning_content);
       if (msg?.tool_calls) completion += countTextTokens(JSON.stringify(msg.tool_calls));
     }
     const prompt = countPromptTokens(req.messages, req.tools ?? req.functions);
     c.usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-    return { prompt_tokens: prompt, completion_tokens: completion, estimated: true };
+    return { usage: { ...NO_TOKENS, prompt, completion }, estimated: true };
   }
 
-  /** Settles the reservation at the real cost and queues the usage and charge rows. */
-  settle(ctx: RequestContext, s: Settlement): void {
+  /** Settles the reservation at the real cost and queues the usage and charge rows; returns the cost in micro-USD. */
+  settle(ctx: RequestContext, s: Settlement): number {
     const model = s.servedModel.config;
-    const cost = this.deps.config.billing.enabled && s.promptTokens + s.completionTokens > 0 ? costMicros(model, s.promptTokens, s.completionTokens) : 0;
+    const u = s.usage;
+    const providerType = s.channel?.provider.type ?? s.servedModel.channels[0]?.provider.type;
+    const cost = this.deps.config.billing.enabled && u.prompt + u.completion > 0 ? costMicros(model, u, providerType) : 0;
     const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
     applied?.then(
       () => {
@@ -488,8 +542,11 @@ export class Engine {
       finishedRequest(ctx, {
         model: model.id,
         provider: s.channel?.provider.id ?? null,
-        prompt_tokens: s.promptTokens,
-        completion_tokens: s.completionTokens,
+        prompt_tokens: u.prompt,
+        completion_tokens: u.completion,
+        cache_read_tokens: u.cacheRead,
+        cache_write_tokens: u.cacheWrite,
+        reasoning_tokens: u.reasoning,
         cost_micros: cost,
         cached: null,
         status: s.status,
@@ -500,10 +557,17 @@ export class Engine {
         attempts: ctx.attempts,
       }),
     );
-    correctTokenLimits(this.deps.limiter, this.deps.log, ctx, s.promptTokens + s.completionTokens);
+    correctTokenLimits(this.deps.limiter, this.deps.log, ctx, u.prompt + u.completion);
     const m = this.deps.metrics;
-    m.tokens.inc({ model: model.id, kind: 'prompt' }, s.promptTokens);
-    m.tokens.inc({ model: model.id, kind: 'completion' }, s.completionTokens);
+    m.tokens.inc({ model: model.id, kind: 'prompt' }, u.prompt);
+    m.tokens.inc({ model: model.id, kind: 'completion' }, u.completion);
     if (cost > 0) m.costMicros.inc({ model: model.id }, cost);
+    return cost;
   }
+}
+
+/** A request on its way through the engine: the surface it came in on and what that surface parsed. */
+interface Served {
+  surface: Surface;
+  parsed: ParsedRequest;
 }

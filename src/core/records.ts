@@ -5,7 +5,24 @@ import type { FinishedRequest } from '../billing/usage-writer.js';
 import type { UsageRow } from '../store/types.js';
 import type { RequestContext } from './context.js';
 
-export type Outcome = Pick<UsageRow, 'model' | 'provider' | 'prompt_tokens' | 'completion_tokens' | 'cost_micros' | 'cached' | 'status' | 'error_code' | 'stream' | 'estimated' | 'fallback' | 'attempts'>;
+export type Outcome = Pick<
+  UsageRow,
+  | 'model'
+  | 'provider'
+  | 'prompt_tokens'
+  | 'completion_tokens'
+  | 'cache_read_tokens'
+  | 'cache_write_tokens'
+  | 'reasoning_tokens'
+  | 'cost_micros'
+  | 'cached'
+  | 'status'
+  | 'error_code'
+  | 'stream'
+  | 'estimated'
+  | 'fallback'
+  | 'attempts'
+>;
 
 export function finishedRequest(ctx: RequestContext, o: Outcome, now = Date.now()): FinishedRequest {
   const requestId = ctx.meta.requestId;
@@ -15,6 +32,7 @@ export function finishedRequest(ctx: RequestContext, o: Outcome, now = Date.now(
       org_id: ctx.org.id,
       key_id: ctx.key.id,
       requested_model: ctx.requestedModel,
+      surface: ctx.surface,
       latency_ms: now - ctx.meta.receivedAt,
       created_at: now,
       ...o,

@@ -1,9 +1,12 @@
 // Streaming: open the upstream stream and hold it until the first content arrives
-// (first-token commit, so early failures can still be retried), then relay frames as they
-// come, with no timers and no re-serialisation, and bill what was delivered.
+// (first-token commit, so early failures can still be retried), then relay it as it comes:
+// native frames as they are, typed events through the surface's encoder. No timers. The
+// request is settled (billed) before the closing frames are written.
+import type { AnswerTotals, StreamEncoder } from '../surfaces/types.js';
 import type { AdapterContext, StreamPiece, StreamTranslator, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime } from '../routing/channels.js';
 import { readBody, type UpstreamResponse } from '../routing/transport.js';
+import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { countTextTokens } from './tokens.js';
 import type { Usage } from './types.js';
@@ -19,13 +22,19 @@ export interface StreamStart {
 const MAX_ERROR_BODY = 1024 * 1024;
 
 /** Reads until the first content piece (or a clean end). Any failure before that throws, so the attempt loop can retry. */
-export async function openStream(channel: ChannelRuntime, actx: AdapterContext, up: UpstreamRequest, signal: AbortSignal): Promise<StreamStart> {
+export async function openStream(
+  channel: ChannelRuntime,
+  actx: AdapterContext,
+  up: UpstreamRequest,
+  signal: AbortSignal,
+  makeTranslator: (ctx: AdapterContext) => StreamTranslator,
+): Promise<StreamStart> {
   const res = await channel.transport.send(up, signal);
   if (res.status < 200 || res.status >= 300) {
     const text = await readBody(res, MAX_ERROR_BODY, channel.provider.id);
     throw channel.adapter.mapError(res.status, text, res.headers);
   }
-  const translator = channel.adapter.streamTranslator(actx);
+  const translator = makeTranslator(actx);
   const iterator = res.body[Symbol.asyncIterator]();
   const buffered: StreamPiece[] = [];
   try {
@@ -46,17 +55,29 @@ export async function openStream(channel: ChannelRuntime, actx: AdapterContext, 
   }
 }
 
+/** How a stream ended, for settlement. */
+export interface StreamEnd {
+  status: number;
+  errorCode: string | null;
+  usage: TokenUsage;
+  estimated: boolean;
+}
+
 export interface RelayOptions {
-  includeUsage: boolean;
+  encoder: StreamEncoder;
+  /** relay native frames that carry only usage */
+  relayUsageFrames: boolean;
   signal: AbortSignal;
   /** Tollgate's own count of the prompt, used only when the upstream reported no usage. */
   countPrompt: () => number;
-  finish(s: { status: number; errorCode: string | null; promptTokens: number; completionTokens: number; estimated: boolean }): void;
+  /** Settles the request (queues its usage row and charge) and returns the cost in micro-USD. */
+  finish(s: StreamEnd): number;
   onBrokenAfterCommit(): void;
 }
 
-export function errorFrame(err: GatewayError): string {
-  return `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.code, param: err.param } })}\n\n`;
+function totalsOf(usage: Usage | undefined, text: string, o: RelayOptions): { usage: TokenUsage; estimated: boolean } {
+  if (usage) return { usage: tokenUsageOf(usage), estimated: false };
+  return { usage: { prompt: o.countPrompt(), completion: countTextTokens(text), cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true };
 }
 
 export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
@@ -66,6 +87,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
   let failure: GatewayError | undefined;
   let pieces: StreamPiece[] = start.buffered;
   let ended = false;
+  let settled = false;
   try {
     for (;;) {
       let out = '';
@@ -77,7 +99,8 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         }
         if (p.usage) usage = p.usage;
         if (p.text) text += p.text;
-        if (p.json !== undefined && (o.includeUsage || !p.usageOnly)) out += `data: ${p.json}\n\n`;
+        if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) out += p.frame;
+        if (p.events !== undefined) out += o.encoder.events(p.events);
         if (p.done) done = true;
       }
       if (failure) {
@@ -85,7 +108,14 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         break;
       }
       if (ended) {
-        if (done) out += 'data: [DONE]\n\n';
+        if (done) {
+          // Billed before the closing frames: the charge is queued before the response completes.
+          const t = totalsOf(usage, text, o);
+          settled = true;
+          const costMicros = o.finish({ status: 200, errorCode: null, usage: t.usage, estimated: t.estimated });
+          const totals: AnswerTotals = { usage: t.usage, estimated: t.estimated, costMicros };
+          out += o.encoder.end(totals);
+        }
         if (out) yield out;
         break;
       }
@@ -103,19 +133,18 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
     else if (reason instanceof GatewayError) failure = reason;
   } finally {
     if (!ended) start.res.discard();
-    const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
-    if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
-    const estimated = usage === undefined;
-    const promptTokens = usage?.prompt_tokens ?? o.countPrompt();
-    const completionTokens = usage?.completion_tokens ?? countTextTokens(text);
-    o.finish({
-      status: clientGone ? 499 : failure ? failure.status : 200,
-      errorCode: clientGone ? 'client_closed' : failure ? failure.code : null,
-      promptTokens,
-      completionTokens,
-      estimated,
-    });
+    if (!settled) {
+      const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
+      if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
+      const t = totalsOf(usage, text, o);
+      o.finish({
+        status: clientGone ? 499 : failure ? failure.status : 200,
+        errorCode: clientGone ? 'client_closed' : failure ? failure.code : null,
+        usage: t.usage,
+        estimated: t.estimated,
+      });
+    }
   }
   // Reached only when the consumer is still reading: report a mid-stream failure.
-  if (failure) yield errorFrame(failure);
+  if (failure) yield o.encoder.error(failure);
 }

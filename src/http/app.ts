@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AuthHeaders } from '../auth/authenticate.js';
 import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
+import type { Surface } from '../surfaces/types.js';
 import { clientErrorResponse, normaliseError, sendError } from './errors.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerApiRoutes } from './routes/api.js';
@@ -141,7 +142,9 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     if (gerr.status >= 500 && gerr.code === 'internal_error') {
       gw.log.error({ err, requestId: reply.getHeader('x-request-id') ?? req.id, internalId: req.id, url: req.url }, 'unhandled error');
     }
-    return sendError(reply, gerr);
+    // Each inference surface answers errors in its own protocol's envelope.
+    const surface = (req.routeOptions?.config as { surface?: Surface } | undefined)?.surface;
+    return sendError(reply, gerr, surface ? surface.errorBody(gerr) : undefined);
   });
 
   const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];

@@ -40,8 +40,9 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
   return h;
 }
 
-export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
-  return reply.code(err.status).headers(errorHeaders(err)).type('application/json').send(err.toEnvelope());
+/** Sends the error with its status and headers; `body` is the route's surface envelope (OpenAI's by default). */
+export function sendError(reply: FastifyReply, err: GatewayError, body: unknown = err.toEnvelope()): FastifyReply {
+  return reply.code(err.status).headers(errorHeaders(err)).type('application/json').send(body);
 }
 
 /**

@@ -108,7 +108,8 @@ export interface NativeAnswer {
  */
 export interface NativeProtocol {
   request(body: Record<string, unknown>, ctx: AdapterContext, headers: ForwardHeaders): UpstreamRequest;
-  response(body: string, ctx: AdapterContext): NativeAnswer;
+  /** Absent: a non-stream answer goes through the adapter's `chatResponse` and the surface's encoder. */
+  response?(body: string, ctx: AdapterContext): NativeAnswer;
   /** Reads the provider's stream: pieces carry `frame`s plus usage, finish, content and errors. */
   streamTranslator(ctx: AdapterContext): StreamTranslator;
 }

@@ -133,10 +133,22 @@ function initialSchema(dialect: DialectName): Migration {
   };
 }
 
+/** Usage rows name the inbound surface and carry the token classes priced apart (cache reads and writes, reasoning). */
+function usageTokenClasses(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('usage').addColumn('surface', 'text', (c) => c.notNull().defaultTo('chat')).execute();
+      for (const col of ['cache_read_tokens', 'cache_write_tokens', 'reasoning_tokens']) {
+        await db.schema.alterTable('usage').addColumn(col, 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      }
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initialSchema(dialect) };
+      return { '0001_initial': initialSchema(dialect), '0002_usage_token_classes': usageTokenClasses() };
     },
   };
 }

@@ -58,6 +58,10 @@ export interface UsageTable {
   model: string;
   requested_model: string;
   provider: string | null;
+  surface: string;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   prompt_tokens: number;
   completion_tokens: number;
   cost_micros: number;

@@ -71,6 +71,12 @@ export interface UsageRow {
   model: string;
   requested_model: string;
   provider: string | null;
+  /** the inbound protocol: chat, messages, responses, completions, embeddings */
+  surface: string;
+  /** parts of prompt_tokens read from / written to the provider's cache, and of completion_tokens spent reasoning */
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   prompt_tokens: number;
   completion_tokens: number;
   cost_micros: number;

@@ -10,6 +10,7 @@ import { geminiFixtures } from '../../src/providers/gemini/fixtures/index.js';
 import { mockFixtures } from '../../src/providers/mock/fixtures/index.js';
 import { openaiFixtures } from '../../src/providers/openai/fixtures/index.js';
 import type { StreamPiece } from '../../src/providers/types.js';
+import type { ChatPiece } from '../helpers/chat-pieces.js';
 import { assemble, emitted, eventCarries, feed, type Output, runText, type Subject, sseEventsOf, subject, translate } from './harness.js';
 
 const SUBJECTS: Array<[string, Subject]> = [
@@ -34,7 +35,7 @@ function expectOutput(out: Output, exp: ExpectedOutput): void {
   expect(usage).toEqual(exp.usage);
 }
 
-function streamOf(s: Subject, c: ConformanceCase): { pieces: StreamPiece[]; out: Output } {
+function streamOf(s: Subject, c: ConformanceCase): { pieces: ChatPiece[]; out: Output } {
   const chunks = c.upstream.chunks;
   if (!chunks) throw new Error('the fixture has no recorded stream');
   const { pieces } = feed(s, chunks);

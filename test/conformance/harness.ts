@@ -5,6 +5,7 @@ import type { ChatChunk, ChatCompletion } from '../../src/core/types.js';
 import type { ConformanceCase, ConformanceFixtures } from '../../src/providers/conformance-types.js';
 import { createAdapter } from '../../src/providers/registry.js';
 import type { AdapterContext, ProviderAdapter, StreamPiece } from '../../src/providers/types.js';
+import { type ChatPiece, withChatJson } from '../helpers/chat-pieces.js';
 
 export interface Subject {
   fixtures: ConformanceFixtures;
@@ -83,16 +84,16 @@ export function runText(s: Subject, body: string): { completion: ChatCompletion;
 const enc = new TextEncoder();
 
 /** Feeds `chunks` as bytes, one push each, then end(); returns every piece and, per push, what it returned. */
-export function feed(s: Subject, chunks: readonly (string | Uint8Array)[]): { pieces: StreamPiece[]; perPush: StreamPiece[][]; fromEnd: StreamPiece[] } {
+export function feed(s: Subject, chunks: readonly (string | Uint8Array)[]): { pieces: ChatPiece[]; perPush: StreamPiece[][]; fromEnd: StreamPiece[] } {
   const t = s.adapter.streamTranslator(s.ctx(true));
   const perPush: StreamPiece[][] = [];
   for (const c of chunks) perPush.push(t.push(typeof c === 'string' ? enc.encode(c) : c));
   const fromEnd = t.end();
-  return { pieces: [...perPush.flat(), ...fromEnd], perPush, fromEnd };
+  return { pieces: withChatJson([...perPush.flat(), ...fromEnd], s.model.id), perPush, fromEnd };
 }
 
 /** What the client would assemble from the chunks of a stream (as the OpenAI SDK does). */
-export function assemble(pieces: readonly StreamPiece[]): Output {
+export function assemble(pieces: readonly ChatPiece[]): Output {
   let content = '';
   const calls: Array<{ id: string; name: string; args: string }> = [];
   let finish: string | null = null;
@@ -123,7 +124,8 @@ export function assemble(pieces: readonly StreamPiece[]): Output {
 }
 
 /** Text and tool-call argument text carried by the chunks of these pieces. */
-export function emitted(pieces: readonly StreamPiece[]): { text: string; args: string; finish: boolean } {
+export function emitted(raw: readonly StreamPiece[]): { text: string; args: string; finish: boolean } {
+  const pieces = withChatJson(raw, 'any');
   let text = '';
   let args = '';
   let finish = false;

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ModelConfig, ProviderConfig } from '../../src/config/schema.js';
 import type { ChatChunk, ChatRequest } from '../../src/core/types.js';
 import { createAnthropicAdapter } from '../../src/providers/anthropic/adapter.js';
-import type { AdapterContext, StreamPiece } from '../../src/providers/types.js';
+import type { AdapterContext, } from '../../src/providers/types.js';
 import { countFakeTokens, type FakeAnthropic, startFakeAnthropic } from './anthropic-upstream.js';
+import { type ChatPiece, withChatJson } from '../helpers/chat-pieces.js';
 
 let fake: FakeAnthropic;
 let client: Anthropic;
@@ -268,10 +269,10 @@ describe('the anthropic adapter against the fake', () => {
     if (res.status !== 200) return { error: adapter.mapError(res.status, await res.text(), Object.fromEntries(res.headers)) };
     if (!ctx.stream) return { completion: adapter.chatResponse(await res.text(), ctx) };
     const t = adapter.streamTranslator(ctx);
-    const pieces: StreamPiece[] = [];
+    const pieces: ChatPiece[] = [];
     for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) pieces.push(...t.push(bytes));
     pieces.push(...t.end());
-    return { pieces };
+    return { pieces: withChatJson(pieces, 'claude-sonnet-4.6') };
   }
 
   it('gets a chat.completion for a system prompt, merged user turns, an image and a clamped temperature', async () => {

@@ -2,6 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InboundMeta } from '../../core/context.js';
+import { chatSurface } from '../../surfaces/chat/index.js';
+import type { Surface } from '../../surfaces/types.js';
 import { type RouteContext, authHeaders } from '../app.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -22,6 +24,7 @@ function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
     idempotencyKey: header(req, 'idempotency-key'),
     cacheControl: header(req, 'cache-control'),
     mockHeaders: mock,
+    headers: req.headers as Record<string, string | undefined>,
     receivedAt: Date.now(),
   };
 }
@@ -40,11 +43,15 @@ function withPageFields(list: { object: 'list'; data: Record<string, unknown>[] 
   return { ...list, has_more: false, first_id: list.data[0]?.id ?? null, last_id: list.data.at(-1)?.id ?? null };
 }
 
-export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteContext): void {
-  app.post('/v1/chat/completions', async (req, reply) => {
+/**
+ * One inference route for a surface: the engine does the work, the surface's encoders shape
+ * the answer, and errors (before the stream) use the surface's envelope (route config).
+ */
+export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: RouteContext, path: string, surface: Surface): void {
+  app.post(path, { config: { surface } }, async (req, reply) => {
     const ac = clientAbort(reply.raw);
     const abort = (reason: unknown) => ac.abort(reason);
-    const result = await gw.engine.chat(req.body, inboundMeta(req, ac.signal));
+    const result = await gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal));
     if (result.kind === 'json') {
       reply.code(result.status).headers(result.headers);
       return result.serialized !== undefined ? reply.type('application/json; charset=utf-8').send(result.serialized) : reply.send(result.body);
@@ -53,6 +60,11 @@ export function registerV1Routes(app: FastifyInstance, { gw, streams }: RouteCon
     await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, result.frames, abort);
     return reply;
   });
+}
+
+export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
+  const { gw } = ctx;
+  registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface);
 
   app.post('/v1/embeddings', async (req, reply) => {
     const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));

@@ -423,7 +423,7 @@ describe('non-stream response', () => {
 
   it('counts cache reads and cache writes as prompt tokens and reports cached_tokens', () => {
     const out = respond({ ...base, content: [], stop_reason: 'end_turn', usage: { input_tokens: 10, cache_read_input_tokens: 100, cache_creation_input_tokens: 50, output_tokens: 7 } });
-    expect(out.usage).toEqual({ prompt_tokens: 160, completion_tokens: 7, total_tokens: 167, prompt_tokens_details: { cached_tokens: 100 } });
+    expect(out.usage).toEqual({ prompt_tokens: 160, completion_tokens: 7, total_tokens: 167, prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 50 } });
   });
 
   it.each([

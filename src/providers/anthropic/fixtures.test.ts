@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig, ProviderConfig } from '../../config/schema.js';
 import type { ChatChunk, ChatCompletion } from '../../core/types.js';
 import type { ConformanceCase, ExpectedOutput } from '../conformance-types.js';
-import type { AdapterContext, StreamPiece } from '../types.js';
+import type { AdapterContext, } from '../types.js';
 import { createAnthropicAdapter } from './adapter.js';
 import { anthropicFixtures as fx } from './fixtures/index.js';
+import { type ChatPiece, withChatJson } from '../../../test/helpers/chat-pieces.js';
 
 const provider: ProviderConfig = {
   id: 'anthropic',
@@ -33,15 +34,19 @@ interface Output {
   toolCalls: Array<{ name: string; arguments: unknown }>;
   finish: string | null;
   usage: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number } | undefined;
-  pieces: StreamPiece[];
+  pieces: ChatPiece[];
 }
 
 function runStream(c: ConformanceCase): Output {
   const t = adapter.streamTranslator(ctxFor(true));
-  const pieces: StreamPiece[] = [];
+  const pieces: ChatPiece[] = [];
   const enc = new TextEncoder();
   for (const chunk of c.upstream.chunks ?? []) pieces.push(...t.push(enc.encode(chunk)));
   pieces.push(...t.end());
+  return assembleChunks(withChatJson(pieces, 'claude-test'));
+}
+
+function assembleChunks(pieces: ChatPiece[]): Output {
   let content: string | null = null;
   const calls: Array<{ name: string; args: string }> = [];
   let finish: string | null = null;
@@ -128,7 +133,7 @@ describe('anthropic fixtures', () => {
 
   it('malformedStream: a stream cut mid-JSON ends in one error piece', () => {
     const t = adapter.streamTranslator(ctxFor(true));
-    const pieces: StreamPiece[] = [];
+    const pieces: ChatPiece[] = [];
     for (const chunk of fx.malformedStream.chunks ?? []) pieces.push(...t.push(new TextEncoder().encode(chunk)));
     pieces.push(...t.end());
     expect(pieces.filter((p) => p.error)).toHaveLength(1);

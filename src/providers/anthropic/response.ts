@@ -34,7 +34,7 @@ export function toUsage(input: number, cacheRead: number, cacheCreation: number,
     prompt_tokens: prompt,
     completion_tokens: output,
     total_tokens: prompt + output,
-    prompt_tokens_details: { cached_tokens: cacheRead },
+    prompt_tokens_details: cacheCreation > 0 ? { cached_tokens: cacheRead, cache_write_tokens: cacheCreation } : { cached_tokens: cacheRead },
   };
 }
 
@@ -49,7 +49,7 @@ export function usageFromAnthropic(u: AnthropicUsage): Usage {
 interface AnthropicMessageBody {
   id: string;
   type: 'message';
-  content: Array<{ type: string; text?: unknown; id?: unknown; name?: unknown; input?: unknown }>;
+  content: Array<{ type: string; text?: unknown; id?: unknown; name?: unknown; input?: unknown; thinking?: unknown; signature?: unknown; data?: unknown }>;
   stop_reason: string | null;
   usage: AnthropicUsage;
 }
@@ -70,6 +70,9 @@ export function fromAnthropicResponse(body: string, ctx: AdapterContext): ChatCo
   if (!isMessageBody(parsed)) throw malformedUpstream(PROVIDER_NAME, 'the body is not a Messages API message');
 
   let text: string | null = null;
+  let reasoning: string | undefined;
+  let signature: string | undefined;
+  const redacted: string[] = [];
   const toolCalls: ToolCall[] = [];
   for (const block of parsed.content) {
     if (block === null || typeof block !== 'object') throw malformedUpstream(PROVIDER_NAME, 'a content block is not an object');
@@ -78,10 +81,18 @@ export function fromAnthropicResponse(body: string, ctx: AdapterContext): ChatCo
       if (typeof block.id !== 'string' || typeof block.name !== 'string') throw malformedUpstream(PROVIDER_NAME, 'a tool_use block lacks id or name');
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     }
-    // thinking, redacted_thinking and server-tool blocks have no Chat Completions counterpart.
+    else if (block.type === 'thinking' && typeof block.thinking === 'string') {
+      reasoning = reasoning === undefined ? block.thinking : reasoning + block.thinking;
+      if (typeof block.signature === 'string') signature = block.signature;
+    } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') redacted.push(block.data);
+    // server-tool blocks have no canonical counterpart.
   }
 
   const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content: text, refusal: null };
+  // Reasoning goes where OpenAI-compatible servers put it; the signature stays canonical-only.
+  if (reasoning !== undefined) message.reasoning_content = reasoning;
+  if (signature !== undefined) message.reasoning_signature = signature;
+  if (redacted.length > 0) message.reasoning_redacted = redacted;
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   return {
     id: `chatcmpl-${parsed.id}`,

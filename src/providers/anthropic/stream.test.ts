@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig, ProviderConfig } from '../../config/schema.js';
 import type { ChatChunk } from '../../core/types.js';
-import type { AdapterContext, StreamPiece } from '../types.js';
+import type { AdapterContext, } from '../types.js';
 import { createAnthropicAdapter } from './adapter.js';
+import { type ChatPiece, withChatJson } from '../../../test/helpers/chat-pieces.js';
 
 const provider: ProviderConfig = {
   id: 'anthropic',
@@ -53,19 +54,19 @@ function bytesOf(events: Json[]): Uint8Array {
 }
 
 /** Feeds the bytes in pieces of `size`, so that lines, events and multi-byte characters straddle pieces. */
-function run(bytes: Uint8Array, size = bytes.length): StreamPiece[] {
+function run(bytes: Uint8Array, size = bytes.length): ChatPiece[] {
   const t = adapter.streamTranslator(ctx);
-  const out: StreamPiece[] = [];
+  const out: ChatPiece[] = [];
   for (let at = 0; at < bytes.length; at += size) out.push(...t.push(bytes.subarray(at, at + size)));
   out.push(...t.end());
-  return out;
+  return withChatJson(out, ctx.model.id);
 }
 
-function chunks(pieces: StreamPiece[]): ChatChunk[] {
+function chunks(pieces: ChatPiece[]): ChatChunk[] {
   return pieces.filter((p) => p.json !== undefined).map((p) => JSON.parse(p.json as string) as ChatChunk);
 }
 
-function contentOf(pieces: StreamPiece[]): string {
+function contentOf(pieces: ChatPiece[]): string {
   return chunks(pieces)
     .map((c) => c.choices[0]?.delta.content ?? '')
     .join('');
@@ -135,7 +136,7 @@ describe('stream: text', () => {
     expect(last?.usage).toMatchObject({ prompt_tokens: 73, completion_tokens: 5 });
   });
 
-  it('ignores ping, content_block_stop, thinking deltas and unknown events', () => {
+  it('passes thinking on as reasoning (not content) and ignores ping, content_block_stop and unknown events', () => {
     const events = [
       start,
       { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } },
@@ -152,7 +153,10 @@ describe('stream: text', () => {
     ];
     const pieces = run(bytesOf(events));
     expect(contentOf(pieces)).toBe('visible');
-    expect(pieces.filter((p) => p.content)).toHaveLength(1);
+    const reasoning = chunks(pieces).map((c) => (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '');
+    expect(reasoning.join('')).toBe('secret');
+    expect(pieces.flatMap((p) => p.events ?? []).filter((e) => e.type === 'reasoning_signature')).toEqual([{ type: 'reasoning_signature', choice: 0, signature: 'sig' }]);
+    expect(pieces.filter((p) => p.content)).toHaveLength(2);
   });
 });
 

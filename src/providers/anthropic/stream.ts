@@ -1,6 +1,5 @@
-// Anthropic Messages SSE stream → OpenAI `chat.completion.chunk` pieces.
-// Each chunk is written as a string around a prebuilt prefix, so only the new text is
-// JSON-encoded per event; state is a handful of counters, with no timers and no buffering
+// Anthropic Messages SSE stream → typed stream events (text, thinking, tool calls, finish)
+// for any surface's encoder. State is a handful of counters, with no timers and no buffering
 // beyond the event being parsed.
 import { GatewayError } from '../../core/errors.js';
 import type { FinishReason } from '../../core/types.js';
@@ -14,8 +13,8 @@ interface StreamEventData {
   type?: unknown;
   index?: unknown;
   message?: { id?: unknown; usage?: Record<string, unknown> };
-  content_block?: { type?: unknown; id?: unknown; name?: unknown; text?: unknown };
-  delta?: { type?: unknown; text?: unknown; partial_json?: unknown; stop_reason?: unknown };
+  content_block?: { type?: unknown; id?: unknown; name?: unknown; text?: unknown; thinking?: unknown; data?: unknown };
+  delta?: { type?: unknown; text?: unknown; partial_json?: unknown; stop_reason?: unknown; thinking?: unknown; signature?: unknown };
   usage?: Record<string, unknown>;
 }
 
@@ -25,24 +24,15 @@ function count(v: unknown): number | undefined {
 
 export class AnthropicStreamTranslator implements StreamTranslator {
   private readonly parser = new SseParser();
-  private readonly model: string;
-  private readonly created = Math.floor(Date.now() / 1000);
-  /** `{"id":…,"object":…,"created":…,"model":…,"choices":[` — everything a chunk shares. */
-  private prefix: string;
   private inputTokens = 0;
   private cacheRead = 0;
   private cacheCreation = 0;
   private outputTokens = 0;
-  /** Anthropic numbers all content blocks; OpenAI numbers tool calls alone, from 0. */
+  /** Anthropic numbers all content blocks; tool calls are numbered alone, from 0. */
   private readonly toolIndexByBlock = new Map<number, number>();
   private finishSent = false;
   /** message_stop seen or an error emitted: later bytes are ignored. */
   private over = false;
-
-  constructor(ctx: AdapterContext) {
-    this.model = JSON.stringify(ctx.model.id);
-    this.prefix = this.buildPrefix(`chatcmpl-${ctx.requestId}`);
-  }
 
   push(data: Uint8Array): StreamPiece[] {
     if (this.over) return [];
@@ -62,18 +52,10 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     return out;
   }
 
-  private buildPrefix(id: string): string {
-    return `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${this.created},"model":${this.model},"choices":[`;
-  }
-
   private handleAll(events: SseEvent[]): StreamPiece[] {
     const out: StreamPiece[] = [];
     for (let i = 0; i < events.length && !this.over; i++) this.handle(events[i], out);
     return out;
-  }
-
-  private choice(delta: string, finish: string): string {
-    return `${this.prefix}{"index":0,"delta":${delta},"finish_reason":${finish}}]}`;
   }
 
   private handle(ev: SseEvent, out: StreamPiece[]): void {
@@ -119,9 +101,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
 
   private onMessageStart(data: StreamEventData, out: StreamPiece[]): void {
     const msg = data.message;
-    if (typeof msg?.id === 'string') this.prefix = this.buildPrefix(`chatcmpl-${msg.id}`);
     this.readUsage(msg?.usage);
-    out.push({ json: this.choice('{"role":"assistant","content":""}', 'null'), content: false });
+    out.push({ events: [{ type: 'start', choice: 0, id: typeof msg?.id === 'string' ? msg.id : undefined }], content: false });
   }
 
   private onBlockStart(data: StreamEventData, out: StreamPiece[]): void {
@@ -130,34 +111,45 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     if (block?.type === 'tool_use' && index !== undefined) {
       const toolIndex = this.toolIndexByBlock.size;
       this.toolIndexByBlock.set(index, toolIndex);
-      const id = JSON.stringify(typeof block.id === 'string' ? block.id : `call_${toolIndex}`);
-      const name = JSON.stringify(typeof block.name === 'string' ? block.name : '');
-      out.push({
-        json: this.choice(`{"tool_calls":[{"index":${toolIndex},"id":${id},"type":"function","function":{"name":${name},"arguments":""}}]}`, 'null'),
-        content: true,
-      });
+      const id = typeof block.id === 'string' ? block.id : `call_${toolIndex}`;
+      const name = typeof block.name === 'string' ? block.name : '';
+      out.push({ events: [{ type: 'tool_start', choice: 0, index: toolIndex, id, name }], content: true });
     } else if (block?.type === 'text' && typeof block.text === 'string' && block.text !== '') {
-      out.push({ json: this.choice(`{"content":${JSON.stringify(block.text)}}`, 'null'), content: true, text: block.text });
+      out.push({ events: [{ type: 'text', choice: 0, text: block.text }], content: true, text: block.text });
+    } else if (block?.type === 'thinking' && typeof block.thinking === 'string' && block.thinking !== '') {
+      out.push({ events: [{ type: 'reasoning', choice: 0, text: block.thinking }], content: true, text: block.thinking });
+    } else if (block?.type === 'redacted_thinking' && typeof block.data === 'string') {
+      out.push({ events: [{ type: 'reasoning_redacted', choice: 0, data: block.data }], content: true });
     }
   }
 
   private onBlockDelta(data: StreamEventData, out: StreamPiece[]): void {
     const delta = data.delta;
-    if (delta?.type === 'text_delta') {
-      if (typeof delta.text !== 'string' || delta.text === '') return;
-      out.push({ json: this.choice(`{"content":${JSON.stringify(delta.text)}}`, 'null'), content: true, text: delta.text });
-    } else if (delta?.type === 'input_json_delta') {
-      const index = count(data.index);
-      const toolIndex = index === undefined ? undefined : this.toolIndexByBlock.get(index);
-      // The first input_json_delta of a block is often empty; it changes nothing for the client.
-      if (toolIndex === undefined || typeof delta.partial_json !== 'string' || delta.partial_json === '') return;
-      out.push({
-        json: this.choice(`{"tool_calls":[{"index":${toolIndex},"function":{"arguments":${JSON.stringify(delta.partial_json)}}}]}`, 'null'),
-        content: true,
-        text: delta.partial_json,
-      });
+    switch (delta?.type) {
+      case 'text_delta':
+        if (typeof delta.text !== 'string' || delta.text === '') return;
+        out.push({ events: [{ type: 'text', choice: 0, text: delta.text }], content: true, text: delta.text });
+        return;
+      case 'input_json_delta': {
+        const index = count(data.index);
+        const toolIndex = index === undefined ? undefined : this.toolIndexByBlock.get(index);
+        // The first input_json_delta of a block is often empty; it changes nothing for the client.
+        if (toolIndex === undefined || typeof delta.partial_json !== 'string' || delta.partial_json === '') return;
+        out.push({ events: [{ type: 'tool_args', choice: 0, index: toolIndex, args: delta.partial_json }], content: true, text: delta.partial_json });
+        return;
+      }
+      case 'thinking_delta':
+        if (typeof delta.thinking !== 'string' || delta.thinking === '') return;
+        out.push({ events: [{ type: 'reasoning', choice: 0, text: delta.thinking }], content: true, text: delta.thinking });
+        return;
+      case 'signature_delta':
+        if (typeof delta.signature !== 'string') return;
+        out.push({ events: [{ type: 'reasoning_signature', choice: 0, signature: delta.signature }] });
+        return;
+      default:
+        // citations_delta and later delta types have no canonical counterpart.
+        return;
     }
-    // thinking_delta, signature_delta and citations_delta have no Chat Completions counterpart.
   }
 
   private onMessageDelta(data: StreamEventData, out: StreamPiece[]): void {
@@ -170,12 +162,12 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     if (!this.finishSent) this.pushFinish('stop', out);
     this.over = true;
     const usage = toUsage(this.inputTokens, this.cacheRead, this.cacheCreation, this.outputTokens);
-    out.push({ json: `${this.prefix}],"usage":${JSON.stringify(usage)}}`, usage, usageOnly: true, done: true });
+    out.push({ usage, usageOnly: true, done: true });
   }
 
   private pushFinish(reason: FinishReason, out: StreamPiece[]): void {
     this.finishSent = true;
-    out.push({ json: this.choice('{}', `"${reason}"`), finishReason: reason });
+    out.push({ events: [{ type: 'finish', choice: 0, reason }], finishReason: reason });
   }
 
   /** message_start carries the input side; message_delta's counters are running totals, so they replace, never add. */
@@ -188,6 +180,6 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   }
 }
 
-export function translateAnthropicStream(ctx: AdapterContext): StreamTranslator {
-  return new AnthropicStreamTranslator(ctx);
+export function translateAnthropicStream(_ctx: AdapterContext): StreamTranslator {
+  return new AnthropicStreamTranslator();
 }

@@ -3,9 +3,10 @@ import { modelSchema, providerSchema } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
 import type { ChatCompletion } from '../../core/types.js';
 import type { ConformanceCase, ExpectedOutput } from '../conformance-types.js';
-import type { AdapterContext, ProviderAdapter, StreamPiece } from '../types.js';
+import type { AdapterContext, ProviderAdapter, } from '../types.js';
 import { createGeminiAdapter } from './adapter.js';
 import { geminiFixtures } from './fixtures/index.js';
+import { type ChatPiece, withChatJson } from '../../../test/helpers/chat-pieces.js';
 
 const provider = providerSchema.parse({ id: 'g', type: 'gemini', api_key: 'secret-key', headers: { 'x-extra': '1' } });
 const adapter = createGeminiAdapter(provider);
@@ -54,7 +55,7 @@ describe('Gemini adapter: requests', () => {
 });
 
 // The shared conformance suite runs these too; checking them here keeps the fixtures honest on their own.
-function runCase(a: ProviderAdapter, c: ConformanceCase, stream: boolean): { output: ExpectedOutput; pieces?: StreamPiece[] } {
+function runCase(a: ProviderAdapter, c: ConformanceCase, stream: boolean): { output: ExpectedOutput; pieces?: ChatPiece[] } {
   const ctx = ctxFor(stream);
   const req = a.chatRequest(c.request, ctx);
   const problem = c.checkRequest?.(JSON.parse(req.body!), req.url, req.headers);
@@ -71,9 +72,13 @@ function runCase(a: ProviderAdapter, c: ConformanceCase, stream: boolean): { out
     return { output };
   }
   const t = a.streamTranslator(ctx);
-  const pieces: StreamPiece[] = [];
+  const pieces: ChatPiece[] = [];
   for (const chunk of c.upstream.chunks!) pieces.push(...t.push(new TextEncoder().encode(chunk)));
   pieces.push(...t.end());
+  return assembleChunks(withChatJson(pieces, ctx.model.id));
+}
+
+function assembleChunks(pieces: ChatPiece[]): { output: ExpectedOutput; pieces?: ChatPiece[] } {
   let content = '';
   const calls: Array<{ name: string; arguments: unknown }> = [];
   for (const p of pieces) {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { modelSchema, providerSchema } from '../../config/schema.js';
 import type { ChatChunk } from '../../core/types.js';
-import type { AdapterContext, StreamPiece } from '../types.js';
+import type { AdapterContext, } from '../types.js';
 import { createGeminiStreamTranslator } from './stream.js';
+import { type ChatPiece, withChatJson } from '../../../test/helpers/chat-pieces.js';
 
 const ctx: AdapterContext = {
   provider: providerSchema.parse({ id: 'g', type: 'gemini', api_key: 'k' }),
@@ -18,21 +19,21 @@ const textEvent = (text: string, extra: Record<string, unknown> = {}, finishReas
   event({ candidates: [{ content: { role: 'model', parts: [{ text }] }, index: 0, ...(finishReason ? { finishReason } : {}) }], responseId: 'resp1', ...extra });
 
 /** Feeds the whole stream as byte slices cut at the given offsets (bytes, not characters). */
-function run(stream: string, cuts: number[] = []): StreamPiece[] {
+function run(stream: string, cuts: number[] = []): ChatPiece[] {
   const t = createGeminiStreamTranslator(ctx);
   const bytes = enc.encode(stream);
-  const out: StreamPiece[] = [];
+  const out: ChatPiece[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {
     out.push(...t.push(bytes.subarray(start, cut)));
     start = cut;
   }
   out.push(...t.end());
-  return out;
+  return withChatJson(out, ctx.model.id);
 }
 
-const chunks = (pieces: StreamPiece[]) => pieces.filter((p) => p.json).map((p) => JSON.parse(p.json!) as ChatChunk);
-const contentOf = (pieces: StreamPiece[]) =>
+const chunks = (pieces: ChatPiece[]) => pieces.filter((p) => p.json).map((p) => JSON.parse(p.json!) as ChatChunk);
+const contentOf = (pieces: ChatPiece[]) =>
   chunks(pieces)
     .map((c) => c.choices[0]?.delta.content ?? '')
     .join('');
@@ -46,7 +47,7 @@ describe('Gemini stream: text', () => {
   it('emits a role chunk, content deltas, a finish chunk, then a usage-only done piece', () => {
     const pieces = run(STREAM);
     expect(pieces[0]).toMatchObject({ content: false });
-    expect(JSON.parse(pieces[0].json!).choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+    expect(JSON.parse(pieces[0].json!).choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null });
     expect(pieces.slice(1, 4).map((p) => [p.content, p.text])).toEqual([
       [true, 'Hé'],
       [true, 'llo 🌍 wörld'],

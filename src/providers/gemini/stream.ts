@@ -1,4 +1,4 @@
-// streamGenerateContent?alt=sse bytes → OpenAI chat.completion.chunk pieces. Each SSE event
+// streamGenerateContent?alt=sse bytes → typed stream events. Each SSE event
 // is a whole GenerateContentResponse; usage is cumulative, so only the latest one is kept
 // and handed out once the upstream ends cleanly.
 import { GatewayError } from '../../core/errors.js';
@@ -23,14 +23,11 @@ interface ChoiceState {
   finished: boolean;
 }
 
-const ROLE_DELTA = '{"role":"assistant","content":""}';
 const TAIL_LIMIT = 16 * 1024;
 
 class GeminiStreamTranslator implements StreamTranslator {
   private readonly parser = new SseParser();
-  private readonly created = Math.floor(Date.now() / 1000);
-  private readonly modelJson: string;
-  private prefix = '';
+  private keyed = false;
   private key = '';
   private usage: Usage | undefined;
   private readonly choices: ChoiceState[] = [];
@@ -40,10 +37,6 @@ class GeminiStreamTranslator implements StreamTranslator {
   /** The latest raw bytes, kept only to read an error Google writes outside SSE framing. */
   private readonly tail: Uint8Array[] = [];
   private tailBytes = 0;
-
-  constructor(ctx: AdapterContext) {
-    this.modelJson = JSON.stringify(ctx.model.id);
-  }
 
   push(data: Uint8Array): StreamPiece[] {
     if (this.failed) return [];
@@ -66,7 +59,7 @@ class GeminiStreamTranslator implements StreamTranslator {
       return out;
     }
     if (this.usage) {
-      out.push({ json: `${this.prefix},"choices":[],"usage":${JSON.stringify(this.usage)}}`, usage: this.usage, usageOnly: true, done: true });
+      out.push({ usage: this.usage, usageOnly: true, done: true });
     } else {
       out.push({ done: true });
     }
@@ -115,9 +108,9 @@ class GeminiStreamTranslator implements StreamTranslator {
       this.fail(out, mapGeminiError(code, data, {}));
       return;
     }
-    if (this.prefix === '') {
+    if (!this.keyed) {
+      this.keyed = true;
       this.key = responseKey(resp.responseId);
-      this.prefix = `{"id":"chatcmpl-${this.key}","object":"chat.completion.chunk","created":${this.created},"model":${this.modelJson}`;
     }
     const usage = usageFromMetadata(resp.usageMetadata);
     if (usage) this.usage = usage;
@@ -134,16 +127,12 @@ class GeminiStreamTranslator implements StreamTranslator {
     for (let i = 0; i < (candidates?.length ?? 0); i++) this.onCandidate(candidates![i], i, out);
   }
 
-  private chunk(index: number, delta: string, finish: FinishReason | null, logprobs = 'null'): string {
-    return `${this.prefix},"choices":[{"index":${index},"delta":${delta},"logprobs":${logprobs},"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]}`;
-  }
-
   private open(index: number, out: StreamPiece[]): ChoiceState {
     let state = this.choices[index];
     if (!state) {
       state = { toolCalls: 0, finished: false };
       this.choices[index] = state;
-      out.push({ json: this.chunk(index, ROLE_DELTA, null), content: false });
+      out.push({ events: [{ type: 'start', choice: index, id: `chatcmpl-${this.key}` }], content: false });
     }
     return state;
   }
@@ -152,7 +141,7 @@ class GeminiStreamTranslator implements StreamTranslator {
     const state = this.choices[index];
     if (state.finished) return;
     state.finished = true;
-    out.push({ json: this.chunk(index, '{}', reason), finishReason: reason });
+    out.push({ events: [{ type: 'finish', choice: index, reason }], finishReason: reason });
   }
 
   private onCandidate(candidate: GeminiCandidate, position: number, out: StreamPiece[]): void {
@@ -163,15 +152,25 @@ class GeminiStreamTranslator implements StreamTranslator {
     const index = typeof candidate.index === 'number' ? candidate.index : position;
     const state = this.open(index, out);
     const parts = candidate.content?.parts ?? [];
-    const logprobs = candidate.logprobsResult ? JSON.stringify(translateLogprobs(candidate.logprobsResult) ?? null) : 'null';
+    const logprobs = candidate.logprobsResult ? (translateLogprobs(candidate.logprobsResult) ?? null) : null;
     for (const part of Array.isArray(parts) ? parts : []) {
-      if (part.thought) continue;
+      if (part.thought) {
+        if (typeof part.text === 'string' && part.text !== '') out.push({ events: [{ type: 'reasoning', choice: index, text: part.text }], content: true, text: part.text });
+        continue;
+      }
       if (typeof part.text === 'string' && part.text !== '') {
-        out.push({ json: this.chunk(index, `{"content":${JSON.stringify(part.text)}}`, null, logprobs), content: true, text: part.text });
+        out.push({ events: [{ type: 'text', choice: index, text: part.text, logprobs }], content: true, text: part.text });
       } else if (part.functionCall && typeof part.functionCall.name === 'string') {
         const call = toolCallFromPart(part, this.key, this.callsInResponse++);
-        const delta = { tool_calls: [{ index: state.toolCalls++, id: call.id, type: 'function', function: call.function }] };
-        out.push({ json: this.chunk(index, JSON.stringify(delta), null), content: true, text: call.function.arguments });
+        const toolIndex = state.toolCalls++;
+        out.push({
+          events: [
+            { type: 'tool_start', choice: index, index: toolIndex, id: call.id, name: call.function.name },
+            { type: 'tool_args', choice: index, index: toolIndex, args: call.function.arguments },
+          ],
+          content: true,
+          text: call.function.arguments,
+        });
       }
     }
     if (candidate.finishReason) this.finish(index, mapFinishReason(candidate.finishReason, state.toolCalls > 0), out);
@@ -182,6 +181,6 @@ function earlyEnd(detail: string): GatewayError {
   return new GatewayError('provider_error', `The provider (gemini) stream ended early, ${detail}.`, { retryable: true });
 }
 
-export function createGeminiStreamTranslator(ctx: AdapterContext): StreamTranslator {
-  return new GeminiStreamTranslator(ctx);
+export function createGeminiStreamTranslator(_ctx: AdapterContext): StreamTranslator {
+  return new GeminiStreamTranslator();
 }

@@ -1,6 +1,7 @@
 // OpenAI-compatible providers (OpenAI, vLLM, Ollama, Groq, DeepSeek, Azure OpenAI …): one
 // factory; a vendor differs only in how it builds URLs and authenticates.
 import type { ProviderConfig } from '../../config/schema.js';
+import type { ChatRequest } from '../../core/types.js';
 import type { AdapterContext, AdapterFactory, ProviderAdapter } from '../types.js';
 import { mapOpenAIError } from './errors.js';
 import { toOpenAIChatBody, toOpenAIEmbeddingsBody } from './request.js';
@@ -30,6 +31,13 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
     return {
       type: vendor.type,
       chatRequest: (req, ctx) => post('chat/completions', ctx, toOpenAIChatBody(req, ctx)),
+      // A Chat Completions client's body is this provider's own protocol: it passes with only the model replaced.
+      native: {
+        chat: {
+          request: (body, ctx) => post('chat/completions', ctx, toOpenAIChatBody(body as ChatRequest, ctx)),
+          streamTranslator: createOpenAIStreamTranslator,
+        },
+      },
       chatResponse: fromOpenAIChatBody,
       streamTranslator: createOpenAIStreamTranslator,
       embeddingsRequest: (req, ctx) => post('embeddings', ctx, toOpenAIEmbeddingsBody(req, ctx)),

@@ -6,7 +6,7 @@ import { ALL_CHAT_PARAMETERS } from '../../core/validate.js';
 import type { AdapterContext } from '../types.js';
 
 /** Tollgate-only fields that must never reach an upstream. */
-const GATEWAY_FIELDS = new Set(['models']);
+const GATEWAY_FIELDS = new Set(['models', 'tollgate']);
 const CHAT_PARAMETERS = new Set(['model', 'messages', ...ALL_CHAT_PARAMETERS]);
 
 export function toOpenAIChatBody(req: ChatRequest, ctx: AdapterContext): string {

@@ -1,5 +1,7 @@
-// OpenAI-compatible SSE → StreamPieces. Chunks are forwarded as the upstream wrote them;
-// the JSON is parsed only to read usage, finish reasons and whether content arrived.
+// OpenAI-compatible SSE → StreamPieces. For a Chat Completions client (native lane) chunks are
+// forwarded as the upstream wrote them, the JSON parsed only to read usage, finish reasons and
+// whether content arrived; for other surfaces they become typed events.
+import type { StreamEvent } from '../../core/canonical.js';
 import type { ChatChunk, FinishReason, Usage } from '../../core/types.js';
 import { malformedUpstream } from '../errors.js';
 import { SseParser } from '../sse.js';
@@ -10,7 +12,9 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
   const parser = new SseParser();
   const publicModel = ctx.model.id;
   const quotedPublic = JSON.stringify(publicModel);
+  const native = ctx.native === true;
   let done = false;
+  let started = false;
 
   function translate(data: string): StreamPiece | undefined {
     if (data === '[DONE]') {
@@ -27,14 +31,25 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
     if (chunk.error !== undefined) return { error: errorFromOpenAIBody(500, chunk, {}, ctx.provider.id) };
     const choices = chunk.choices;
     if (!Array.isArray(choices)) return { error: malformedUpstream(ctx.provider.id, 'a stream chunk has no "choices"') };
-    let json = data;
-    if (chunk.model !== publicModel) {
-      // Rename by text when the upstream wrote the field plainly; re-serialise only as a fallback.
-      const needle = `"model":${JSON.stringify(chunk.model)}`;
-      const at = data.indexOf(needle);
-      json = at !== -1 ? `${data.slice(0, at)}"model":${quotedPublic}${data.slice(at + needle.length)}` : JSON.stringify({ ...chunk, model: publicModel });
+    const piece: StreamPiece = {};
+    let events: StreamEvent[] | undefined;
+    if (native) {
+      let json = data;
+      if (chunk.model !== publicModel) {
+        // Rename by text when the upstream wrote the field plainly; re-serialise only as a fallback.
+        const needle = `"model":${JSON.stringify(chunk.model)}`;
+        const at = data.indexOf(needle);
+        json = at !== -1 ? `${data.slice(0, at)}"model":${quotedPublic}${data.slice(at + needle.length)}` : JSON.stringify({ ...chunk, model: publicModel });
+      }
+      piece.frame = `data: ${json}\n\n`;
+    } else {
+      events = [];
+      piece.events = events;
+      if (!started) {
+        started = true;
+        events.push({ type: 'start', choice: 0, id: typeof chunk.id === 'string' ? chunk.id : undefined });
+      }
     }
-    const piece: StreamPiece = { json };
     const usage = chunk.usage as Usage | null | undefined;
     if (usage && typeof usage.prompt_tokens === 'number') {
       piece.usage = usage;
@@ -46,19 +61,47 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
       const c = choices[i];
       if (typeof c !== 'object' || c === null) return { error: malformedUpstream(ctx.provider.id, 'a stream chunk has a choice that is not an object') };
       const d = c.delta;
+      const ci = typeof c.index === 'number' ? c.index : i;
       if (d) {
-        if (typeof d.content === 'string' && d.content.length > 0) text = text === undefined ? d.content : text + d.content;
+        const reasoning = (d as { reasoning_content?: unknown; reasoning?: unknown }).reasoning_content ?? (d as { reasoning?: unknown }).reasoning;
+        if (typeof reasoning === 'string' && reasoning.length > 0) {
+          piece.content = true;
+          text = text === undefined ? reasoning : text + reasoning;
+          events?.push({ type: 'reasoning', choice: ci, text: reasoning });
+        }
+        if (typeof d.content === 'string' && d.content.length > 0) {
+          text = text === undefined ? d.content : text + d.content;
+          events?.push({ type: 'text', choice: ci, text: d.content, logprobs: c.logprobs ?? undefined });
+        }
         if (d.tool_calls) {
           for (const tc of d.tool_calls) {
             piece.content = true;
             const args = tc.function?.arguments ?? '';
             text = text === undefined ? args : text + args;
+            if (events) {
+              const ti = typeof tc.index === 'number' ? tc.index : 0;
+              if (tc.id !== undefined || tc.function?.name !== undefined) events.push({ type: 'tool_start', choice: ci, index: ti, id: tc.id ?? `call_${ti}`, name: tc.function?.name ?? '' });
+              if (args.length > 0) events.push({ type: 'tool_args', choice: ci, index: ti, args });
+            }
           }
         }
-        if (typeof d.refusal === 'string' && d.refusal.length > 0) piece.content = true;
-        if (d.function_call) piece.content = true;
+        if (typeof d.refusal === 'string' && d.refusal.length > 0) {
+          piece.content = true;
+          events?.push({ type: 'refusal', choice: ci, text: d.refusal });
+        }
+        if (d.function_call) {
+          piece.content = true;
+          const fc = d.function_call as { name?: unknown; arguments?: unknown };
+          if (events) {
+            if (typeof fc.name === 'string') events.push({ type: 'tool_start', choice: ci, index: 0, id: 'call_0', name: fc.name });
+            if (typeof fc.arguments === 'string' && fc.arguments !== '') events.push({ type: 'tool_args', choice: ci, index: 0, args: fc.arguments });
+          }
+        }
       }
-      if (c.finish_reason) finish = c.finish_reason;
+      if (c.finish_reason) {
+        finish = c.finish_reason;
+        events?.push({ type: 'finish', choice: ci, reason: c.finish_reason });
+      }
     }
     if (text !== undefined) {
       piece.text = text;
