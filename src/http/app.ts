@@ -3,11 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { AuthHeaders } from '../auth/authenticate.js';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Surface } from '../surfaces/types.js';
+import { authenticateEarly, bodyPending } from './early-auth.js';
 import { clientErrorResponse, normaliseError, sendError } from './errors.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerApiRoutes } from './routes/api.js';
@@ -18,11 +18,7 @@ import { StreamRegistry } from './sse.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function authHeaders(req: FastifyRequest): AuthHeaders {
-  const h = req.headers;
-  const xApiKey = h['x-api-key'];
-  return { authorization: h.authorization, xApiKey: Array.isArray(xApiKey) ? xApiKey[0] : xApiKey };
-}
+export { authHeaders } from './auth-headers.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -122,6 +118,14 @@ export function buildHttpApp(gw: Gateway): HttpApp {
         inFlight--;
         gw.metrics.inFlight.set(inFlight);
       });
+    }
+    try {
+      authenticateEarly(gw.view, server.admin_token, req);
+    } catch (err) {
+      // The unread body is not worth reading: answer, then close instead of draining it.
+      if (bodyPending(req)) reply.header('connection', 'close');
+      done(err as Error);
+      return;
     }
     done();
   });
