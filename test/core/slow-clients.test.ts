@@ -3,9 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 let gw: TestGateway;
+/** A stalled body is only waited for when its credential is good: a bad one is refused from the headers. */
+let key: string;
 
 beforeAll(async () => {
   gw = await startTestGateway({ raw: { server: { header_timeout_ms: 400, request_timeout_ms: 800 } } });
+  ({ key } = await gw.createKey((await gw.createOrg(1)).mk));
 });
 afterAll(async () => {
   await gw?.close();
@@ -42,7 +45,7 @@ describe('SPEC §7 slow and stalled clients are cut off by header and request ti
   it('closes a connection whose body stalls, near server.request_timeout_ms', async () => {
     const s = await openSocket();
     const closed = untilClosed(s);
-    s.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":');
+    s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`);
     const { afterMs } = await closed;
     expect(afterMs).toBeGreaterThanOrEqual(700);
     expect(afterMs).toBeLessThan(4000);

@@ -28,8 +28,10 @@ function envelopeOf(raw: string): { status: number; error: { code: string; type:
 
 describe('a client too slow with its request gets 408 request_timeout', () => {
   let gw: TestGateway;
+  let key: string;
   beforeAll(async () => {
     gw = await startTestGateway({ raw: { server: { header_timeout_ms: 300, request_timeout_ms: 600 } } });
+    ({ key } = await gw.createKey((await gw.createOrg(1)).mk));
   });
   afterAll(() => gw?.close());
 
@@ -40,7 +42,7 @@ describe('a client too slow with its request gets 408 request_timeout', () => {
   });
 
   it('answers a body that stalls with 408 request_timeout in the envelope', async () => {
-    const answer = envelopeOf(await rawExchange(gw.url, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":'));
+    const answer = envelopeOf(await rawExchange(gw.url, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`));
     expect(answer.status).toBe(408);
     expect(answer.error.code).toBe('request_timeout');
   });
