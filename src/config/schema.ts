@@ -69,6 +69,11 @@ export const providerSchema = z
     tokens_per_second: z.number().nonnegative().default(0),
     faults: mockFaultSchema.optional(),
     extra_parameters: extraParametersSchema,
+    /**
+     * openai only: the upstream speaks the Responses API (POST {base_url}/responses), so
+     * /v1/responses passes through natively. Default: true for OpenAI's own base URL.
+     */
+    responses: z.boolean().optional(),
   })
   .strict();
 
@@ -220,6 +225,13 @@ export const configSchema = z
         /** waits before each webhook retry after a failed delivery */
         retry_delays_ms: z.array(z.number().int().nonnegative()).max(10).default([1000, 5000, 30000, 120000]),
         from: z.string().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    responses: z
+      .object({
+        /** Days a response created with `store: true` stays retrievable and continuable. */
+        retention_days: positiveInt.default(30),
       })
       .strict()
       .prefault({}),

@@ -15,6 +15,7 @@ import {
   orgToDb,
 } from './row-mappers.js';
 import type { Database } from './schema.js';
+import { deleteResponse, getResponse, pruneResponses, putResponse } from './stored-responses.js';
 import type {
   AlertSettingsRow,
   KeyRow,
@@ -22,6 +23,7 @@ import type {
   OrgRow,
   Page,
   Store,
+  StoredResponseRow,
   UsageAggregate,
   UsageAggregateFilter,
   UsageFilter,
@@ -219,5 +221,21 @@ export class KyselyStore implements Store {
       .values({ org_id: row.org_id, settings, updated_at: row.updated_at })
       .onConflict((oc) => oc.column('org_id').doUpdateSet({ settings, updated_at: row.updated_at }))
       .execute();
+  }
+
+  putResponse(row: StoredResponseRow): Promise<void> {
+    return putResponse(this.#live(), row);
+  }
+
+  getResponse(orgId: string, id: string, now: number): Promise<StoredResponseRow | undefined> {
+    return getResponse(this.#live(), orgId, id, now);
+  }
+
+  deleteResponse(orgId: string, id: string): Promise<boolean> {
+    return deleteResponse(this.#live(), orgId, id);
+  }
+
+  pruneResponses(before: number): Promise<number> {
+    return pruneResponses(this.#live(), before);
   }
 }

@@ -145,10 +145,33 @@ function usageTokenClasses(): Migration {
   };
 }
 
+/** Responses the Responses API stored (`store: true`), per org, until they expire. */
+function storedResponses(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('stored_responses')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('previous_response_id', 'text')
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('input_items', 'text', (c) => c.notNull())
+        .addColumn('context', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // Pruning deletes by expiry across all orgs.
+      await db.schema.createIndex('stored_responses_expires').on('stored_responses').column('expires_at').execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initialSchema(dialect), '0002_usage_token_classes': usageTokenClasses() };
+      return { '0001_initial': initialSchema(dialect), '0002_usage_token_classes': usageTokenClasses(), '0003_stored_responses': storedResponses() };
     },
   };
 }

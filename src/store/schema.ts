@@ -95,6 +95,19 @@ export interface AlertSettingsTable {
   updated_at: number;
 }
 
+export interface StoredResponsesTable {
+  id: string;
+  org_id: string;
+  key_id: string;
+  model: string;
+  previous_response_id: string | null;
+  response: string;
+  input_items: string;
+  context: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   orgs: OrgsTable;
   api_keys: ApiKeysTable;
@@ -103,6 +116,7 @@ export interface Database {
   usage_rollup_hour: RollupTable;
   usage_rollup_day: RollupTable;
   alert_settings: AlertSettingsTable;
+  stored_responses: StoredResponsesTable;
 }
 
 export type RollupTableName = 'usage_rollup_hour' | 'usage_rollup_day';

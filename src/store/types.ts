@@ -146,6 +146,25 @@ export interface AlertSettingsRow {
   updated_at: number;
 }
 
+/** A response kept for the Responses API (`store: true`): the answer, its input and the conversation before it. */
+export interface StoredResponseRow {
+  /** the public response id (`resp_…`) */
+  id: string;
+  org_id: string;
+  key_id: string;
+  model: string;
+  previous_response_id: string | null;
+  /** the response object, encrypted reasoning included */
+  response: Record<string, unknown>;
+  /** the request's own input items */
+  input_items: Record<string, unknown>[];
+  /** the conversation items the answer followed (continued history + this input) */
+  context: Record<string, unknown>[];
+  created_at: number;
+  /** after this (epoch ms) the row is gone for readers and pruned */
+  expires_at: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Create or upgrade the schema. Safe to run on every start and concurrently from several instances. */
@@ -193,4 +212,13 @@ export interface Store {
 
   getAlertSettings(orgId: string): Promise<AlertSettingsRow | undefined>;
   putAlertSettings(row: AlertSettingsRow): Promise<void>;
+
+  /** Keep a response (an id is written once; a repeat is ignored). */
+  putResponse(row: StoredResponseRow): Promise<void>;
+  /** The org's response with this id, unless expired at `now`. */
+  getResponse(orgId: string, id: string, now: number): Promise<StoredResponseRow | undefined>;
+  /** Deletes the org's response; false when it has none with this id. */
+  deleteResponse(orgId: string, id: string): Promise<boolean>;
+  /** Deletes responses that expired before the cutoff; returns rows deleted. */
+  pruneResponses(before: number): Promise<number>;
 }

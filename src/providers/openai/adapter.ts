@@ -6,6 +6,7 @@ import type { AdapterContext, AdapterFactory, ProviderAdapter } from '../types.j
 import { mapOpenAIError } from './errors.js';
 import { toOpenAIChatBody, toOpenAIEmbeddingsBody } from './request.js';
 import { fromOpenAIChatBody, fromOpenAIEmbeddingsBody } from './response.js';
+import { createResponsesNative } from './responses-native.js';
 import { createOpenAIStreamTranslator } from './stream.js';
 
 export interface OpenAICompatibleVendor {
@@ -14,6 +15,8 @@ export interface OpenAICompatibleVendor {
   /** URL for an operation on a model ('chat/completions', 'embeddings', 'models'). */
   url(base: string, operation: 'chat/completions' | 'embeddings' | 'models', upstreamModel: string | undefined, provider: ProviderConfig): string;
   authHeaders(provider: ProviderConfig): Record<string, string>;
+  /** Where this vendor serves the Responses API, when it can (see `responses` in the provider config). */
+  responsesUrl?(base: string, provider: ProviderConfig): string | undefined;
 }
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
@@ -28,8 +31,10 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
       headers,
       body,
     });
+    const responsesUrl = vendor.responsesUrl?.(base, provider);
     return {
       type: vendor.type,
+      ...(responsesUrl !== undefined ? { native: { responses: createResponsesNative(responsesUrl, headers) } } : {}),
       chatRequest: (req, ctx) => post('chat/completions', ctx, toOpenAIChatBody(req, ctx)),
       // A Chat Completions client's body is this provider's own protocol: it passes with only the model replaced.
       native: {
@@ -53,6 +58,8 @@ export const createOpenAIAdapter = createOpenAICompatibleAdapter({
   defaultBaseUrl: 'https://api.openai.com/v1',
   url: (base, op) => `${base}/${op}`,
   authHeaders: (p): Record<string, string> => (p.api_key ? { authorization: `Bearer ${p.api_key}` } : {}),
+  // OpenAI itself speaks Responses; another OpenAI-compatible server only when configured to.
+  responsesUrl: (base, p) => ((p.responses ?? base === 'https://api.openai.com/v1') ? `${base}/responses` : undefined),
 });
 
 /** Azure OpenAI: deployment-scoped URLs, `api-key` header and an `api-version` query. */
