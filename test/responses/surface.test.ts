@@ -369,8 +369,17 @@ describe('stored responses: previous_response_id', () => {
     ]);
     expect(next.native).not.toHaveProperty('previous_response_id');
     expect((next.native as { input: unknown[] }).input).toHaveLength(3);
-    const err = await badRequest(surface.parse({ model: 'm', input: 'x', previous_response_id: first.id }, {}, caller('org_b')));
+    const foreign = await surface.parse({ model: 'm', input: 'x', previous_response_id: first.id }, {}, caller('org_b'));
+    const err = await badRequest(() => surface.checkModel(foreign, model(false)));
     expect(err.status).toBe(404);
     expect(err.param).toBe('previous_response_id');
+  });
+
+  it('passes an id it does not hold to a Responses upstream, which may hold it', async () => {
+    const { surface } = setup();
+    const p = await surface.parse({ model: 'm', input: 'x', previous_response_id: 'resp_upstream_1' }, {}, caller());
+    expect(surface.checkModel(p, model(true))).toBeGreaterThan(0);
+    expect(p.native).toMatchObject({ previous_response_id: 'resp_upstream_1', input: 'x' });
+    expect((await badRequest(() => surface.checkModel(p, model(false)))).code).toBe('not_found');
   });
 });

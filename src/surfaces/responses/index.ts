@@ -99,14 +99,27 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
 
     async parse(body: unknown, _headers: InboundHeaders, caller: Caller): Promise<ParsedRequest> {
       const prev = (body as { previous_response_id?: unknown } | null)?.previous_response_id;
-      const history = typeof prev === 'string' ? await stored.history(caller.orgId, prev) : undefined;
+      let history: Awaited<ReturnType<StoredResponses['history']>> | undefined;
+      let unknownPrevious: GatewayError | undefined;
+      if (typeof prev === 'string') {
+        try {
+          history = await stored.history(caller.orgId, prev);
+        } catch (err) {
+          // Not ours: it may be an id a Responses upstream keeps itself (checkModel decides).
+          if (!(err instanceof GatewayError) || err.code !== 'not_found') throw err;
+          unknownPrevious = err;
+        }
+      }
       const parsed = parseResponsesBody(body, { responseId: newResponseId(), orgId: caller.orgId, keyId: caller.keyId }, history);
+      if (unknownPrevious) parsed.unknownPrevious = unknownPrevious;
       pending.set(caller.requestId, parsed.info);
       return parsed;
     },
 
     checkModel(req: ParsedRequest, model: ModelRuntime): number {
       const r = req as Partial<ResponsesParsed> & ParsedRequest;
+      // An id Tollgate does not hold can only be continued where the upstream holds it.
+      if (r.unknownPrevious && !nativeCapable(model)) throw r.unknownPrevious;
       const nativeOnly = r.nativeOnly ?? [];
       if (nativeOnly.length > 0 && !nativeCapable(model)) {
         const first = nativeOnly[0];

@@ -17,6 +17,8 @@ export interface ResponsesParsed extends ParsedRequest {
   info: ResponseRequestInfo;
   /** features only an upstream speaking Responses can serve, with the parameter that asked */
   nativeOnly: Array<{ what: string; param: string }>;
+  /** `previous_response_id` names no response Tollgate keeps: only a Responses upstream may know it */
+  unknownPrevious?: GatewayError;
 }
 
 /** A stored conversation to continue (previous_response_id), already scoped to the caller's org. */
