@@ -51,9 +51,9 @@ function completion(message: ChatCompletion['choices'][0]['message'], finish: Ch
   return { id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message, finish_reason: finish }] };
 }
 
-async function badRequest(p: Promise<unknown> | (() => unknown)): Promise<GatewayError> {
+async function badRequest(p: unknown): Promise<GatewayError> {
   try {
-    await (typeof p === 'function' ? p() : p);
+    await (typeof p === 'function' ? (p as () => unknown)() : p);
   } catch (err) {
     expect(err).toBeInstanceOf(GatewayError);
     return err as GatewayError;
