@@ -334,6 +334,27 @@ describe('streamEncoder: events with sequence numbers', () => {
     expect(store.rows.get(String(done.id))?.response).toMatchObject({ id: done.id, status: 'completed' });
   });
 
+  it('seals signed and redacted reasoning into the reasoning item, shown only when included', async () => {
+    const evs: StreamEvent[] = [
+      { type: 'reasoning', choice: 0, text: 'Because.' },
+      { type: 'reasoning_signature', choice: 0, signature: 'sig-9' },
+      { type: 'reasoning_redacted', choice: 0, data: 'redacted-1' },
+      { type: 'text', choice: 0, text: 'Yes' },
+      { type: 'finish', choice: 0, reason: 'stop' },
+    ];
+    const shown = await run(evs, { include: ['reasoning.encrypted_content'], store: false });
+    const all = frames(shown.text + shown.enc.end(totals));
+    const done = all.find((f) => f.type === 'response.output_item.done')!.item as Record<string, unknown>;
+    expect(done).toMatchObject({ type: 'reasoning', summary: [{ type: 'summary_text', text: 'Because.' }] });
+    expect(typeof done.encrypted_content).toBe('string');
+    const next = await shown.surface.parse({ model: 'm', store: false, input: [{ role: 'user', content: 'q' }, done, { role: 'user', content: 'again' }] }, {}, caller());
+    expect(next.canonical.messages[1]).toMatchObject({ role: 'assistant', reasoning_content: 'Because.', reasoning_signature: 'sig-9', reasoning_redacted: ['redacted-1'] });
+
+    const hidden = await run(evs, { store: false });
+    const item = frames(hidden.text + hidden.enc.end(totals)).find((f) => f.type === 'response.output_item.done')!.item as Record<string, unknown>;
+    expect(item.encrypted_content).toBeUndefined();
+  });
+
   it('ends with response.incomplete when the output limit cut the answer', async () => {
     const { enc, text } = await run([
       { type: 'text', choice: 0, text: 'Hel' },
@@ -368,7 +389,11 @@ describe('stored responses: previous_response_id', () => {
       { role: 'user', content: 'What is my name?' },
     ]);
     expect(next.native).not.toHaveProperty('previous_response_id');
-    expect((next.native as { input: unknown[] }).input).toHaveLength(3);
+    expect((next.native as { input: unknown[] }).input).toEqual([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'My name is Ada.' }] },
+      { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hello Ada', annotations: [], logprobs: [] }] },
+      'What is my name?',
+    ].map((x) => (typeof x === 'string' ? { type: 'message', role: 'user', content: [{ type: 'input_text', text: x }] } : x)));
     const foreign = await surface.parse({ model: 'm', input: 'x', previous_response_id: first.id }, {}, caller('org_b'));
     const err = await badRequest(() => surface.checkModel(foreign, model(false)));
     expect(err.status).toBe(404);

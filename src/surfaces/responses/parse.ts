@@ -133,7 +133,8 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
   const format = responseFormat(body.text);
   const metadata = metadataOf(body.metadata);
 
-  const input = withIds(body.input === undefined || body.input === null ? [] : normaliseInput(body.input));
+  const given = body.input === undefined || body.input === null ? [] : normaliseInput(body.input);
+  const input = withIds(given);
   const conversation = history ? [...history.items, ...input] : input;
   const tools = convertTools(body.tools);
   const choice = convertToolChoice(body.tool_choice, tools);
@@ -175,7 +176,7 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
   let native: Record<string, unknown> = body;
   if (history) {
     const { previous_response_id: _ours, ...rest } = body;
-    native = { ...rest, input: [...forNativeUpstream(history.items), ...input] };
+    native = { ...rest, input: [...forNativeUpstream(history.items), ...given] };
   }
 
   const info: ResponseRequestInfo = {
@@ -215,7 +216,10 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
   };
 }
 
-/** Stored reasoning was produced by a translated lane: another Responses upstream cannot read it. */
+/**
+ * Stored history sent to a Responses upstream that never saw it: reasoning a translated lane
+ * produced means nothing there, and item ids Tollgate gave are unknown there.
+ */
 function forNativeUpstream(items: readonly Json[]): Json[] {
-  return items.filter((item) => item.type !== 'reasoning');
+  return items.filter((item) => item.type !== 'reasoning').map(({ id: _ours, ...rest }) => rest);
 }
