@@ -5,7 +5,8 @@
 import type { ServerResponse } from 'node:http';
 import { type RecordedRequest, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
 
-export type FakeAnswer = { text: string } | { call: { name: string; arguments: string } } | { fail: string };
+/** `fail` with `partial`: that text streams first, then the failure once `gate` resolves. */
+export type FakeAnswer = { text: string } | { call: { name: string; arguments: string } } | { fail: string; partial?: string; gate?: Promise<void> };
 
 export const FAKE_USAGE = { input_tokens: 40, input_tokens_details: { cached_tokens: 16 }, output_tokens: 12, output_tokens_details: { reasoning_tokens: 5 }, total_tokens: 52 };
 
@@ -32,7 +33,7 @@ function sse(res: ServerResponse, ev: Record<string, unknown>): void {
 
 export async function startFakeResponsesUpstream(decide: (req: RecordedRequest) => FakeAnswer): Promise<ScriptedUpstream> {
   let n = 0;
-  return startScriptedUpstream((req, res) => {
+  return startScriptedUpstream(async (req, res) => {
     if (req.method !== 'POST' || !req.path.startsWith('/v1/responses')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not here"}}');
       return;
@@ -65,6 +66,12 @@ export async function startFakeResponsesUpstream(decide: (req: RecordedRequest) 
     sse(res, { type: 'response.output_item.added', sequence_number: seq++, output_index: 0, item: { ...reasoning, summary: [] } });
     sse(res, { type: 'response.output_item.done', sequence_number: seq++, output_index: 0, item: reasoning });
     if ('fail' in answer) {
+      if (answer.partial !== undefined) {
+        const partial = { id: `msg_up_${n}`, type: 'message', role: 'assistant', status: 'in_progress', content: [] };
+        sse(res, { type: 'response.output_item.added', sequence_number: seq++, output_index: 1, item: partial });
+        sse(res, { type: 'response.output_text.delta', sequence_number: seq++, output_index: 1, item_id: partial.id, content_index: 0, delta: answer.partial });
+      }
+      await answer.gate;
       sse(res, { type: 'response.failed', sequence_number: seq++, response: { ...base, status: 'failed', error: { code: 'server_error', message: answer.fail } } });
       res.end();
       return;

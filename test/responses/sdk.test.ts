@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { allLedger, allUsage } from '../helpers/money.js';
-import { chatModel, openaiProvider, type ScriptedUpstream } from '../helpers/upstream.js';
+import { chatModel, deferred, openaiProvider, type ScriptedUpstream } from '../helpers/upstream.js';
 import { FAKE_USAGE, lastInputText, startFakeResponsesUpstream } from './fake-responses-upstream.js';
 
 let gw: TestGateway;
@@ -15,13 +15,16 @@ let upstream: ScriptedUpstream;
 let client: OpenAI;
 let other: OpenAI;
 let orgId: string;
+/** released by a test once it has seen the partial answer of a failing native stream */
+let failGate = deferred();
 
 const WEATHER = { type: 'function' as const, name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: false };
 
 beforeAll(async () => {
   upstream = await startFakeResponsesUpstream((req) => {
     const text = lastInputText(req.json);
-    if (text.includes('fail please')) return { fail: 'the upstream broke' };
+    if (text.includes('fail before output')) return { fail: 'the upstream broke early' };
+    if (text.includes('fail after output')) return { fail: 'the upstream broke', partial: 'Partial answer', gate: failGate.promise };
     return { text: `native says: ${text}` };
   });
   gw = await startTestGateway({
@@ -206,14 +209,37 @@ describe('native lane: a Responses upstream', () => {
     expect(events.at(-1)).toMatchObject({ type: 'response.completed', response: { model: 'native-model', usage: FAKE_USAGE } });
   });
 
-  it('reports an upstream failure mid-stream as an error event', async () => {
-    const stream = await client.responses.create({ model: 'native-model', input: 'fail please', stream: true });
-    const seen: string[] = [];
-    const err = await (async () => {
-      for await (const ev of stream) seen.push(ev.type);
-    })().catch((e) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(seen).not.toContain('response.completed');
+  it('answers an upstream failure before any output as a JSON error, after retrying', async () => {
+    const err = await client.responses.create({ model: 'native-model', input: 'fail before output', stream: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    expect(err.error).toMatchObject({ code: 'provider_error' });
+  });
+
+  it('reports an upstream failure after output as an error event, and bills what was delivered', async () => {
+    failGate = deferred();
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'native-model', input: 'fail after output', stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      if (text.includes('Partial answer')) failGate.resolve();
+    }
+    expect(text).toContain('event: response.output_text.delta');
+    expect(text).toContain('event: error');
+    expect(text).toContain('the upstream broke');
+    expect(text).not.toContain('response.completed');
+    await flushed(gw);
+    const row = (await allUsage(gw.running.gateway.store, orgId)).find((u) => u.request_id === res.headers.get('x-tollgate-request-id'));
+    expect(row?.completion_tokens).toBeGreaterThan(0);
+    expect(row?.cost_micros).toBeGreaterThan(0);
   });
 });
 
