@@ -28,9 +28,17 @@ export interface ResponsesSurface extends Surface {
   readonly stored: StoredResponses;
 }
 
-/** Requests parsed but not yet answered; bounded, since a request can fail before any answer. */
+/**
+ * Requests parsed but not yet answered, bounded in count and in the size of the conversations
+ * they hold for storing: a request can fail, or be served natively, without any answer here.
+ */
 const PENDING_MAX = 10_000;
+const PENDING_MAX_BYTES = 128 * 1024 * 1024;
 const PENDING_TTL_MS = 15 * 60_000;
+
+function pendingSize(info: ResponseRequestInfo): number {
+  return info.context.length === 0 ? 1 : JSON.stringify(info.context).length + JSON.stringify(info.input).length;
+}
 
 export function newResponseId(): string {
   return `resp_${randomBytes(24).toString('hex')}`;
@@ -60,7 +68,7 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
     retentionMs: deps.retentionDays * 86_400_000,
     onError: (err, responseId) => deps.log.warn({ err, responseId }, 'storing a response failed'),
   });
-  const pending = new LRUCache<string, ResponseRequestInfo>({ max: PENDING_MAX, ttl: PENDING_TTL_MS });
+  const pending = new LRUCache<string, ResponseRequestInfo>({ max: PENDING_MAX, maxSize: PENDING_MAX_BYTES, sizeCalculation: pendingSize, ttl: PENDING_TTL_MS });
 
   const infoFor = (answer: AnswerInfo): ResponseRequestInfo => {
     const info = pending.get(answer.requestId);

@@ -202,8 +202,9 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
     },
     tools: tools.origins,
     includeEncrypted: include.includes('reasoning.encrypted_content'),
-    context: conversation,
-    input,
+    // Kept only to be stored: a request that stores nothing carries no copy of its conversation.
+    context: store ? conversation : [],
+    input: store ? input : [],
   };
 
   return {
