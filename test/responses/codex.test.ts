@@ -60,10 +60,12 @@ afterAll(async () => {
 });
 
 describe('Codex CLI through /v1/responses', () => {
-  it('prints the answer of a model behind Chat Completions (the mock) and exits 0', async () => {
+  it('completes a task with a model behind Chat Completions (the mock), printing its answer, and exits 0', async () => {
+    // With tools offered, the mock calls the first one (exec_command) on the user's turn and
+    // answers in text once the tool result is back (docs/mock.md): a whole Codex turn.
     const run = await runCodex({ gatewayUrl: gw.url, key, model: 'mock-chat', prompt: 'echo: pong-from-mock' });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain('pong-from-mock');
+    expect(run.stdout).toContain('Tool result received: exec_command');
   });
 
   it('prints the answer of a Responses upstream (native lane) and exits 0', async () => {
