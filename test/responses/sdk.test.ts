@@ -245,19 +245,22 @@ describe('native lane: a Responses upstream', () => {
 
 describe('money', () => {
   it('records a usage row with the surface and a charge for every answered request, cached and reasoning tokens priced', async () => {
-    await client.responses.create({ model: 'native-model', input: 'priced natively' });
+    const native = await client.responses.create({ model: 'native-model', input: 'priced natively' }).withResponse();
+    const translated = await client.responses.create({ model: 'mock-chat', input: 'echo: priced by translation', stream: true }).withResponse();
+    for await (const _ev of translated.data) {
+      // drain the stream
+    }
     await flushed(gw);
     const usage = await allUsage(gw.running.gateway.store, orgId);
-    const native = usage.find((u) => u.model === 'native-model' && u.status === 200 && !u.stream);
-    expect(native).toBeDefined();
-    expect(native).toMatchObject({ prompt_tokens: FAKE_USAGE.input_tokens, completion_tokens: FAKE_USAGE.output_tokens });
-    const row = native as unknown as Record<string, unknown>;
-    if ('surface' in row) expect(row.surface).toBe('responses');
-    // 24 uncached input at $2, 16 cached at $0.50, 12 output at $8 (per million)
-    expect(native?.cost_micros).toBe(Math.round(24 * 2 + 16 * 0.5 + 12 * 8));
     const ledger = await allLedger(gw.running.gateway.store, orgId);
-    expect(ledger.find((l) => l.request_id === native?.request_id)?.amount_micros).toBe(-(native?.cost_micros ?? 0));
-    expect(usage.filter((u) => u.model === 'mock-chat' && u.status === 200).length).toBeGreaterThan(3);
+    const nativeRow = usage.find((u) => u.request_id === native.response.headers.get('x-tollgate-request-id'));
+    expect(nativeRow).toMatchObject({ surface: 'responses', model: 'native-model', status: 200, prompt_tokens: 40, completion_tokens: 12, cache_read_tokens: 16, reasoning_tokens: 5 });
+    // 24 uncached input at $2, 16 cached at $0.50, 12 output at $8 (per million)
+    expect(nativeRow?.cost_micros).toBe(24 * 2 + 16 * 0.5 + 12 * 8);
+    const translatedRow = usage.find((u) => u.request_id === translated.response.headers.get('x-tollgate-request-id'));
+    expect(translatedRow).toMatchObject({ surface: 'responses', model: 'mock-chat', status: 200, stream: true });
+    expect(translatedRow?.cost_micros).toBeGreaterThan(0);
+    for (const row of [nativeRow, translatedRow]) expect(ledger.find((l) => l.request_id === row?.request_id)?.amount_micros).toBe(-(row?.cost_micros ?? 0));
   });
 
   it('reserves credit from max_output_tokens: a small cap is admitted where the default reservation is not', async () => {
