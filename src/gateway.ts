@@ -17,6 +17,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { type BreakerChange, BreakerSync } from './routing/breaker-sync.js';
 import { ChannelTable } from './routing/channels.js';
 import type { Store } from './store/types.js';
+import { createResponsesSurface, type ResponsesSurface } from './surfaces/responses/index.js';
 import { TenantService } from './tenants/service.js';
 import { type TenantChange, TenantSync } from './tenants/sync.js';
 import { TenantView } from './tenants/view.js';
@@ -30,6 +31,8 @@ export interface Gateway {
   usage: UsageWriter;
   channels: ChannelTable;
   engine: Engine;
+  /** the OpenAI Responses surface, with the stored responses it keeps */
+  responses: ResponsesSurface;
   tenants: TenantService;
   alerts: AlertService;
   metrics: Metrics;
@@ -155,6 +158,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       }),
     );
   }
+  const responses = createResponsesSurface({ store, retentionDays: config.responses.retention_days, log });
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
   const prune = () => {
@@ -162,6 +166,10 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     store.pruneUsage(cutoff).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned raw usage past retention'),
       (err) => log.warn({ err }, 'usage pruning failed'),
+    );
+    store.pruneResponses(Date.now()).then(
+      (n) => n > 0 && log.info({ rows: n }, 'pruned stored responses past retention'),
+      (err) => log.warn({ err }, 'stored response pruning failed'),
     );
   };
   prune();
@@ -185,6 +193,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     usage,
     channels,
     engine,
+    responses,
     tenants,
     alerts,
     metrics,

@@ -13,6 +13,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerResponsesRoutes } from './routes/responses.js';
 import { registerV1Routes } from './routes/v1.js';
 import { StreamRegistry } from './sse.js';
 
@@ -171,6 +172,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
 
   const ctx = { gw, streams, draining };
   registerV1Routes(app, ctx);
+  registerResponsesRoutes(app, ctx, gw.responses.stored);
   registerApiRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerOpsRoutes(app, ctx);

@@ -38,7 +38,7 @@ describe('native request and answer', () => {
     const { adapter, ctx } = adapterFor({});
     const upstream =
       '{"id":"resp_1","object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"model":"up-model-2025","output":[{"type":"message","content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":16},"x_new":1}';
-    const a = adapter.native!.responses!.response(upstream, ctx);
+    const a = adapter.native!.responses!.response!(upstream, ctx);
     expect(a.body).toBe(upstream.replace('"model":"up-model-2025"', '"model":"pub-model"'));
     expect(a.usage).toEqual({ prompt_tokens: 10, completion_tokens: 6, total_tokens: 16, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } });
     expect(a.finishReason).toBe('length');

@@ -285,7 +285,7 @@ describe('streamEncoder: events with sequence numbers', () => {
 
   it('opens, fills and closes reasoning, message and function call items in order, then completes', async () => {
     const { enc, text, store, surface } = await run([
-      { type: 'start' },
+      { type: 'start', choice: 0 },
       { type: 'reasoning', choice: 0, text: 'Let me ' },
       { type: 'reasoning', choice: 0, text: 'think.' },
       { type: 'text', choice: 0, text: 'Hel' },

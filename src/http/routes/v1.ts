@@ -65,6 +65,7 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
 export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { gw } = ctx;
   registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface);
+  registerSurfaceRoute(app, ctx, '/v1/responses', gw.responses);
 
   app.post('/v1/embeddings', async (req, reply) => {
     const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));

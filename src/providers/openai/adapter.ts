@@ -34,7 +34,6 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
     const responsesUrl = vendor.responsesUrl?.(base, provider);
     return {
       type: vendor.type,
-      ...(responsesUrl !== undefined ? { native: { responses: createResponsesNative(responsesUrl, headers) } } : {}),
       chatRequest: (req, ctx) => post('chat/completions', ctx, toOpenAIChatBody(req, ctx)),
       // A Chat Completions client's body is this provider's own protocol: it passes with only the model replaced.
       native: {
@@ -42,6 +41,7 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
           request: (body, ctx) => post('chat/completions', ctx, toOpenAIChatBody(body as ChatRequest, ctx)),
           streamTranslator: createOpenAIStreamTranslator,
         },
+        ...(responsesUrl !== undefined ? { responses: createResponsesNative(responsesUrl, headers) } : {}),
       },
       chatResponse: fromOpenAIChatBody,
       streamTranslator: createOpenAIStreamTranslator,
