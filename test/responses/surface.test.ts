@@ -145,6 +145,7 @@ describe('parse: Responses request → canonical request', () => {
     expect(p.canonical.parallel_tool_calls).toBe(false);
     expect(p.canonical.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'out', schema: { type: 'object' }, strict: true } });
     expect(p.canonical.tollgate).toEqual({ surface: 'responses', reasoning: { effort: 'high', summary: 'auto' } });
+    expect(p.canonical.reasoning_effort).toBe('high');
   });
 
   it('keeps the client body, unknown fields included, for a native upstream', async () => {

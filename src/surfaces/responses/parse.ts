@@ -171,6 +171,8 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
   if (format) canonical.response_format = format;
   if (user !== undefined) canonical.user = user;
   if (cacheKey !== undefined) canonical.prompt_cache_key = cacheKey;
+  // What a Chat client would send for the same effort: OpenAI-compatible upstreams read it there.
+  if (reasoning?.effort !== undefined) canonical.reasoning_effort = reasoning.effort;
 
   // A continued conversation the upstream never saw travels in full; everything else as sent.
   let native: Record<string, unknown> = body;
