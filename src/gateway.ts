@@ -217,6 +217,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     },
     async close() {
       clearInterval(pruneTimer);
+      // Responses answered just before shutdown are still being stored.
+      await responses.stored.flush();
       sync?.close();
       breakerSync?.close();
       await limiter.close();
