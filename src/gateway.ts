@@ -3,7 +3,7 @@
 import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
 import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { ResilientLedger } from './billing/resilient-ledger.js';
-import { UsageWriter } from './billing/usage-writer.js';
+import { UsageWriter, type UsageWriterOptions } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
@@ -82,7 +82,10 @@ async function createLedger(config: Config, kv: Kv | undefined, store: Store, vi
   return new ResilientLedger(ledger, config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed', loadOrg, log);
 }
 
-export async function buildGateway(config: Config, store: Store, log: Logger): Promise<Gateway> {
+/** Optional spool and store worker for usage rows (the server has them; the CLI does not). */
+export type GatewayDurability = Pick<UsageWriterOptions, 'spool' | 'sink'>;
+
+export async function buildGateway(config: Config, store: Store, log: Logger, durability: GatewayDurability = {}): Promise<Gateway> {
   const metrics = createMetrics();
   const view = new TenantView();
   await view.load(store);
@@ -95,6 +98,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
     batchSize: config.billing.flush_batch_size,
     maxQueue: config.billing.max_queue,
     onQueueLength: (n) => metrics.usageQueue.set(n),
+    ...durability,
   });
   const alertRedis = kv?.redis;
   const alertPrefix = `${config.redis.key_prefix}alert:`;
@@ -226,6 +230,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger): P
       await alerts.close();
       await accounts.close();
       await channels.close();
+      await usage.close();
       // Last: everything above borrowed these connections.
       await kv?.close();
     },

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { GatewayError } from './core/errors.js';
+import { openUsageDurability } from './billing/spool/index.js';
 import { buildGateway, type Gateway } from './gateway.js';
 import { buildHttpApp, type HttpApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -29,7 +30,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   const log = opts.logger ?? createLogger({ level: config.server.log_level });
   const store = await openStore(config.storage.url, { schema: opts.storeSchema });
   await store.migrate();
-  const gateway = await buildGateway(config, store, log);
+  // Before the gateway reads balances from the store: rows a killed process spooled land first.
+  const durability = await openUsageDurability(store, log, { storageUrl: config.storage.url, storeSchema: opts.storeSchema, spoolDir: config.billing.spool_dir });
+  const gateway = await buildGateway(config, store, log, durability);
   const http = buildHttpApp(gateway);
   await http.app.listen({ host: config.server.host, port: config.server.port });
   const { port } = http.app.server.address() as AddressInfo;
@@ -39,6 +42,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   const shutdown = () => {
     stopping ??= (async () => {
       const graceMs = config.server.shutdown_grace_s * 1000;
+      const started = Date.now();
       http.draining.value = true;
       log.info({ graceMs, openStreams: http.streams.size }, 'shutting down: draining');
       const closed = http.app.close();
@@ -47,8 +51,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       await http.streams.endAll(new GatewayError('overloaded', 'The gateway is shutting down; the stream was ended. Retry the request.', { retryAfterS: 1 }), 5000);
       await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
       http.app.server.closeAllConnections();
-      const left = await gateway.usage.drain(Math.max(10_000, graceMs));
-      if (left > 0) log.error({ left }, 'usage records could not be written before exit');
+      // Rows the store cannot take in time stay in the spool for the next start.
+      const left = await gateway.usage.drain(Math.max(2000, started + graceMs - Date.now()));
+      if (left > 0) log.warn({ left }, 'usage records not yet in the store stay in the spool and are replayed at the next start');
       await gateway.close();
       await store.close();
       log.info('shutdown complete');

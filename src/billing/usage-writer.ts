@@ -1,12 +1,23 @@
-// Write-behind queue for usage and charge rows: small group commits off the request path,
-// retried until the store takes them (a unique request id makes a retried batch harmless),
-// bounded, and drained completely on shutdown.
+// Write-behind queue for usage and charge rows. enqueue() appends the row to the write-ahead
+// spool (when there is one) before returning, so it is durable before the response completes;
+// small group commits then go to the store through a sink (a worker thread in the server),
+// retried until the store takes them (a unique request id makes a retried batch harmless).
+// The queue is bounded: when it is full, `full` tells the HTTP layer to shed new requests
+// with 503 while the rows already accepted wait in the spool; enqueue itself never blocks.
 import type { Logger } from '../observability/logger.js';
 import type { LedgerRow, Store, UsageRow } from '../store/types.js';
+import { decodeLines, encodeFinished } from './spool/rows.js';
+import { NOT_SPOOLED, type Spool } from './spool/spool.js';
 
 export interface FinishedRequest {
   usage: UsageRow;
   charge: LedgerRow | undefined;
+}
+
+/** Commits a batch of spool lines (newline-separated) to the store. */
+export interface BatchSink {
+  write(payload: string): Promise<void>;
+  close?(): Promise<void>;
 }
 
 export interface UsageWriterOptions {
@@ -14,21 +25,46 @@ export interface UsageWriterOptions {
   batchSize: number;
   maxQueue: number;
   onQueueLength?: (n: number) => void;
+  /** Makes each row durable on local disk at enqueue; without it rows live in memory until committed. */
+  spool?: Spool;
+  /** Where batches are committed; by default the store on this thread. */
+  sink?: BatchSink;
+}
+
+interface Entry {
+  line: string;
+  /** Spool segment holding the line, or NOT_SPOOLED. */
+  seg: number;
+}
+
+/** Commits on the calling thread: for tests, the CLI and an in-memory SQLite store. */
+export function storeSink(store: Pick<Store, 'writeBatch'>): BatchSink {
+  return {
+    write(payload) {
+      const batch = decodeLines(payload.split('\n'));
+      return store.writeBatch({ usage: batch.usage, charges: batch.charges });
+    },
+  };
 }
 
 export class UsageWriter {
-  private queue: FinishedRequest[] = [];
-  private inFlight: FinishedRequest[] = [];
+  private queue: Entry[] = [];
+  private inFlight: Entry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private failures = 0;
   private closed = false;
+  private readonly sink: BatchSink;
+  private readonly spool: Spool | undefined;
 
   constructor(
-    private readonly store: Store,
+    store: Pick<Store, 'writeBatch'>,
     private readonly log: Logger,
     private readonly opts: UsageWriterOptions,
-  ) {}
+  ) {
+    this.sink = opts.sink ?? storeSink(store);
+    this.spool = opts.spool;
+  }
 
   /** True when the queue is at its bound: the caller should refuse new work (503 overloaded). */
   get full(): boolean {
@@ -40,7 +76,9 @@ export class UsageWriter {
   }
 
   enqueue(item: FinishedRequest): void {
-    this.queue.push(item);
+    const line = encodeFinished(item);
+    const seg = this.spool ? this.spool.append(line) : NOT_SPOOLED;
+    this.queue.push({ line, seg });
     this.opts.onQueueLength?.(this.pending);
     if (this.queue.length >= this.opts.batchSize) this.kick(0);
     else this.kick(this.opts.flushIntervalMs);
@@ -55,6 +93,22 @@ export class UsageWriter {
     }, delayMs);
   }
 
+  private committed(batch: Entry[]): void {
+    const spool = this.spool;
+    if (!spool) return;
+    let seg = NOT_SPOOLED;
+    let n = 0;
+    for (const e of batch) {
+      if (e.seg !== seg) {
+        if (n > 0) spool.durable(seg, n);
+        seg = e.seg;
+        n = 0;
+      }
+      n++;
+    }
+    if (n > 0) spool.durable(seg, n);
+  }
+
   private flushOnce(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.queue.length === 0) return Promise.resolve();
@@ -62,12 +116,10 @@ export class UsageWriter {
     const batch = this.inFlight;
     this.flushing = (async () => {
       try {
-        await this.store.writeBatch({
-          usage: batch.map((b) => b.usage),
-          charges: batch.flatMap((b) => (b.charge ? [b.charge] : [])),
-        });
+        await this.sink.write(batch.map((e) => e.line).join('\n'));
         this.failures = 0;
         this.inFlight = [];
+        this.committed(batch);
       } catch (err) {
         this.failures++;
         // Keep the rows, in order, for the next try; the store skips ones already written.
@@ -100,13 +152,18 @@ export class UsageWriter {
     }
     const end = Date.now() + deadlineMs;
     while (this.pending > 0 && Date.now() < end) {
-      await this.flushOnce();
+      // A write stuck on an unreachable store must not hold shutdown past the deadline.
+      const flush = this.flushOnce();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([flush, new Promise((r) => (timer = setTimeout(r, Math.max(0, end - Date.now()))))]);
+      clearTimeout(timer);
       if (this.failures > 0 && this.queue.length > 0) {
         if (this.timer) {
           clearTimeout(this.timer);
           this.timer = undefined;
         }
-        await new Promise((r) => setTimeout(r, Math.min(200 * this.failures, 2000)));
+        const pause = Math.min(200 * this.failures, 2000, Math.max(0, end - Date.now()));
+        await new Promise((r) => setTimeout(r, pause));
       }
     }
     if (this.timer) {
@@ -114,5 +171,19 @@ export class UsageWriter {
       this.timer = undefined;
     }
     return this.pending;
+  }
+
+  /**
+   * Stops the sink and closes the spool. Rows not yet in the store stay in the spool and are
+   * replayed at the next start. Returns how many that is.
+   */
+  async close(): Promise<number> {
+    this.closed = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    await this.sink.close?.();
+    return this.spool ? this.spool.close() : this.pending;
   }
 }

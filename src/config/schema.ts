@@ -186,6 +186,11 @@ export const configSchema = z
         flush_interval_ms: positiveInt.default(200),
         flush_batch_size: positiveInt.default(500),
         max_queue: positiveInt.default(100000),
+        /**
+         * Write-ahead spool for usage and charge rows (replayed at start after a crash). Default:
+         * next to the SQLite file (`<file>-spool`), or `./data/spool/<database>` for Postgres.
+         */
+        spool_dir: z.string().min(1).nullable().default(null),
         usage_retention_days: positiveInt.default(90),
       })
       .strict()

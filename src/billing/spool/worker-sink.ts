@@ -1,0 +1,80 @@
+// The request thread's side of the store worker: hands it a batch of spool lines as one string
+// (a cheap copy, no structured clone of objects) and resolves when the batch is committed.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BatchSink } from '../usage-writer.js';
+import type { WorkerReply, WorkerRequest, WorkerTarget } from './worker-protocol.js';
+
+const CLOSE_WAIT_MS = 2000;
+
+/** Runs from dist/ as plain JS; from TypeScript sources (tests) the worker needs tsx's loader. */
+function startWorker(target: WorkerTarget): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData: target });
+  const pkgPath = createRequire(here).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const tsx = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
+  const entry = new URL('./store-worker.ts', here).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData: target });
+}
+
+export class WorkerSink implements BatchSink {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+
+  constructor(private readonly target: WorkerTarget) {}
+
+  /** Starts the worker now, so its start-up (loading the store driver) is not paid by the first flush. */
+  start(): void {
+    this.ensure();
+  }
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    const w = startWorker(this.target);
+    // The writer's own timers keep the process alive while rows are queued; an idle worker must not.
+    w.unref();
+    w.on('message', (m: WorkerReply) => {
+      const p = this.waiting.get(m.id);
+      if (!p) return;
+      this.waiting.delete(m.id);
+      if (m.ok) p.resolve();
+      else p.reject(new Error(m.error));
+    });
+    const fail = (err: Error) => {
+      if (this.worker === w) this.worker = undefined;
+      for (const p of this.waiting.values()) p.reject(err);
+      this.waiting.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the store worker exited (${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  write(payload: string): Promise<void> {
+    const w = this.ensure();
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.postMessage({ kind: 'write', id, payload } satisfies WorkerRequest);
+    });
+  }
+
+  /** Lets the worker close its connections; ends it if a write is stuck (store unreachable). */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ kind: 'close' } satisfies WorkerRequest);
+    const timer = setTimeout(() => void w.terminate(), CLOSE_WAIT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
