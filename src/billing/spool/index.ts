@@ -31,7 +31,10 @@ export function spoolRoot(opts: DurabilityOptions): string | undefined {
   const target = parseStorageUrl(opts.storageUrl, cwd);
   if (target.dialect === 'sqlite') return target.path === ':memory:' ? undefined : `${target.path}-spool`;
   // One directory per database and schema, so rows are never replayed into another database.
-  const id = createHash('sha256').update(`${target.url}\u0000${opts.storeSchema ?? ''}`).digest('hex').slice(0, 16);
+  // Not the port or password: a proxy in front or a rotated password is still the same database.
+  const u = new URL(target.url);
+  const name = `${decodeURIComponent(u.username)}@${u.hostname}/${decodeURIComponent(u.pathname.slice(1))}\u0000${opts.storeSchema ?? ''}`;
+  const id = createHash('sha256').update(name).digest('hex').slice(0, 16);
   return resolve(cwd, 'data', 'spool', `pg-${id}`);
 }
 
