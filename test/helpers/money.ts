@@ -149,10 +149,10 @@ export function dumpSqlite(path: string): string {
   }
 }
 
-/** Raw bytes of every file in a directory (db, -wal, -shm), as latin1 text. */
+/** Raw bytes of every file under a directory (db, -wal, -shm, the usage spool), as latin1 text. */
 export function rawFiles(dir: string): string {
-  return readdirSync(dir)
-    .map((f) => readFileSync(join(dir, f)).toString('latin1'))
+  return readdirSync(dir, { withFileTypes: true })
+    .map((f) => (f.isDirectory() ? rawFiles(join(dir, f.name)) : readFileSync(join(dir, f.name)).toString('latin1')))
     .join('\n');
 }
 

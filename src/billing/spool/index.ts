@@ -55,7 +55,14 @@ export async function openUsageDurability(store: Pick<Store, 'writeBatch'>, log:
   const sink = target.dialect === 'sqlite' && target.path === ':memory:' ? undefined : new WorkerSink({ url: opts.storageUrl, ...(opts.storeSchema !== undefined ? { schema: opts.storeSchema } : {}) });
   sink?.start();
   if (!root) return { spool: undefined, sink, replayed: 0 };
-  const { slot, orphans } = claimSlots(root);
+  let claimed: ReturnType<typeof claimSlots>;
+  try {
+    claimed = claimSlots(root);
+  } catch (err) {
+    await sink?.close();
+    throw new Error(`cannot use ${root} for the usage spool (${(err as Error).message}); set billing.spool_dir to a writable local directory`);
+  }
+  const { slot, orphans } = claimed;
   const { rows } = await replaySpools(store, orphans, log);
   const spool = new Spool(slot, { segmentBytes: SEGMENT_BYTES, onError: (err, what) => log.error({ err }, what) });
   return { spool, sink, replayed: rows };
