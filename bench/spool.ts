@@ -20,7 +20,7 @@ function record(i: number): FinishedRequest {
   const now = Date.now();
   const request_id = `req_${randomUUID()}`;
   return {
-    usage: { request_id, org_id: 'org_bench', key_id: 'key_bench', model: 'mock-chat', requested_model: 'mock-chat', provider: 'mock', prompt_tokens: 120 + (i % 50), completion_tokens: 300 + (i % 70), cost_micros: 4_860 + i, cached: null, status: 200, error_code: null, latency_ms: 12, stream: i % 2 === 0, estimated: false, fallback: null, attempts: 1, created_at: now },
+    usage: { request_id, org_id: 'org_bench', key_id: 'key_bench', model: 'mock-chat', requested_model: 'mock-chat', provider: 'mock', prompt_tokens: 120 + (i % 50), completion_tokens: 300 + (i % 70), cost_micros: 4_860 + i, cached: null, status: 200, error_code: null, latency_ms: 12, stream: i % 2 === 0, estimated: false, fallback: null, attempts: 1, created_at: now, surface: 'chat', cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 },
     charge: { id: `chg_${randomUUID()}`, org_id: 'org_bench', key_id: 'key_bench', kind: 'charge', amount_micros: -(4_860 + i), note: null, request_id, idempotency_key: null, created_at: now },
   };
 }

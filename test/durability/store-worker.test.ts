@@ -19,7 +19,7 @@ function finished(orgId: string, cost: number): FinishedRequest {
   const now = Date.now();
   const request_id = `req_${randomUUID()}`;
   return {
-    usage: { request_id, org_id: orgId, key_id: 'key_w', model: 'mock-chat', requested_model: 'mock-chat', provider: 'mock', prompt_tokens: 5, completion_tokens: 7, cost_micros: cost, cached: null, status: 200, error_code: null, latency_ms: 3, stream: false, estimated: false, fallback: null, attempts: 1, created_at: now },
+    usage: { request_id, org_id: orgId, key_id: 'key_w', model: 'mock-chat', requested_model: 'mock-chat', provider: 'mock', prompt_tokens: 5, completion_tokens: 7, cost_micros: cost, cached: null, status: 200, error_code: null, latency_ms: 3, stream: false, estimated: false, fallback: null, attempts: 1, created_at: now, surface: 'chat', cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 },
     charge: { id: `chg_${randomUUID()}`, org_id: orgId, key_id: 'key_w', kind: 'charge', amount_micros: -cost, note: null, request_id, idempotency_key: null, created_at: now },
   };
 }
