@@ -33,7 +33,8 @@ export const MOCK_DEMO_MODELS: readonly Record<string, unknown>[] = [
 
 /**
  * Anthropic's current Claude models with the ids Claude Code and the Anthropic SDKs send as
- * aliases. Prices from Anthropic's price list.
+ * aliases. Prices from Anthropic's price list: a 5-minute cache write costs 1.25 times the
+ * input price and a cache read a tenth of it.
  */
 export const CLAUDE_MODELS: readonly Record<string, unknown>[] = [
   claude('claude-fable-5.1', 'claude-fable-5-1', [], 1_000_000, 128_000, 10, 50),
@@ -46,6 +47,10 @@ export const CLAUDE_MODELS: readonly Record<string, unknown>[] = [
   claude('claude-haiku-4.5', 'claude-haiku-4-5', ['claude-haiku-4-5-20251001'], 200_000, 64_000, 1, 5),
 ];
 
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
 function claude(id: string, upstream: string, dated: string[], contextWindow: number, maxOutput: number, input: number, output: number): Record<string, unknown> {
   const aliases = [upstream, ...dated].filter((a) => a !== id);
   return {
@@ -53,7 +58,7 @@ function claude(id: string, upstream: string, dated: string[], contextWindow: nu
     ...(aliases.length > 0 ? { aliases } : {}),
     context_window: contextWindow,
     max_output_tokens: maxOutput,
-    pricing: { input_per_mtok: input, output_per_mtok: output },
+    pricing: { input_per_mtok: input, output_per_mtok: output, cache_write_per_mtok: round6(input * 1.25), cache_read_per_mtok: round6(input / 10) },
     channels: [{ provider: 'anthropic', upstream_model: upstream }],
   };
 }

@@ -48,13 +48,13 @@ describe('embedded default with ANTHROPIC_API_KEY', () => {
     expect(config.models.filter((m) => m.channels[0].provider === 'anthropic').length).toBe(CLAUDE_MODELS.length);
   });
 
-  it('gives them their real context windows, output limits and prices', () => {
+  it('prices every class: input, output, cache write at 1.25× input and cache read at 0.1× input', () => {
     const sonnet = config.models.find((m) => m.id === 'claude-sonnet-4.5');
     expect(sonnet).toMatchObject({ context_window: 200000, max_output_tokens: 64000 });
-    expect(sonnet?.pricing).toMatchObject({ input_per_mtok: 3, output_per_mtok: 15 });
+    expect(sonnet?.pricing).toEqual({ input_per_mtok: 3, output_per_mtok: 15, cache_write_per_mtok: 3.75, cache_read_per_mtok: 0.3 });
     const opus = config.models.find((m) => m.id === 'claude-opus-5.5');
     expect(opus).toMatchObject({ context_window: 1_000_000, max_output_tokens: 128_000 });
-    expect(opus?.pricing).toMatchObject({ input_per_mtok: 4, output_per_mtok: 20 });
+    expect(opus?.pricing).toEqual({ input_per_mtok: 4, output_per_mtok: 20, cache_write_per_mtok: 5, cache_read_per_mtok: 0.4 });
   });
 });
 

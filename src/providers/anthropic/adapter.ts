@@ -3,6 +3,7 @@
 import type { ProviderConfig } from '../../config/schema.js';
 import type { AdapterFactory, ProviderAdapter, UpstreamRequest } from '../types.js';
 import { mapAnthropicError } from './errors.js';
+import { anthropicNativeMessages } from './native.js';
 import { ANTHROPIC_SUPPORTED_PARAMETERS, toAnthropicRequest } from './request.js';
 import { fromAnthropicResponse } from './response.js';
 import { translateAnthropicStream } from './stream.js';
@@ -45,6 +46,7 @@ export const createAnthropicAdapter: AdapterFactory = (provider) => {
     chatResponse: fromAnthropicResponse,
     streamTranslator: translateAnthropicStream,
     mapError: mapAnthropicError,
+    native: { messages: anthropicNativeMessages(messagesUrl, headers, provider.headers ?? {}) },
     probeRequest(p): UpstreamRequest {
       // Listing models is free, needs a valid key, and generates no tokens.
       const probeHeaders = anthropicHeaders(p);
