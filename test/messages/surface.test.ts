@@ -5,7 +5,7 @@ import { usageObject, type StreamEvent, type TokenUsage } from '../../src/core/c
 import { GatewayError } from '../../src/core/errors.js';
 import type { ChatCompletion } from '../../src/core/types.js';
 import type { ModelRuntime } from '../../src/routing/channels.js';
-import { messagesErrorStatus, messagesSurface } from '../../src/surfaces/messages/index.js';
+import { countMessagesTokens, messagesCountTokensSurface, messagesErrorStatus, messagesSurface } from '../../src/surfaces/messages/index.js';
 import type { AnswerInfo, ParsedRequest } from '../../src/surfaces/types.js';
 
 const caller = { orgId: 'org', keyId: 'key', requestId: 'req_1' };
@@ -78,6 +78,22 @@ describe('POST /v1/messages validation (400 with Tollgate codes, before any upst
     expect(p.native).toMatchObject({ context_management: { edits: [] }, container: 'c1', speed: 'fast' });
     expect(p.canonical).not.toHaveProperty('context_management');
     expect(p.canonical).not.toHaveProperty('container');
+  });
+});
+
+describe('count_tokens bodies', () => {
+  it('take no max_tokens, and are otherwise validated like a Messages request', () => {
+    const p = messagesCountTokensSurface.parse({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] }, HEADERS, caller) as ParsedRequest;
+    expect(p.canonical.messages).toEqual([{ role: 'user', content: 'Hi' }]);
+    expect(() => messagesCountTokensSurface.parse({ model: 'm', messages: [] }, HEADERS, caller)).toThrow(expect.objectContaining({ code: 'invalid_messages' }));
+  });
+
+  it('count images, documents and tools in the prompt', () => {
+    const text = countMessagesTokens({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] });
+    const image = countMessagesTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] }] });
+    const tools = countMessagesTokens({ model: 'm', messages: [{ role: 'user', content: 'Hi' }], tools: [{ name: 'get_weather', input_schema: { type: 'object' } }] });
+    expect(image - text).toBe(1600);
+    expect(tools).toBeGreaterThan(text);
   });
 });
 

@@ -1,9 +1,9 @@
 // Prompt token counts of a Messages body: the cheap estimate the reservation and context
-// check use, and POST /v1/messages/count_tokens (validation and the answer's shape).
+// check use, and the exact count and answer of POST /v1/messages/count_tokens.
 // Anthropic bills images by pixels and PDFs by page; without decoding them Tollgate uses a
 // fixed figure per image and a size-based one per PDF, documented in docs/clients.
 import { countTextTokens, estimateTextTokens } from '../../core/tokens.js';
-import { isObj, type Json, validateMessagesBody } from './validate.js';
+import { isObj, type Json } from './validate.js';
 
 /** About what Anthropic charges for an image near its recommended size (1.15 megapixels). */
 const IMAGE_TOKENS = 1600;
@@ -70,11 +70,6 @@ export function estimateMessagesTokens(body: Json): number {
 /** Tollgate's own count (o200k encoding) for models whose provider offers no counting endpoint. */
 export function countMessagesTokens(body: Json): number {
   return promptTokens(body, countTextTokens);
-}
-
-/** Validates a count_tokens body: a Messages body without max_tokens. */
-export function parseCountTokensRequest(body: unknown): Json {
-  return validateMessagesBody(body, { requireMaxTokens: false });
 }
 
 export function countTokensAnswer(inputTokens: number): { input_tokens: number } {

@@ -78,6 +78,9 @@ export const messagesSurface: Surface = {
   errorBody: messagesErrorBody,
 };
 
-export { countMessagesTokens, countTokensAnswer, estimateMessagesTokens, parseCountTokensRequest } from './count-tokens.js';
+/** The same surface for POST /v1/messages/count_tokens, whose body carries no max_tokens. */
+export const messagesCountTokensSurface: Surface = { ...messagesSurface, parse: (body, headers) => parseMessagesRequest(body, headers, true) };
+
+export { countMessagesTokens, countTokensAnswer, estimateMessagesTokens } from './count-tokens.js';
 export { messagesErrorBody, messagesErrorStatus } from './errors.js';
 export { forwardHeadersOf, toCanonical } from './parse.js';

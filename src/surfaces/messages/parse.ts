@@ -229,8 +229,9 @@ export function forwardHeadersOf(headers: InboundHeaders): Record<string, string
   return out;
 }
 
-export function parseMessagesRequest(raw: unknown, headers: InboundHeaders): MessagesParsed {
-  const body = validateMessagesBody(raw, { requireMaxTokens: true });
+/** `countOnly`: a count_tokens body, which has no max_tokens. */
+export function parseMessagesRequest(raw: unknown, headers: InboundHeaders, countOnly = false): MessagesParsed {
+  const body = validateMessagesBody(raw, { requireMaxTokens: !countOnly });
   const { canonical, untranslatable } = toCanonical(body);
   return {
     canonical,
