@@ -28,10 +28,10 @@ function parseError(body: unknown): GatewayError {
 
 const base = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] };
 
-function runtime(over: { native?: boolean; max_output_tokens?: number; context_window?: number; supported?: string[] } = {}): ModelRuntime {
+function runtime(over: { native?: boolean; max_output_tokens?: number; context_window?: number; supported?: string[]; configured?: string[] } = {}): ModelRuntime {
   const adapter = { native: over.native ? { messages: {} } : undefined };
   return {
-    config: { id: 'm', context_window: over.context_window ?? 200000, max_output_tokens: over.max_output_tokens ?? 64000 },
+    config: { id: 'm', context_window: over.context_window ?? 200000, max_output_tokens: over.max_output_tokens ?? 64000, supported_parameters: over.configured },
     channels: [{ adapter }],
     supported: over.supported,
   } as unknown as ModelRuntime;
@@ -236,6 +236,26 @@ describe('checkModel', () => {
   it('refuses a parameter the model does not support, by its Messages name', () => {
     const p = parse({ ...base, stop_sequences: ['x'] });
     expect(() => messagesSurface.checkModel(p, runtime({ supported: ['temperature'] }))).toThrow(expect.objectContaining({ code: 'unsupported_parameter', param: 'stop_sequences' }));
+  });
+
+  it.each([
+    [{ type: 'enabled', budget_tokens: 1024 }, undefined, 'low'],
+    [{ type: 'enabled', budget_tokens: 8000 }, undefined, 'medium'],
+    [{ type: 'enabled', budget_tokens: 31999 }, undefined, 'high'],
+    [{ type: 'adaptive' }, { effort: 'low' }, 'low'],
+  ])('gives thinking %j (output_config %j) as reasoning_effort %s to a model configured with reasoning_effort', (thinking, output_config, effort) => {
+    const p = parse({ ...base, max_tokens: 32000, thinking, ...(output_config ? { output_config } : {}) });
+    messagesSurface.checkModel(p, runtime({ configured: ['reasoning_effort', 'max_tokens'] }));
+    expect(p.canonical.reasoning_effort).toBe(effort);
+  });
+
+  it('gives no reasoning_effort to a model that does not list it, or to an Anthropic model (which gets thinking itself)', () => {
+    const plain = parse({ ...base, thinking: { type: 'enabled', budget_tokens: 2000 } });
+    messagesSurface.checkModel(plain, runtime());
+    expect(plain.canonical.reasoning_effort).toBeUndefined();
+    const claude = parse({ ...base, thinking: { type: 'enabled', budget_tokens: 2000 } });
+    messagesSurface.checkModel(claude, runtime({ native: true, configured: ['reasoning_effort'] }));
+    expect(claude.canonical.reasoning_effort).toBeUndefined();
   });
 
   it('returns a prompt estimate that grows with the prompt', () => {

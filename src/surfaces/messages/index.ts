@@ -1,6 +1,7 @@
 // The Anthropic Messages surface (POST /v1/messages): parse and validate, the request's facts,
 // conversion to the canonical request, and Messages-shaped answers, streams and errors.
 // It never routes, bills or talks to an upstream; the engine does, for every surface alike.
+import type { CanonicalExtensions } from '../../core/canonical.js';
 import { GatewayError } from '../../core/errors.js';
 import type { ModelRuntime } from '../../routing/channels.js';
 import type { ParsedRequest, Surface } from '../types.js';
@@ -23,6 +24,27 @@ const PARAMETER_NAMES: ReadonlyArray<readonly [string, string]> = [
 /** True when some channel of the model speaks the Messages protocol itself (the native lane). */
 export function servesMessagesNatively(model: ModelRuntime): boolean {
   return model.channels.some((ch) => ch.adapter.native?.messages !== undefined);
+}
+
+/** Thinking budgets in OpenAI's effort levels: Anthropic's minimum budget is 1024, its usual ones 4k–32k. */
+function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
+  if (budget < 4096) return 'low';
+  if (budget < 16384) return 'medium';
+  return 'high';
+}
+
+/**
+ * The documented thinking rule for models without an Anthropic channel: a model whose
+ * configured supported_parameters list `reasoning_effort` receives Messages thinking as
+ * `reasoning_effort` (its adapter maps that to the provider's own control); other models
+ * answer at their default, since an unknown reasoning field would make many upstreams refuse.
+ */
+function applyReasoningEffort(req: ParsedRequest, model: ModelRuntime): void {
+  const c = req.canonical;
+  const reasoning = (c.tollgate as CanonicalExtensions | undefined)?.reasoning;
+  if (!reasoning || c.reasoning_effort !== undefined || !model.config.supported_parameters?.includes('reasoning_effort')) return;
+  const effort = reasoning.effort ?? (reasoning.budget_tokens !== undefined ? effortForBudget(reasoning.budget_tokens) : undefined);
+  if (effort !== undefined) c.reasoning_effort = effort;
 }
 
 function checkMessagesModel(req: ParsedRequest, model: ModelRuntime): number {
@@ -58,6 +80,7 @@ function checkMessagesModel(req: ParsedRequest, model: ModelRuntime): number {
   if (typeof thinking === 'number' && thinking > max) {
     throw new GatewayError('invalid_value', `"thinking.budget_tokens" is ${thinking}, above the ${max}-token output limit of "${id}". Use at most ${max}.`, { param: 'thinking.budget_tokens' });
   }
+  if (!native) applyReasoningEffort(req, model);
   const prompt = estimateMessagesTokens(body);
   if (prompt + (out ?? 0) > model.config.context_window) {
     throw new GatewayError(

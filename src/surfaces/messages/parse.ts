@@ -147,7 +147,7 @@ function assistantTurn(content: unknown, at: string, conv: Converter): void {
   const msg: ChatMessage = { role: 'assistant', content: text };
   if (calls.length > 0) msg.tool_calls = calls;
   if (reasoning !== undefined) msg.reasoning_content = reasoning;
-  if (signature !== undefined) msg.reasoning_signature = signature;
+  if (signature !== undefined && signature !== '') msg.reasoning_signature = signature;
   if (redacted.length > 0) msg.reasoning_redacted = redacted;
   conv.messages.push(msg);
 }
