@@ -94,7 +94,7 @@ describe.skipIf(!present)('Claude Code through Tollgate', () => {
   it('native lane: `claude -p` with a Claude model id prints the answer, exits 0, and the request is recorded and charged', async () => {
     const before = await balanceOf(gw.url, key);
     const run = await runClaude(['-p', 'Reply with one word: ready', '--model', 'claude-sonnet-4-5'], env());
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     // The fake Anthropic answers "You said: <the last user text>"; Claude Code adds its own context blocks to that turn.
     expect(run.stdout).toContain('You said:');
     expect(run.stdout).toContain('Reply with one word: ready');
@@ -112,7 +112,7 @@ describe.skipIf(!present)('Claude Code through Tollgate', () => {
   it('translation lane: `claude -p` with the mock model prints the mock\'s answer, exits 0, and the request is recorded and charged', async () => {
     const before = await balanceOf(gw.url, key);
     const run = await runClaude(['-p', 'Say something short', '--model', 'mock-agent'], env());
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout.trim()).toMatch(MOCK_SENTENCE);
 
     const rows = (await usageOf(gw, mk)).filter((r) => r.model === 'mock-agent' && r.status === 200);

@@ -115,7 +115,7 @@ describe('native lane answer', () => {
 
   it('relays the upstream body as it was, with only the model id replaced, and reads usage and stop reason', () => {
     const p = provider('http://127.0.0.1:1');
-    const a = nativeOf(p).response(body, context(p, false));
+    const a = nativeOf(p).response!(body, context(p, false));
     expect(a.body).toBe(body.replace('"model":"claude-sonnet-4-5-20250929"', '"model":"claude-sonnet-4.5"'));
     expect(a.finishReason).toBe('tool_calls');
     expect(tokenUsageOf(a.usage)).toEqual({ prompt: 2112, completion: 40, cacheRead: 2000, cacheWrite: 100, reasoning: 7 });
@@ -124,7 +124,7 @@ describe('native lane answer', () => {
 
   it('refuses a body that is not a Messages answer as a provider error', () => {
     const p = provider('http://127.0.0.1:1');
-    expect(() => nativeOf(p).response('<html>', context(p, false))).toThrow(expect.objectContaining({ code: 'provider_error' }));
+    expect(() => nativeOf(p).response!('<html>', context(p, false))).toThrow(expect.objectContaining({ code: 'provider_error' }));
   });
 });
 

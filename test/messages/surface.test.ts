@@ -52,7 +52,8 @@ describe('POST /v1/messages validation (400 with Tollgate codes, before any upst
     ['a fractional top_k', { ...base, top_k: 2.5 }, 'invalid_value', 'top_k'],
     ['stop_sequences that are not strings', { ...base, stop_sequences: [1] }, 'invalid_value', 'stop_sequences'],
     ['an empty messages array', { ...base, messages: [] }, 'invalid_messages', 'messages'],
-    ['a system role inside messages', { ...base, messages: [{ role: 'system', content: 'x' }] }, 'invalid_messages', 'messages[0].role'],
+    ['an unknown role', { ...base, messages: [{ role: 'tool', content: 'x' }] }, 'invalid_messages', 'messages[0].role'],
+    ['a system message with an image', { ...base, messages: [{ role: 'system', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] }] }, 'invalid_messages', 'messages[0].content[0]'],
     ['a message without content', { ...base, messages: [{ role: 'user' }] }, 'invalid_messages', 'messages[0].content'],
     ['a text block without text', { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 'invalid_messages', 'messages[0].content[0].text'],
     ['an image of an unknown media type', { ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'x' } }] }] }, 'invalid_messages', 'messages[0].content[0].source.media_type'],
@@ -198,6 +199,15 @@ describe('conversion to the canonical request', () => {
     expect(c.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: full.tools[0].input_schema } }]);
   });
 
+  it('keeps a system message inside messages in its place', () => {
+    const c = parse({ ...base, messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: [{ type: 'text', text: 'Be brief.' }] }, { role: 'user', content: 'Go' }] }).canonical;
+    expect(c.messages).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Go' },
+    ]);
+  });
+
   it('marks a failed tool result so the model knows the call failed', () => {
     const c = parse({
       ...base,
@@ -338,7 +348,7 @@ describe('the SSE sequence (translated lane)', () => {
   it('writes message_start, ping, thinking with its signature, text, a streamed tool call, message_delta with usage and message_stop', () => {
     const enc = messagesSurface.streamEncoder(info, parse(base).facts);
     const evs: StreamEvent[] = [
-      { type: 'start', id: 'up-1' },
+      { type: 'start', choice: 0, id: 'up-1' },
       { type: 'reasoning', choice: 0, text: 'Hmm' },
       { type: 'reasoning', choice: 0, text: '…' },
       { type: 'reasoning_signature', choice: 0, signature: 'sig' },

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InboundMeta } from '../../core/context.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
+import { countMessagesTokens, countTokensAnswer, messagesCountTokensSurface, messagesSurface } from '../../surfaces/messages/index.js';
 import type { Surface } from '../../surfaces/types.js';
 import { type RouteContext, authHeaders } from '../app.js';
 
@@ -66,6 +67,12 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   const { gw } = ctx;
   registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface);
   registerSurfaceRoute(app, ctx, '/v1/responses', gw.responses);
+  registerSurfaceRoute(app, ctx, '/v1/messages', messagesSurface);
+  // The engine authenticates, validates and resolves the model; the count is of the Messages body itself.
+  app.post('/v1/messages/count_tokens', { config: { surface: messagesSurface } }, async (req) => {
+    await gw.engine.countTokens(messagesCountTokensSurface, req.body, inboundMeta(req, new AbortController().signal));
+    return countTokensAnswer(countMessagesTokens(req.body as Record<string, unknown>));
+  });
 
   app.post('/v1/embeddings', async (req, reply) => {
     const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));

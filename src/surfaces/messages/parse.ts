@@ -180,7 +180,8 @@ export function toCanonical(body: Json): { canonical: ChatRequest; untranslatabl
   else if (Array.isArray(body.system) && body.system.length > 0) conv.messages.push({ role: 'system', content: textOfBlocks(body.system) });
   (body.messages as Json[]).forEach((m, i) => {
     if (m.role === 'user') userTurn(m.content, `messages[${i}]`, conv);
-    else assistantTurn(m.content, `messages[${i}]`, conv);
+    else if (m.role === 'assistant') assistantTurn(m.content, `messages[${i}]`, conv);
+    else conv.messages.push({ role: 'system', content: typeof m.content === 'string' ? m.content : textOfBlocks(m.content as unknown[]) });
   });
 
   const req: ChatRequest = { model: body.model as string, messages: conv.messages };

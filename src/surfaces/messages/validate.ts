@@ -69,7 +69,10 @@ function checkSource(source: unknown, at: string, kind: 'image' | 'document'): v
 function checkBlock(b: unknown, at: string, role: 'user' | 'assistant' | 'system' | 'tool_result'): void {
   if (!isObj(b) || typeof b.type !== 'string' || b.type === '') throw invalidMessages(at, `"${at}" must be a content block object with a "type".`);
   checkCacheControl(b.cache_control, `${at}.cache_control`);
-  if (role === 'system' && b.type !== 'text') throw invalidValue(at, `"${at}" must be a text block; system accepts only text.`);
+  if (role === 'system' && b.type !== 'text') {
+    const message = `"${at}" must be a text block; a system prompt holds only text.`;
+    throw at.startsWith('messages') ? invalidMessages(at, message) : invalidValue(at, message);
+  }
   if (role === 'user' && ASSISTANT_ONLY.has(b.type)) throw invalidMessages(at, `"${at}": a ${b.type} block belongs in an assistant message.`);
   if (role === 'assistant' && USER_ONLY.has(b.type)) throw invalidMessages(at, `"${at}": a ${b.type} block belongs in a user message.`);
   switch (b.type) {
@@ -115,15 +118,12 @@ function checkMessages(messages: unknown): void {
   messages.forEach((m, i) => {
     const at = `messages[${i}]`;
     if (!isObj(m)) throw invalidMessages(at, `"${at}" must be an object with "role" and "content".`);
-    if (m.role === 'system') {
-      throw invalidMessages(`${at}.role`, `"${at}.role" is "system"; the Messages API takes the system prompt in the top-level "system" field.`);
-    }
-    if (m.role !== 'user' && m.role !== 'assistant') throw invalidMessages(`${at}.role`, `"${at}.role" must be "user" or "assistant".`);
+    if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system') throw invalidMessages(`${at}.role`, `"${at}.role" must be "user", "assistant" or "system".`);
     if (m.content === undefined || m.content === null) throw invalidMessages(`${at}.content`, `"${at}.content" is required (a string or an array of content blocks).`);
     if (typeof m.content === 'string') return;
     if (!Array.isArray(m.content)) throw invalidMessages(`${at}.content`, `"${at}.content" must be a string or an array of content blocks.`);
     m.content.forEach((b, j) => {
-      checkBlock(b, `${at}.content[${j}]`, m.role as 'user' | 'assistant');
+      checkBlock(b, `${at}.content[${j}]`, m.role as 'user' | 'assistant' | 'system');
     });
   });
 }
