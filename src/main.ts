@@ -14,8 +14,69 @@ export interface RunningGateway {
   http: HttpApp;
   url: string;
   port: number;
-  /** Drain and stop; resolves when every record is durable. */
-  shutdown(): Promise<void>;
+  /**
+   * Drain and stop; resolves when every record is durable (or could not be written in time).
+   * With `now`, open streams are ended at once instead of after the grace period.
+   */
+  shutdown(opts?: ShutdownOptions): Promise<void>;
+}
+
+export interface ShutdownOptions {
+  now?: boolean;
+}
+
+/** What shutdown may take beyond server.shutdown_grace_s: ending streams, closing, flushing money. */
+export const SHUTDOWN_MARGIN_MS = 5000;
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * SIGTERM and SIGINT for the server process: the first drains (streams get the grace period)
+ * and exits 0; a second ends open streams at once, flushes money and exits; and whatever
+ * hangs, the process exits when the grace period plus SHUTDOWN_MARGIN_MS have passed.
+ */
+export function exitOnSignals(running: RunningGateway, graceS: number, proc: NodeJS.Process = process): void {
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) {
+      void running.shutdown({ now: true });
+      return;
+    }
+    setTimeout(() => {
+      try {
+        proc.stderr.write('tollgate: shutdown did not finish in time; exiting\n');
+      } catch {
+        // stderr may be gone as well
+      }
+      proc.exit(1);
+    }, graceS * 1000 + SHUTDOWN_MARGIN_MS).unref();
+    running.shutdown().then(
+      () => proc.exit(0),
+      (err) => {
+        try {
+          proc.stderr.write(`tollgate: shutdown failed: ${(err as Error).message}\n`);
+        } catch {
+          // stderr may be gone as well
+        }
+        proc.exit(1);
+      },
+    );
+  };
+  proc.on('SIGTERM', onSignal);
+  proc.on('SIGINT', onSignal);
 }
 
 export interface StartOptions {
@@ -39,24 +100,34 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   let stopping: Promise<void> | undefined;
-  const shutdown = () => {
+  let hurry: () => void = () => undefined;
+  const hurried = new Promise<void>((resolve) => {
+    hurry = resolve;
+  });
+  const shutdown = (opts: ShutdownOptions = {}) => {
+    if (opts.now) hurry();
     stopping ??= (async () => {
       const graceMs = config.server.shutdown_grace_s * 1000;
-      const started = Date.now();
+      // Every stage is bounded so that the whole shutdown ends within the grace period plus
+      // SHUTDOWN_MARGIN_MS, whatever hangs (a client, the store, Redis, the log destination).
+      const deadline = Date.now() + graceMs + SHUTDOWN_MARGIN_MS - 1000;
+      const left = (cap: number) => Math.max(0, Math.min(cap, deadline - Date.now()));
       http.draining.value = true;
       log.info({ graceMs, openStreams: http.streams.size }, 'shutting down: draining');
       const closed = http.app.close();
       http.app.server.closeIdleConnections();
-      await http.streams.drain(graceMs);
-      await http.streams.endAll(new GatewayError('overloaded', 'The gateway is shutting down; the stream was ended. Retry the request.', { retryAfterS: 1 }), 5000);
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([http.streams.drain(graceMs), hurried]);
+      await http.streams.endAll(new GatewayError('overloaded', 'The gateway is shutting down; the stream was ended. Retry the request.', { retryAfterS: 1 }), left(2000));
+      await within(closed, left(1000));
       http.app.server.closeAllConnections();
-      // Rows the store cannot take in time stay in the spool for the next start.
-      const left = await gateway.usage.drain(Math.max(2000, started + graceMs - Date.now()));
-      if (left > 0) log.warn({ left }, 'usage records not yet in the store stay in the spool and are replayed at the next start');
-      await gateway.close();
-      await store.close();
+      // Money first: the store gets what time is left (at least 2 s); rows it cannot take in
+      // time stay in the spool for the next start.
+      const unwritten = await gateway.usage.drain(Math.max(2000, left(Number.POSITIVE_INFINITY)));
+      if (unwritten > 0) log.warn({ left: unwritten }, 'usage records not yet in the store stay in the spool and are replayed at the next start');
+      await within(gateway.close(), Math.max(1000, left(2000)));
+      await within(store.close(), Math.max(200, left(1000)));
       log.info('shutdown complete');
+      await within(new Promise<void>((resolve) => log.flush(() => resolve())), 500);
     })();
     return stopping;
   };

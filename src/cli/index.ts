@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { usdToMicros } from '../billing/money.js';
 import { ConfigError, type Env, loadConfig } from '../config/load.js';
 import { STARTER_CONFIG } from '../config/starter.js';
-import { startGateway } from '../main.js';
+import { exitOnSignals, startGateway } from '../main.js';
 import { startMockUpstream } from '../providers/mock/http-server.js';
 import { runCheck } from './check.js';
 import { ensureDemoTenant } from './demo.js';
@@ -67,20 +67,7 @@ program
       }
       if (generatedAdmin) lines.push('', `Admin token for this run (console at ${running.url}/console):`, `  ${generatedAdmin}`);
       process.stdout.write(`${lines.join('\n')}\n`);
-      let signals = 0;
-      const onSignal = () => {
-        signals++;
-        if (signals > 1) process.exit(1);
-        running.shutdown().then(
-          () => process.exit(0),
-          (err) => {
-            process.stderr.write(`tollgate: shutdown failed: ${(err as Error).message}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      exitOnSignals(running, config.server.shutdown_grace_s);
     } catch (err) {
       fail(err);
     }

@@ -1,6 +1,7 @@
 // Structured logging with pino. Secrets never reach the log: auth headers are redacted by
 // path and any Tollgate key shape that slips into a message is masked by the serializer.
-import { type DestinationStream, destination, type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { createFdSink } from './fd-sink.js';
 
 export type { Logger };
 
@@ -53,6 +54,7 @@ export function createLogger(opts: { level: string; destination?: DestinationStr
         },
       },
     },
-    maskingDestination(opts.destination ?? destination(1)),
+    // Not pino's stdout destination: flushed at exit, it retries a write to a closed pipe forever.
+    maskingDestination(opts.destination ?? (createFdSink(1) as DestinationStream)),
   );
 }
