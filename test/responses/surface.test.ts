@@ -401,6 +401,22 @@ describe('stored responses: previous_response_id', () => {
     expect(err.param).toBe('previous_response_id');
   });
 
+  it('keeps a stored response for the configured retention, and nothing with store: false', async () => {
+    const store = memoryStore();
+    const surface = createResponsesSurface({ store, retentionDays: 2, log: { warn: () => undefined } });
+    const kept = caller();
+    await surface.parse({ model: 'm', input: 'keep' }, {}, kept);
+    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: kept.requestId, model: 'm', created: 1, native: false }, totals) as { id: string };
+    const dropped = caller();
+    await surface.parse({ model: 'm', input: 'drop', store: false }, {}, dropped);
+    surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: dropped.requestId, model: 'm', created: 1, native: false }, totals);
+    await surface.stored.flush();
+    expect([...store.rows.keys()]).toEqual([r.id]);
+    const row = store.rows.get(r.id)!;
+    expect(row.expires_at - row.created_at).toBe(2 * 86_400_000);
+    expect(row.input_items).toEqual([expect.objectContaining({ type: 'message', role: 'user', id: expect.stringMatching(/^msg_/) })]);
+  });
+
   it('passes an id it does not hold to a Responses upstream, which may hold it', async () => {
     const { surface } = setup();
     const p = await surface.parse({ model: 'm', input: 'x', previous_response_id: 'resp_upstream_1' }, {}, caller());
