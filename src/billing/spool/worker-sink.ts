@@ -9,17 +9,22 @@ import type { BatchSink } from '../usage-writer.js';
 import type { WorkerReply, WorkerRequest, WorkerTarget } from './worker-protocol.js';
 
 const CLOSE_WAIT_MS = 2000;
+/**
+ * The worker holds at most one batch (a few hundred rows): a small young generation keeps its
+ * memory to what it uses instead of V8's defaults sized for a whole application.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
 
 /** Runs from dist/ as plain JS; from TypeScript sources (tests) the worker needs tsx's loader. */
 function startWorker(target: WorkerTarget): Worker {
   const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData: target });
+  if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData: target, resourceLimits: WORKER_LIMITS });
   const pkgPath = createRequire(here).resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
   const tsx = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
   const entry = new URL('./store-worker.ts', here).href;
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: target });
+  return new Worker(boot, { eval: true, workerData: target, resourceLimits: WORKER_LIMITS });
 }
 
 export class WorkerSink implements BatchSink {
