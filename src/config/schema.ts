@@ -22,6 +22,8 @@ export const timeoutsSchema = z
     connect_ms: positiveInt.default(5000),
     first_byte_ms: positiveInt.default(60000),
     idle_ms: positiveInt.default(30000),
+    /** a non-stream request's whole duration (its answer arrives only when generation ends) */
+    request_ms: positiveInt.default(600000),
   })
   .strict();
 

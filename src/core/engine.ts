@@ -22,7 +22,7 @@ import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/chan
 import { readBody } from '../routing/transport.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
-import { AttemptsExhausted, RetryBudget, runAttempts } from './attempts.js';
+import { AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
 import { GatewayError, toGatewayError } from './errors.js';
@@ -369,13 +369,11 @@ export class Engine {
             const native = this.nativeLane(channel, served);
             const actx = this.adapterContext(channel, model, ctx, stream, native !== undefined);
             const up = this.upstreamRequest(channel, served, actx, ctx, native);
-            const started = Date.now();
             if (stream) {
               const start = await openStream(channel, actx, up, sig, native ? native.streamTranslator : channel.adapter.streamTranslator);
-              channel.breaker.record(true, Date.now() - started);
-              m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
               return { kind: 'stream', start, native: native !== undefined };
             }
+            up.timeoutMs = channel.provider.timeouts.request_ms;
             const res = await channel.transport.send(up, sig);
             const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
             if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
@@ -384,10 +382,9 @@ export class Engine {
               const a = native.response(text, actx);
               answer = { kind: 'native', body: a.body, usage: a.usage, text: a.text };
             } else answer = { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
-            channel.breaker.record(true, Date.now() - started);
-            m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' });
             return answer;
           },
+          onAttemptOk: (channel, model) => m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' }),
           onAttemptError: (channel, err) => {
             m.upstreamAttempts.inc({ provider: channel.provider.id, model: channel.model.id, outcome: 'error' });
             m.upstreamErrors.inc({ provider: channel.provider.id, model: channel.model.id, code: err.code });
@@ -487,14 +484,12 @@ export class Engine {
           const actx = this.adapterContext(channel, m, ctx, false);
           const up = adapter.embeddingsRequest(req, actx);
           if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
-          const started = Date.now();
+          up.timeoutMs = channel.provider.timeouts.request_ms;
           const res = await channel.transport.send(up, sig);
           const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
           if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
           const parsed = adapter.embeddingsResponse(text, actx);
-          const out = adapter.completeEmbeddings ? adapter.completeEmbeddings(parsed, req) : parsed;
-          channel.breaker.record(true, Date.now() - started);
-          return out;
+          return adapter.completeEmbeddings ? adapter.completeEmbeddings(parsed, req) : parsed;
         },
       });
       const reported = outcome.value.usage?.prompt_tokens;
@@ -504,8 +499,20 @@ export class Engine {
       this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: { ...NO_TOKENS, prompt: promptTokens }, estimated, stream: false });
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
-      if (ctx.reservation) releaseCredit(this.deps.accounts, this.deps.log, ctx);
-      throw toGatewayError(err instanceof AttemptsExhausted ? err.error : err).withHeaders(ctx.headers);
+      const gerr = toGatewayError(err instanceof AttemptsExhausted ? err.error : err);
+      // A request that reached an upstream is recorded (at no cost) even when it ends in an error.
+      if (ctx.attempts > 0) {
+        this.settle(ctx, {
+          status: meta.signal.aborted ? 499 : gerr.status,
+          errorCode: meta.signal.aborted ? 'client_closed' : gerr.code,
+          servedModel: model,
+          channel: undefined,
+          usage: NO_TOKENS,
+          estimated: false,
+          stream: false,
+        });
+      } else if (ctx.reservation) releaseCredit(this.deps.accounts, this.deps.log, ctx);
+      throw gerr.withHeaders(ctx.headers);
     }
   }
 

@@ -10,6 +10,13 @@ export interface GatewayErrorOptions {
   retryAfterS?: number;
   /** Upstream HTTP status, when the error came from a provider. */
   upstreamStatus?: number;
+  /**
+   * Whose fault an upstream failure is, for the circuit breaker: 'channel' (connection, 5xx,
+   * no first byte, broken protocol) counts against the channel; 'credentials' (the operator's
+   * provider key refused) takes the channel out of rotation at once; unset is the request's
+   * own outcome (its 4xx, its long generation) and never counts.
+   */
+  blame?: 'channel' | 'credentials';
   /** Override the registry status, e.g. to pass a provider's 4xx through (SPEC §5). */
   status?: number;
   /** Extra response headers (e.g. rate-limit state on a 429). */
@@ -25,6 +32,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterS: number | undefined;
   readonly upstreamStatus: number | undefined;
+  readonly blame: 'channel' | 'credentials' | undefined;
   headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
@@ -38,6 +46,7 @@ export class GatewayError extends Error {
     this.retryable = opts.retryable ?? false;
     this.retryAfterS = opts.retryAfterS;
     this.upstreamStatus = opts.upstreamStatus;
+    this.blame = opts.blame;
     this.headers = opts.headers;
   }
 

@@ -43,7 +43,8 @@ export async function openStream(
       const pieces = step.done ? translator.end() : translator.push(step.value);
       let committed = step.done === true;
       for (const p of pieces) {
-        if (p.error) throw p.error.retryable ? p.error : new GatewayError(p.error.code, p.error.message, { retryable: true, status: p.error.status });
+        // Failing before the first token: the channel did not deliver, so another attempt may.
+        if (p.error) throw p.error.retryable && p.error.blame ? p.error : new GatewayError(p.error.code, p.error.message, { retryable: true, status: p.error.status, blame: p.error.blame ?? 'channel', upstreamStatus: p.error.upstreamStatus });
         buffered.push(p);
         if (p.content || p.finishReason || p.done) committed = true;
       }

@@ -33,6 +33,8 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /** Non-stream requests: the whole request may take this long (replaces the first-byte timeout). */
+  timeoutMs?: number;
 }
 
 export type UpstreamHeaders = Record<string, string | string[] | undefined>;

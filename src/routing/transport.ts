@@ -21,24 +21,37 @@ export interface Transport {
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** Turns a transport failure into a GatewayError; the client's own abort is passed through unchanged. */
-export function transportError(err: unknown, providerId: string, signal: AbortSignal): unknown {
+/**
+ * Turns a transport failure into a GatewayError; the client's own abort is passed through
+ * unchanged. `wholeRequestMs` is set for a non-stream request: its answer arrives only when
+ * the generation ends, so running out of that time is the request's own outcome (a long
+ * generation), neither retried nor held against the channel.
+ */
+export function transportError(err: unknown, providerId: string, signal: AbortSignal, wholeRequestMs?: number): unknown {
   if (signal.aborted) return err;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code ?? '';
   if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new GatewayError('timeout', `Connecting to the provider (${providerId}) timed out.`, { retryable: true, cause: err });
+    return new GatewayError('timeout', `Connecting to the provider (${providerId}) timed out.`, { retryable: true, blame: 'channel', cause: err });
   }
   if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return new GatewayError('timeout', `The provider (${providerId}) did not start answering in time.`, { retryable: true, cause: err });
+    if (wholeRequestMs !== undefined) {
+      return new GatewayError(
+        'timeout',
+        `The provider (${providerId}) did not finish the answer within ${Math.round(wholeRequestMs / 1000)} s. Ask for fewer output tokens, or stream the answer.`,
+        { cause: err },
+      );
+    }
+    return new GatewayError('timeout', `The provider (${providerId}) did not start answering in time.`, { retryable: true, blame: 'channel', cause: err });
   }
   if (err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new GatewayError('timeout', `The provider (${providerId}) stopped sending data (idle timeout).`, { retryable: true, cause: err });
+    return new GatewayError('timeout', `The provider (${providerId}) stopped sending data (idle timeout).`, { retryable: true, blame: 'channel', cause: err });
   }
   const cause = (err as { cause?: { code?: string } }).cause?.code;
   if (CONNECTION_CODES.has(code) || (cause && CONNECTION_CODES.has(cause))) {
-    return new GatewayError('provider_error', `The connection to the provider (${providerId}) failed (${cause ?? code}).`, { retryable: true, cause: err });
+    return new GatewayError('provider_error', `The connection to the provider (${providerId}) failed (${cause ?? code}).`, { retryable: true, blame: 'channel', cause: err });
   }
-  return new GatewayError('provider_error', `The request to the provider (${providerId}) failed.`, { retryable: true, cause: err });
+  return new GatewayError('provider_error', `The request to the provider (${providerId}) failed.`, { retryable: true, blame: 'channel', cause: err });
 }
 
 export function createUndiciTransport(provider: ProviderConfig): Transport {
@@ -60,6 +73,8 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
           headers: req.headers,
           body: req.body,
           signal,
+          // A non-stream answer's headers come when the generation ends: wait for the whole request.
+          ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
         });
         const body = res.body;
         return {
@@ -69,13 +84,13 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
             try {
               for await (const chunk of body) yield chunk as Uint8Array;
             } catch (err) {
-              throw transportError(err, provider.id, signal);
+              throw transportError(err, provider.id, signal, req.timeoutMs);
             }
           })(),
           discard: () => body.destroy(),
         };
       } catch (err) {
-        throw transportError(err, provider.id, signal);
+        throw transportError(err, provider.id, signal, req.timeoutMs);
       }
     },
     close: () => agent.close(),

@@ -247,7 +247,7 @@ describe('the anthropic adapter against the fake', () => {
     type: 'anthropic',
     api_key: 'sk-ant-fake',
     headers: {},
-    timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 1000 },
+    timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 1000, request_ms: 1000 },
     connections: 1,
     tokens_per_second: 0,
   };

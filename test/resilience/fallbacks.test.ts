@@ -26,7 +26,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     raw: {
       server: SERVER,
-      providers: [provider('up', up.url), { id: 'mock-slow', type: 'mock', timeouts: { first_byte_ms: 150 } }],
+      providers: [provider('up', up.url), { id: 'mock-slow', type: 'mock', timeouts: { first_byte_ms: 150, request_ms: 150 } }],
       models: [
         ...['ord', 'ord-req', 'ord-key', 'ord-org', 'kf', 'of', 'of-b', 'na', 'na-forbidden', 'na-ok', 'cw', 'cw-big', 'dead', 'dead-fb', 'err', 'err-fb'].map((id) =>
           model(id, [['up', id]], { pricing: CHEAP }),
@@ -169,8 +169,8 @@ describe('SPEC §5 fallbacks', () => {
     expect(charges).toHaveLength(0);
   });
 
-  it('answers 504 timeout when every candidate timed out', async () => {
-    const r = await send(gw, key.key, ask('slow', 'timeouts', { models: ['slow-fb'] }), { 'x-mock-fault': 'hang' });
+  it('answers 504 timeout when every candidate timed out before its first byte (stream)', async () => {
+    const r = await send(gw, key.key, ask('slow', 'timeouts', { models: ['slow-fb'], stream: true }), { 'x-mock-fault': 'hang' });
     expect(r.status, r.text).toBe(504);
     expect(r.error).toMatchObject({ type: 'upstream_error', code: 'timeout' });
   });

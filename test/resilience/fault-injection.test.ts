@@ -46,13 +46,14 @@ const SCENARIOS: Scenario[] = [
     name: '429 with Retry-After: 1, then 200 (scripted)',
     channel: 'up',
     script: [{ kind: 'status', status: 429, message: 'rate limited', headers: { 'retry-after': '1' } }, ok()],
-    expect: { status: 200, attempts: 2, billed: 'usage', breaker: { state: 'closed', errorRate: 0.5 }, minGapMs: 950 },
+    // A 429 is the provider's rate limit on the gateway's account, not a broken channel.
+    expect: { status: 200, attempts: 2, billed: 'usage', breaker: { state: 'closed', errorRate: 0 }, minGapMs: 950 },
   },
   {
-    name: '429 on every attempt (mock status=429)',
+    name: '429 on every attempt (mock status=429): 429 upstream_rate_limited, breaker untouched',
     channel: 'mock',
     fault: 'status=429',
-    expect: { status: 502, code: 'provider_error', attempts: THRESHOLD, billed: 'free', breaker: { state: 'open', errorRate: 1 } },
+    expect: { status: 429, code: 'upstream_rate_limited', attempts: 4, billed: 'free', breaker: { state: 'closed', errorRate: 0 } },
   },
   {
     name: 'every request fails by provider config (mock faults error_rate 1, error_status 503)',
@@ -60,10 +61,17 @@ const SCENARIOS: Scenario[] = [
     expect: { status: 502, code: 'provider_error', attempts: THRESHOLD, billed: 'free', breaker: { state: 'open', errorRate: 1 } },
   },
   {
-    name: 'hang: no first byte (mock hang)',
+    name: 'hang, stream: no first byte is the channel failing (mock hang)',
     channel: 'mock',
     fault: 'hang',
+    stream: true,
     expect: { status: 504, code: 'timeout', attempts: THRESHOLD, billed: 'free', breaker: { state: 'open', errorRate: 1 } },
+  },
+  {
+    name: 'hang, non-stream: past the whole-request timeout, not re-sent and not held against the channel (mock hang)',
+    channel: 'mock',
+    fault: 'hang',
+    expect: { status: 504, code: 'timeout', attempts: 1, billed: 'free', breaker: { state: 'closed', errorRate: 0 } },
   },
   {
     name: 'reset before any byte, then 200 (scripted)',
@@ -86,10 +94,11 @@ const SCENARIOS: Scenario[] = [
     expect: { status: 200, shape: 'clean', attempts: 2, billed: 'usage', breaker: { state: 'closed', errorRate: 0.5 } },
   },
   {
-    name: 'slow first byte past timeouts.first_byte_ms, then fast (scripted)',
+    name: 'stream: slow first byte past timeouts.first_byte_ms, then fast (scripted)',
     channel: 'up',
     script: [{ kind: 'ok', delayMs: 3000 }, ok()],
-    expect: { status: 200, attempts: 2, billed: 'usage', breaker: { state: 'closed', errorRate: 0.5 } },
+    stream: true,
+    expect: { status: 200, shape: 'clean', attempts: 2, billed: 'usage', breaker: { state: 'closed', errorRate: 0.5 } },
   },
   {
     name: 'slow first byte within the timeout (mock provider faults latency_ms: 80)',
@@ -121,7 +130,7 @@ let tap: UsageTap;
 
 beforeAll(async () => {
   up = await startScripted();
-  const timeouts = { first_byte_ms: TIMEOUT_MS, idle_ms: TIMEOUT_MS };
+  const timeouts = { first_byte_ms: TIMEOUT_MS, idle_ms: TIMEOUT_MS, request_ms: TIMEOUT_MS };
   gw = await startTestGateway({
     raw: {
       server: SERVER,
@@ -179,7 +188,8 @@ describe('SPEC §5 fault injection: client view, attempts, billing and breaker s
       expect(body.choices[0].message.content.length).toBeGreaterThan(0);
     } else {
       const body = JSON.parse(text) as { error: { code: string; type: string; message: string } };
-      expect(body.error).toMatchObject({ code: e.code, type: 'upstream_error' });
+      expect(body.error).toMatchObject({ code: e.code, type: e.status === 429 ? 'rate_limit_error' : 'upstream_error' });
+      if (e.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     }
 
     // Upstream attempts: the usage row's count, and the scripted upstream's own.

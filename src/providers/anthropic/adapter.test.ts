@@ -11,7 +11,7 @@ function provider(over: Partial<ProviderConfig> = {}): ProviderConfig {
     type: 'anthropic',
     api_key: 'sk-ant-test',
     headers: {},
-    timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000 },
+    timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000, request_ms: 600000 },
     connections: 16,
     tokens_per_second: 0,
     ...over,

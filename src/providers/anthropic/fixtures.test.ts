@@ -13,7 +13,7 @@ const provider: ProviderConfig = {
   type: 'anthropic',
   api_key: 'sk-ant-fixture',
   headers: {},
-  timeouts: { connect_ms: 1, first_byte_ms: 1, idle_ms: 1 },
+  timeouts: { connect_ms: 1, first_byte_ms: 1, idle_ms: 1, request_ms: 1 },
   connections: 1,
   tokens_per_second: 0,
 };

@@ -7,10 +7,10 @@ import { handleMockRequest, MockResetError } from './server.js';
 
 const enc = new TextEncoder();
 
-function timeoutAfter(ms: number, message: string, signal: AbortSignal): { promise: Promise<never>; cancel(): void } {
+function timeoutAfter(ms: number, message: string, signal: AbortSignal, channelFault = true): { promise: Promise<never>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_r, reject) => {
-    timer = setTimeout(() => reject(new GatewayError('timeout', message, { retryable: true })), ms);
+    timer = setTimeout(() => reject(new GatewayError('timeout', message, channelFault ? { retryable: true, blame: 'channel' } : {})), ms);
     timer.unref();
   });
   promise.catch(() => {});
@@ -36,7 +36,11 @@ export function createMockTransport(provider: ProviderConfig): Transport {
       const onAbort = () => inner.abort(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       const url = new URL(req.url);
-      const first = timeoutAfter(first_byte_ms, `The provider (${provider.id}) did not start answering in time.`, inner.signal);
+      // As with the undici transport, a non-stream request waits for its whole answer (its own long generation).
+      const first =
+        req.timeoutMs !== undefined
+          ? timeoutAfter(req.timeoutMs, `The provider (${provider.id}) did not finish the answer within ${Math.round(req.timeoutMs / 1000)} s. Ask for fewer output tokens, or stream the answer.`, inner.signal, false)
+          : timeoutAfter(first_byte_ms, `The provider (${provider.id}) did not start answering in time.`, inner.signal);
       let reply: Awaited<ReturnType<typeof handleMockRequest>>;
       try {
         reply = await Promise.race([
@@ -72,7 +76,7 @@ export function createMockTransport(provider: ProviderConfig): Transport {
                 }
               } catch (err) {
                 if (err instanceof MockResetError) {
-                  throw new GatewayError('provider_error', `The connection to the provider (${provider.id}) failed (ECONNRESET).`, { retryable: true, cause: err });
+                  throw new GatewayError('provider_error', `The connection to the provider (${provider.id}) failed (ECONNRESET).`, { retryable: true, blame: 'channel', cause: err });
                 }
                 throw err;
               } finally {

@@ -1,9 +1,11 @@
-// The route stage's loop: models in fallback order, channels by priority/weight, retries
-// with exponential backoff and jitter, an attempt cap and a retry budget (SPEC §5).
+// The attempt executor: models in fallback order, channels by priority/weight, retries with
+// exponential backoff and jitter, an attempt cap and a retry budget (SPEC §5). It alone
+// records circuit-breaker outcomes: success when an attempt's run resolves, failure only
+// when the error is the channel's (see GatewayError.blame), never for a request's own outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
-import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
-import { GatewayError, toGatewayError } from './errors.js';
+import { GatewayError, toGatewayError } from '../core/errors.js';
+import type { ChannelRuntime, ChannelTable, ModelRuntime } from './channels.js';
 
 /** Retries may use at most `ratio` of the requests seen recently (a leaky token bucket). */
 export class RetryBudget {
@@ -27,7 +29,9 @@ export class RetryBudget {
 export interface AttemptHooks<T> {
   /** Before each attempt: e.g. make sure the reservation covers this model. Throws to stop. */
   beforeAttempt(model: ModelRuntime): Promise<void> | void;
+  /** Sends and reads one attempt; resolving means the channel delivered (a success for its breaker). */
   run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal): Promise<T>;
+  onAttemptOk?(channel: ChannelRuntime, model: ModelRuntime): void;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
 }
 
@@ -65,6 +69,10 @@ export async function runAttempts<T>(
 ): Promise<AttemptOutcome<T>> {
   let attempts = 0;
   let lastError: GatewayError | undefined;
+  // Every failed attempt a 429 from the upstream: the answer is a 429 too, with the shortest wait asked for.
+  let failed = 0;
+  let rateLimited = 0;
+  let retryAfterS: number | undefined;
   budget.onRequest();
   for (let ci = 0; ci < candidates.length; ci++) {
     const model = candidates[ci];
@@ -96,6 +104,8 @@ export async function runAttempts<T>(
       const started = Date.now();
       try {
         const value = await hooks.run(channel, model, signal);
+        channel.breaker.record(true, Date.now() - started);
+        hooks.onAttemptOk?.(channel, model);
         return { value, model, channel, attempts };
       } catch (err) {
         if (signal.aborted) {
@@ -103,18 +113,32 @@ export async function runAttempts<T>(
           throw err;
         }
         const gerr = toGatewayError(err);
-        if (!gerr.retryable) {
-          // The request itself was refused: not the channel's fault unless the upstream broke its protocol.
-          if (gerr.code === 'provider_error') channel.breaker.record(false, Date.now() - started);
-          else channel.breaker.releaseProbe();
-          throw new AttemptsExhausted(gerr, attempts);
-        }
-        channel.breaker.record(false, Date.now() - started);
+        if (gerr.blame === 'credentials') {
+          // The operator's key for this provider is refused: no use retrying it, here or for anyone.
+          channel.breaker.forceOpen();
+        } else if (gerr.blame === 'channel') channel.breaker.record(false, Date.now() - started);
+        else channel.breaker.releaseProbe();
+        if (!gerr.retryable) throw new AttemptsExhausted(gerr, attempts);
         hooks.onAttemptError?.(channel, gerr);
         lastError = gerr;
+        failed++;
+        if (gerr.upstreamStatus === 429) {
+          rateLimited++;
+          if (gerr.retryAfterS !== undefined) retryAfterS = retryAfterS === undefined ? gerr.retryAfterS : Math.min(retryAfterS, gerr.retryAfterS);
+        }
       }
     }
     if (attempts >= cfg.max_attempts) break;
+  }
+  if (failed > 0 && rateLimited === failed) {
+    throw new AttemptsExhausted(
+      new GatewayError(
+        'upstream_rate_limited',
+        `Every upstream that could serve "${candidates[0]?.config.id}" is rate limiting the gateway right now (HTTP 429). Retry after the time in Retry-After; nothing was charged.`,
+        { retryAfterS: retryAfterS ?? 1, upstreamStatus: 429 },
+      ),
+      attempts,
+    );
   }
   throw new AttemptsExhausted(
     lastError ?? new GatewayError('model_unavailable', `No healthy upstream is available for "${candidates[0]?.config.id}" or its fallbacks. Retry shortly.`),
