@@ -204,7 +204,7 @@ describe.each(CASES)('through the $type provider (SPEC §3, §4)', (p) => {
     expect(final.usage?.prompt_tokens).toBeGreaterThan(0);
   });
 
-  it('an upstream rate limit / overload on every attempt surfaces as 502 provider_error after the retries, and nothing is charged', async () => {
+  it('an upstream rate limit / overload on every attempt surfaces after the retries (429 upstream_rate_limited or 502 provider_error), and nothing is charged', async () => {
     const before = p.seen?.();
     p.failNext(MAX_ATTEMPTS);
     let caught: unknown;
@@ -215,14 +215,16 @@ describe.each(CASES)('through the $type provider (SPEC §3, §4)', (p) => {
     }
     expect(caught).toBeInstanceOf(OpenAI.APIError);
     const err = caught as InstanceType<typeof OpenAI.APIError>;
-    expect(err.status).toBe(502);
-    expect(err.code).toBe('provider_error');
-    expect(err.type).toBe('upstream_error');
+    // Every attempt a 429: the provider is rate limiting the gateway, and the client is told so.
+    const rateLimited = p.type === 'openai' || p.type === 'gemini';
+    expect(err.status).toBe(rateLimited ? 429 : 502);
+    expect(err.code).toBe(rateLimited ? 'upstream_rate_limited' : 'provider_error');
+    expect(err.type).toBe(rateLimited ? 'rate_limit_error' : 'upstream_error');
     // Names the provider (by its configured id or its type) so the operator knows where to look.
-    expect(err.message).toMatch(new RegExp(`provider \\((${p.providerId}|${p.type})\\)`));
+    if (!rateLimited) expect(err.message).toMatch(new RegExp(`provider \\((${p.providerId}|${p.type})\\)`));
     if (before !== undefined) expect(p.seen?.()).toBe(before + MAX_ATTEMPTS);
     const rec = await usageRecord(err.requestID ?? null);
-    expect(rec).toMatchObject({ status: 502, error_code: 'provider_error', cost_usd: 0 });
+    expect(rec).toMatchObject({ status: rateLimited ? 429 : 502, error_code: rateLimited ? 'upstream_rate_limited' : 'provider_error', cost_usd: 0 });
     expect((rec as UsageRecord & { attempts?: number }).attempts).toBe(MAX_ATTEMPTS);
   });
 

@@ -44,6 +44,7 @@ beforeAll(async () => {
           ['up', 'duo-a', 0],
           ['up', 'duo-b', 1],
         ]),
+        model('held', [['up', 'held']]),
       ],
       routing: { retry_base_ms: 5, retry_max_ms: 50, retry_budget_ratio: 1 },
       circuit_breaker: { failure_threshold: THRESHOLD, min_requests: 1000, cooldown_s: 60 },
@@ -82,15 +83,18 @@ describe('SPEC §5 circuit breaker', () => {
   });
 
   it('sends nothing to an open channel: a model with no other channel answers 503 model_unavailable', async () => {
-    // Continues from the previous test: solo's only channel is open.
-    expect(await availableOf(single, 'solo')).toBe(false);
+    // A long cooldown, so the channel surely stays open while the requests below run.
+    up.setDefault('held', fail(500, 'held is down'));
+    expect((await send(routed, routedKey, ask('held', 'open it'))).status).toBe(502);
+    expect((await channelsOf(routed, 'held'))[0].state).toBe('open');
+    expect(await availableOf(routed, 'held')).toBe(false);
     for (let i = 0; i < 10; i++) {
-      const r = await send(single, singleKey, ask('solo', 'while open'));
+      const r = await send(routed, routedKey, ask('held', 'while open'));
       expect(r.status, r.text).toBe(503);
       expect(r.error?.code).toBe('model_unavailable');
       expect(r.error?.type).toBe('upstream_error');
     }
-    expect(up.count('solo')).toBe(THRESHOLD);
+    expect(up.count('held')).toBe(THRESHOLD);
   });
 
   it('counts consecutive failures: a success in between resets the run', async () => {
