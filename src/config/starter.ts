@@ -23,7 +23,7 @@ providers:
   #   type: openai                         # any OpenAI-compatible server (vLLM, Ollama, ...)
   #   base_url: https://api.openai.com/v1
   #   api_key: "\${OPENAI_API_KEY}"
-  #   timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000 }
+  #   timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000, request_ms: 600000 }
   # - id: anthropic
   #   type: anthropic
   #   api_key: "\${ANTHROPIC_API_KEY}"
