@@ -149,7 +149,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     }
     // Each inference surface answers errors in its own protocol's envelope.
     const surface = (req.routeOptions?.config as { surface?: Surface } | undefined)?.surface;
-    return sendError(reply, gerr, surface ? surface.errorBody(gerr) : undefined);
+    return sendError(reply, gerr, surface ? surface.errorBody(gerr) : undefined, surface?.errorStatus?.(gerr));
   });
 
   const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];

@@ -41,8 +41,8 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
 }
 
 /** Sends the error with its status and headers; `body` is the route's surface envelope (OpenAI's by default). */
-export function sendError(reply: FastifyReply, err: GatewayError, body: unknown = err.toEnvelope()): FastifyReply {
-  return reply.code(err.status).headers(errorHeaders(err)).type('application/json').send(body);
+export function sendError(reply: FastifyReply, err: GatewayError, body: unknown = err.toEnvelope(), status = err.status): FastifyReply {
+  return reply.code(status).headers(errorHeaders(err)).type('application/json').send(body);
 }
 
 /**

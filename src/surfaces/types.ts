@@ -101,4 +101,6 @@ export interface Surface {
   streamEncoder(info: AnswerInfo, facts: RequestFacts): StreamEncoder;
   /** This surface's error body for any error on its routes (status comes from the error). */
   errorBody(err: GatewayError): unknown;
+  /** The HTTP status for an error on this surface, when its protocol uses another than the error's own (Anthropic's 529). */
+  errorStatus?(err: GatewayError): number;
 }

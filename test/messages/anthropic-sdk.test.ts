@@ -34,6 +34,7 @@ beforeAll(async () => {
           pricing: { input_per_mtok: 3, output_per_mtok: 15, cache_read_per_mtok: 0.3, cache_write_per_mtok: 3.75 },
         }),
         chatModel(TRANSLATED, 'mock', 'mock-chat', { context_window: 200000, max_output_tokens: 64000, pricing: { input_per_mtok: 1, output_per_mtok: 2 } }),
+        chatModel('mock-resting', 'mock', 'mock-chat', { maintenance: true }),
       ],
     },
   });
@@ -170,6 +171,13 @@ describe('errors surface as the SDK\'s typed errors with Tollgate\'s code', () =
     const c = new Anthropic({ baseURL: gw.url, apiKey: narrow, maxRetries: 0 });
     const err = await c.messages.create({ model: NATIVE, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
+  });
+
+  it('a model with no channel to serve it is 529 overloaded_error, as Anthropic says "overloaded"', async () => {
+    const err = await client.messages.create({ model: 'mock-resting', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error', code: 'model_unavailable' } });
   });
 
   it('a rate limit is a RateLimitError', async () => {

@@ -8,7 +8,7 @@ import type { ParsedRequest, Surface } from '../types.js';
 import { estimateMessagesTokens } from './count-tokens.js';
 import { encodeMessagesResponse } from './encode-response.js';
 import { messagesStreamEncoder } from './encode-stream.js';
-import { messagesErrorBody } from './errors.js';
+import { messagesErrorBody, messagesErrorStatus } from './errors.js';
 import { isMessagesParsed, parseMessagesRequest } from './parse.js';
 import { isObj, type Json } from './validate.js';
 
@@ -99,6 +99,7 @@ export const messagesSurface: Surface = {
   encodeResponse: encodeMessagesResponse,
   streamEncoder: messagesStreamEncoder,
   errorBody: messagesErrorBody,
+  errorStatus: messagesErrorStatus,
 };
 
 /** The same surface for POST /v1/messages/count_tokens, whose body carries no max_tokens. */
