@@ -35,6 +35,9 @@ beforeAll(async () => {
   };
   a = await startTestGateway({ raw });
   b = await startTestGateway({ raw });
+  // The first request of a process loads the tokenizer; measure propagation, not that cold start.
+  const warm = await a.createKey((await a.createOrg(1)).mk);
+  for (const gw of [a, b]) await (await chat(gw.url, warm.key, ask())).text();
 });
 
 afterAll(async () => {
