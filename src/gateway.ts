@@ -11,6 +11,7 @@ import { Engine } from './core/engine.js';
 import { MemoryIdempotency } from './core/idempotency.js';
 import { RedisIdempotency } from './kv/idempotency.js';
 import { Kv } from './kv/kv.js';
+import { runUnderLease } from './kv/lease-job.js';
 import { createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -64,12 +65,18 @@ async function storeTotals(store: Store, view: TenantView): Promise<{ balances: 
   return { balances, keySpends, orgSpends };
 }
 
-async function createLedger(config: Config, kv: Kv | undefined, store: Store, view: TenantView, log: Logger): Promise<CreditLedger> {
+interface SharedCredit {
+  accounts: CreditLedger;
+  /** Stops the heartbeat-driven repairs and the reconciler. */
+  stop(): Promise<void>;
+}
+
+async function createLedger(config: Config, kv: Kv | undefined, store: Store, view: TenantView, log: Logger, unflushed: () => number): Promise<SharedCredit> {
   if (!kv) {
     const accounts = new CreditAccounts();
     const t = await storeTotals(store, view);
     accounts.load(t.balances, t.keySpends, t.orgSpends);
-    return accounts.ledger;
+    return { accounts: accounts.ledger, stop: async () => {} };
   }
   const loadOrg = async (orgId: string) => {
     const t = await storeTotals(store, view);
@@ -77,9 +84,35 @@ async function createLedger(config: Config, kv: Kv | undefined, store: Store, vi
     for (const k of await store.listKeys(orgId)) keySpends.set(k.id, t.keySpends.get(k.id) ?? 0);
     return { balance: t.balances.get(orgId) ?? 0, orgSpend: t.orgSpends.get(orgId) ?? 0, keySpends };
   };
-  const ledger = new RedisCreditLedger(kv.redis, { prefix: config.redis.key_prefix, loadOrg });
+  const loadAll = async () => {
+    const t = await storeTotals(store, view);
+    const keyOrgs = new Map<string, string>();
+    for (const orgId of t.balances.keys()) for (const k of view.keysOf(orgId)) keyOrgs.set(k.id, orgId);
+    return { ...t, keyOrgs };
+  };
+  const ledger = new RedisCreditLedger(kv.redis, {
+    prefix: config.redis.key_prefix,
+    instance: kv.instance,
+    loadOrg,
+    loadAll,
+    unflushed,
+    onError: (err, what) => log.debug({ err }, `${what} failed`),
+  });
   await ledger.start().catch((err) => log.warn({ err }, 'redis unreachable at start; budgets follow redis.on_unavailable until it is back'));
-  return new ResilientLedger(ledger, config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed', loadOrg, log);
+  // Re-derives Redis' credit totals from the durable ledger, on one instance at a time.
+  const reconciler = runUnderLease(
+    kv.lease('credit-reconciler', 5_000),
+    1_000,
+    async (tick) => {
+      const reset = await ledger.reconcile(tick % 10 === 0);
+      if (reset > 0) log.debug({ orgs: reset }, 'credit totals re-derived from the ledger');
+    },
+    (err) => log.debug({ err }, 'credit reconciler pass failed'),
+  );
+  return {
+    accounts: new ResilientLedger(ledger, config.redis.on_unavailable === 'local' ? 'local' : 'fail_closed', loadOrg, log),
+    stop: () => reconciler.stop(),
+  };
 }
 
 /** Optional spool and store worker for usage rows (the server has them; the CLI does not). */
@@ -92,7 +125,6 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
   // The only Redis connections this gateway opens: one for commands, one subscriber.
   const kv = config.redis.url ? new Kv({ url: config.redis.url, prefix: config.redis.key_prefix, onError: (err) => log.debug({ err }, 'redis connection error') }) : undefined;
   if (kv) await kv.ready(2000);
-  const accounts = await createLedger(config, kv, store, view, log);
   const usage = new UsageWriter(store, log, {
     flushIntervalMs: config.billing.flush_interval_ms,
     batchSize: config.billing.flush_batch_size,
@@ -100,6 +132,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     onQueueLength: (n) => metrics.usageQueue.set(n),
     ...durability,
   });
+  const credit = await createLedger(config, kv, store, view, log, () => usage.pending);
+  const accounts = credit.accounts;
   const alertRedis = kv?.redis;
   const alertPrefix = `${config.redis.key_prefix}alert:`;
   const alerts = new AlertService({
@@ -228,6 +262,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       await limiter.close();
       await cache.close();
       await alerts.close();
+      await credit.stop();
       await accounts.close();
       await channels.close();
       await usage.close();

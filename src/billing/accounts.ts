@@ -38,7 +38,10 @@ export interface CreditLedger {
   settle(res: Reservation, actual: number): Promise<void>;
   /** A charge with no reservation. */
   charge(orgId: string, keyId: string, amount: number): Promise<void>;
-  grant(orgId: string, amount: number): Promise<void>;
+  /** Applies a grant already durable in the store; `entryId` (its ledger entry) makes a retry harmless. */
+  grant(orgId: string, amount: number, entryId?: string): Promise<void>;
+  /** A change the shared totals may have missed (the backend failed): re-derive them later. */
+  noteMissed?(orgId: string): void;
   snapshot(orgId: string, keyIds?: readonly string[]): Promise<AccountSnapshot>;
   close(): Promise<void>;
 }

@@ -4,11 +4,9 @@
 import type { Logger } from '../observability/logger.js';
 import { type AccountSnapshot, CreditAccounts, type CreditLedger, type Reservation, type ReserveInput, type ReserveOutcome } from './accounts.js';
 
-export interface OrgTotals {
-  balance: number;
-  orgSpend: number;
-  keySpends: Map<string, number>;
-}
+import type { OrgTotals } from './redis-ledger.js';
+
+export type { OrgTotals } from './redis-ledger.js';
 
 export class ResilientLedger implements CreditLedger {
   private readonly local = new CreditAccounts();
@@ -49,6 +47,8 @@ export class ResilientLedger implements CreditLedger {
       throw new Error('shared credit store unavailable');
     }
     await this.seed(r.orgId);
+    // Whatever is decided here, Redis does not see: its totals for this org are re-derived later.
+    this.primary.noteMissed?.(r.orgId);
     const outcome = this.local.reserve(r);
     if (outcome.ok) this.localHolds.add(outcome.reservation);
     return outcome;
@@ -57,6 +57,7 @@ export class ResilientLedger implements CreditLedger {
   async settle(res: Reservation, actual: number): Promise<void> {
     if (this.localHolds.has(res)) {
       this.local.settle(res, actual);
+      if (actual !== 0) this.primary.noteMissed?.(res.orgId);
       return;
     }
     try {
@@ -77,10 +78,10 @@ export class ResilientLedger implements CreditLedger {
     }
   }
 
-  async grant(orgId: string, amount: number): Promise<void> {
+  async grant(orgId: string, amount: number, entryId?: string): Promise<void> {
     if (this.seeded.has(orgId)) this.local.grant(orgId, amount);
     try {
-      await this.primary.grant(orgId, amount);
+      await this.primary.grant(orgId, amount, entryId);
     } catch (err) {
       this.log.warn({ err }, 'granting on the shared credit store failed; it is durable in the store and applied when Redis is back');
     }

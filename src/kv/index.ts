@@ -4,3 +4,4 @@ export { closeRedisClient, commandClientOptions, createCommandClient, redisClass
 export { type ChangeFeed, type FeedHandlers, localFeed } from './feed.js';
 export { Kv, type KvOptions } from './kv.js';
 export type { Lease } from './lease.js';
+export { type LeaseJob, runUnderLease } from './lease-job.js';

@@ -90,7 +90,7 @@ export class TenantService {
     };
     const result = await this.store.grantCredit(entry);
     if (result.applied) {
-      await this.accounts.grant(orgId, amountMicros);
+      await this.accounts.grant(orgId, amountMicros, entry.id);
       this.onChange?.({ kind: 'grant', orgId, amount: amountMicros });
     }
     return result;

@@ -63,7 +63,7 @@ describe.skipIf(!redisUp)('closing the Redis owner and its users', () => {
     const kv = new Kv({ url: TEST_REDIS_URL, prefix: p });
     await kv.ready(2000);
     const limiter = createRedisLimiter(kv.redis, p);
-    const ledger = new RedisCreditLedger(kv.redis, { prefix: p, loadOrg: async () => ({ balance: 1000, orgSpend: 0, keySpends: new Map() }) });
+    const ledger = new RedisCreditLedger(kv.redis, { prefix: p, instance: kv.instance, loadOrg: async () => ({ balance: 1000, orgSpend: 0, keySpends: new Map() }) });
     await ledger.start();
     const feed = kv.feed<{ n: number }>('test');
     const unsubscribe = feed.subscribe({ onMessage: () => {} });
