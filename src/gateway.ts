@@ -11,7 +11,9 @@ import { Engine } from './core/engine.js';
 import { MemoryIdempotency } from './core/idempotency.js';
 import { RedisIdempotency } from './kv/idempotency.js';
 import { Kv } from './kv/kv.js';
+import { localFeed } from './kv/feed.js';
 import { runUnderLease } from './kv/lease-job.js';
+import { StoreChangeFollower } from './kv/store-feed.js';
 import { createMemoryLimiter, createRedisLimiter, createResilientLimiter, type RateLimiter } from './limits/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -42,6 +44,9 @@ export interface Gateway {
   close(): Promise<void>;
   refreshGauges(): void;
 }
+
+/** How often the store's change sequence is read: changes from other processes show within 2 s. */
+const CHANGE_POLL_MS = 500;
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -121,6 +126,8 @@ export type GatewayDurability = Pick<UsageWriterOptions, 'spool' | 'sink'>;
 export async function buildGateway(config: Config, store: Store, log: Logger, durability: GatewayDurability = {}): Promise<Gateway> {
   const metrics = createMetrics();
   const view = new TenantView();
+  // Read before the view is loaded, so a change made while it loads is still followed.
+  const changesSeen = await store.lastChangeSeq();
   await view.load(store);
   // The only Redis connections this gateway opens: one for commands, one subscriber.
   const kv = config.redis.url ? new Kv({ url: config.redis.url, prefix: config.redis.key_prefix, onError: (err) => log.debug({ err }, 'redis connection error') }) : undefined;
@@ -213,15 +220,28 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
   prune();
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
-  let sync: TenantSync | undefined;
+  const sync = new TenantSync(kv ? kv.feed<TenantChange>('tenants') : localFeed<TenantChange>(), store, view, log);
+  sync.start();
+  tenants.onChange = sync.publish;
   if (kv) {
-    // With Redis down at boot the gateway still starts: the subscriber joins once Redis is back.
-    sync = new TenantSync(kv.feed<TenantChange>('tenants'), store, view, log);
-    sync.start();
-    tenants.onChange = sync.publish;
     breakerSync = new BreakerSync(kv.feed<BreakerChange>('breakers'), channels);
     breakerSync.start();
   }
+  // Changes made by another process (the CLI, another instance) reach this one through the
+  // store's change sequence, with Redis down or not configured at all.
+  const follower = new StoreChangeFollower(store, changesSeen, {
+    intervalMs: CHANGE_POLL_MS,
+    onChange: (row) => {
+      if (row.kind === 'grant') {
+        // With Redis, the process that granted applied it there; without, each instance's memory needs it.
+        if (!kv && row.org_id && row.amount_micros !== null) void accounts.grant(row.org_id, row.amount_micros, row.ref);
+        return;
+      }
+      void sync.reload({ kind: row.kind, id: row.ref });
+    },
+    onError: (err) => log.debug({ err }, 'following the store change sequence failed'),
+  });
+  follower.start();
   return {
     config,
     log,
@@ -257,7 +277,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       clearInterval(pruneTimer);
       // Responses answered just before shutdown are still being stored.
       await responses.stored.flush();
-      sync?.close();
+      sync.close();
+      await follower.stop();
       breakerSync?.close();
       await limiter.close();
       await cache.close();

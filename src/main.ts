@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { GatewayError } from './core/errors.js';
 import { openUsageDurability } from './billing/spool/index.js';
 import { buildGateway, type Gateway } from './gateway.js';
+import { claimSoleInstance } from './kv/sole-instance.js';
 import { buildHttpApp, type HttpApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { openStore } from './store/index.js';
@@ -91,6 +92,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   const log = opts.logger ?? createLogger({ level: config.server.log_level });
   const store = await openStore(config.storage.url, { schema: opts.storeSchema });
   await store.migrate();
+  // Without Redis, balances live in this process: a second instance on the store must not start.
+  const sole = config.redis.url ? undefined : await claimSoleInstance(store, { onError: (err) => log.error({ err }, 'lost the store lease for serving without Redis') }).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
   // Before the gateway reads balances from the store: rows a killed process spooled land first.
   const durability = await openUsageDurability(store, log, { storageUrl: config.storage.url, storeSchema: opts.storeSchema, spoolDir: config.billing.spool_dir });
   const gateway = await buildGateway(config, store, log, durability);
@@ -125,6 +131,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       const unwritten = await gateway.usage.drain(Math.max(2000, left(Number.POSITIVE_INFINITY)));
       if (unwritten > 0) log.warn({ left: unwritten }, 'usage records not yet in the store stay in the spool and are replayed at the next start');
       await within(gateway.close(), Math.max(1000, left(2000)));
+      await within(sole?.release() ?? Promise.resolve(), 500);
       await within(store.close(), Math.max(200, left(1000)));
       log.info('shutdown complete');
       await within(new Promise<void>((resolve) => log.flush(() => resolve())), 500);

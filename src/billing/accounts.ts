@@ -79,7 +79,7 @@ export class CreditAccounts {
     reserve: async (r) => this.reserve(r),
     settle: async (res, actual) => this.settle(res, actual),
     charge: async (o, k, a) => this.charge(o, k, a),
-    grant: async (o, a) => this.grant(o, a),
+    grant: async (o, a, entryId) => this.grant(o, a, entryId),
     snapshot: async (orgId, keyIds = []) => ({
       balance: this.balanceOf(orgId),
       reserved: this.reservedFor(orgId),
@@ -94,6 +94,7 @@ export class CreditAccounts {
   private readonly orgSpend = new Map<string, number>();
   private readonly keyReserved = new Map<string, number>();
   private readonly keySpend = new Map<string, number>();
+  private readonly grantsApplied = new Set<string>();
 
   load(balances: Map<string, number>, keySpends: Map<string, number>, orgSpends: Map<string, number>): void {
     for (const [k, v] of balances) this.balance.set(k, v);
@@ -135,7 +136,14 @@ export class CreditAccounts {
     add(this.keySpend, keyId, amount);
   }
 
-  grant(orgId: string, amount: number): void {
+  /** With `entryId`, a grant learnt twice (its own call and the store's change feed) counts once. */
+  grant(orgId: string, amount: number, entryId?: string): void {
+    if (entryId !== undefined) {
+      if (this.grantsApplied.has(entryId)) return;
+      this.grantsApplied.add(entryId);
+      // Bounded: a feed replays only recent entries, so the oldest ids can go.
+      if (this.grantsApplied.size > 100_000) this.grantsApplied.delete(this.grantsApplied.values().next().value as string);
+    }
     add(this.balance, orgId, amount);
   }
 

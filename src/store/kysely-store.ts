@@ -18,6 +18,7 @@ import type { Database } from './schema.js';
 import { deleteResponse, getResponse, pruneResponses, putResponse } from './stored-responses.js';
 import type {
   AlertSettingsRow,
+  ChangeRow,
   KeyRow,
   LedgerRow,
   OrgRow,
@@ -29,6 +30,7 @@ import type {
   UsageFilter,
   UsageRow,
 } from './types.js';
+import { appendChange, changesAfter, lastChange, releaseLease, takeLease } from './changes.js';
 import { aggregateUsage, listLedger, listUsage, pruneUsage } from './usage-queries.js';
 import { writeBatch } from './write-batch.js';
 
@@ -86,6 +88,7 @@ export class KyselyStore implements Store {
 
   async insertOrg(org: OrgRow): Promise<void> {
     await this.#live().insertInto('orgs').values(orgToDb(this.dialect, org)).execute();
+    await appendChange(this.#live(), 'org', org.id, org.id);
   }
 
   async updateOrg(id: string, patch: OrgPatch): Promise<OrgRow | undefined> {
@@ -94,6 +97,7 @@ export class KyselyStore implements Store {
       updated_at: patch.updated_at ?? Date.now(),
     });
     const row = await this.#live().updateTable('orgs').set(cols).where('id', '=', id).returningAll().executeTakeFirst();
+    if (row) await appendChange(this.#live(), 'org', id, id);
     return row ? orgFromDb(row) : undefined;
   }
 
@@ -114,6 +118,7 @@ export class KyselyStore implements Store {
 
   async insertKey(key: KeyRow): Promise<void> {
     await this.#live().insertInto('api_keys').values(keyToDb(this.dialect, key)).execute();
+    await appendChange(this.#live(), 'key', key.id, key.org_id);
   }
 
   async updateKey(id: string, patch: KeyPatch): Promise<KeyRow | undefined> {
@@ -127,6 +132,7 @@ export class KyselyStore implements Store {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
+    if (row) await appendChange(this.#live(), 'key', id, row.org_id);
     return row ? keyFromDb(row) : undefined;
   }
 
@@ -156,7 +162,10 @@ export class KyselyStore implements Store {
       .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();
-    if (row) return { entry: ledgerFromDb(row), applied: true };
+    if (row) {
+      await appendChange(this.#live(), 'grant', row.id, row.org_id, Number(row.amount_micros));
+      return { entry: ledgerFromDb(row), applied: true };
+    }
 
     let q = this.#live().selectFrom('ledger').selectAll();
     q =
@@ -207,6 +216,22 @@ export class KyselyStore implements Store {
 
   async pruneUsage(before: number): Promise<number> {
     return pruneUsage(this.#live(), before);
+  }
+
+  changesAfter(seq: number, limit: number): Promise<ChangeRow[]> {
+    return changesAfter(this.#live(), seq, limit);
+  }
+
+  lastChangeSeq(): Promise<number> {
+    return lastChange(this.#live());
+  }
+
+  takeLease(name: string, holder: string, ttlMs: number): Promise<{ ok: boolean; holder: string; expiresAt: number }> {
+    return takeLease(this.#live(), name, holder, ttlMs);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return releaseLease(this.#live(), name, holder);
   }
 
   async getAlertSettings(orgId: string): Promise<AlertSettingsRow | undefined> {

@@ -168,10 +168,38 @@ function storedResponses(): Migration {
   };
 }
 
+/** A change sequence other processes poll, and leases held in the store (when there is no Redis). */
+function changeFeed(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('changes')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('org_id', 'text')
+        .addColumn('amount_micros', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initialSchema(dialect), '0002_usage_token_classes': usageTokenClasses(), '0003_stored_responses': storedResponses() };
+      return {
+        '0001_initial': initialSchema(dialect),
+        '0002_usage_token_classes': usageTokenClasses(),
+        '0003_stored_responses': storedResponses(),
+        '0004_change_feed': changeFeed(dialect),
+      };
     },
   };
 }

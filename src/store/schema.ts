@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 // Kysely table types: the shape of each row as the database holds it (JSON as text,
 // booleans as the dialect's own representation), before row-mappers turn it into a contract row.
 
@@ -108,7 +110,25 @@ export interface StoredResponsesTable {
   expires_at: number;
 }
 
+/** One row per change to orgs, keys or credit, so other processes can follow them in order. */
+export interface ChangesTable {
+  seq: Generated<number>;
+  kind: string;
+  ref: string;
+  org_id: string | null;
+  amount_micros: number | null;
+  created_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 export interface Database {
+  changes: ChangesTable;
+  leases: LeasesTable;
   orgs: OrgsTable;
   api_keys: ApiKeysTable;
   ledger: LedgerTable;

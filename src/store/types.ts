@@ -165,6 +165,19 @@ export interface StoredResponseRow {
   expires_at: number;
 }
 
+export type ChangeKind = 'org' | 'key' | 'grant';
+
+/** An entry of the change sequence: what changed (`ref`: org, key or ledger entry id). */
+export interface ChangeRow {
+  seq: number;
+  kind: ChangeKind;
+  ref: string;
+  org_id: string | null;
+  /** grants: the amount granted */
+  amount_micros: number | null;
+  created_at: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Create or upgrade the schema. Safe to run on every start and concurrently from several instances. */
@@ -209,6 +222,17 @@ export interface Store {
   aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]>;
   /** delete raw usage rows older than the cutoff (roll-ups stay); returns rows deleted */
   pruneUsage(before: number): Promise<number>;
+
+  /**
+   * The change sequence: every insert or update of an org or key and every applied grant appends
+   * one entry. Sequence numbers only grow, but on Postgres an entry may become visible after a
+   * later one, so followers re-read a short window behind the last number they saw.
+   */
+  changesAfter(seq: number, limit: number): Promise<ChangeRow[]>;
+  lastChangeSeq(): Promise<number>;
+  /** Takes or renews a named lease for `holder` unless another holder's lease is still running. */
+  takeLease(name: string, holder: string, ttlMs: number): Promise<{ ok: boolean; holder: string; expiresAt: number }>;
+  releaseLease(name: string, holder: string): Promise<void>;
 
   getAlertSettings(orgId: string): Promise<AlertSettingsRow | undefined>;
   putAlertSettings(row: AlertSettingsRow): Promise<void>;

@@ -1,5 +1,6 @@
 // Keeps the in-memory tenant view of several instances in step: every local change goes out on
-// a change feed, and each instance reloads what another one changed from the store.
+// a change feed (Redis), and each instance reloads what another one changed from the store. The
+// store's own change sequence (kv/store-feed.ts) calls reload() too, with or without Redis.
 import type { ChangeFeed } from '../kv/feed.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/types.js';
@@ -23,7 +24,7 @@ export class TenantSync {
 
   start(): void {
     this.unsubscribe = this.feed.subscribe({
-      onMessage: (msg) => void this.apply(msg),
+      onMessage: (msg) => void this.reload(msg),
       onResync: () => {
         this.view.load(this.store).catch((err) => this.log.warn({ err }, 'tenant view reload failed'));
       },
@@ -36,7 +37,8 @@ export class TenantSync {
     this.feed.publish({ kind: change.kind, id: change.id });
   };
 
-  private async apply(msg: TenantChange): Promise<void> {
+  /** Re-reads a changed org or key from the store into the view (idempotent). */
+  async reload(msg: TenantChange): Promise<void> {
     if (typeof msg?.id !== 'string') return;
     try {
       if (msg.kind === 'org') {

@@ -27,7 +27,8 @@ beforeAll(async () => {
   if (!redisUp) return;
   redis = await connectTestClient();
   dir = mkdtempSync(join(tmpdir(), 'tollgate-drift-'));
-});
+  await ensureFreshDist();
+}, 180_000);
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -168,7 +169,6 @@ describe.skipIf(!redisUp)('SPEC §6 with Redis: the shared balance never drifts 
 
   it('agrees with the ledger after an instance is killed with SIGKILL in the middle of requests', async () => {
     const s = setup('kill');
-    await ensureFreshDist();
     const b = await gateway(s, TEST_REDIS_URL);
     const configFile = join(dir, 'kill.yaml');
     writeFileSync(
