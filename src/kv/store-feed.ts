@@ -15,6 +15,8 @@ export interface StoreFollowerOptions {
 
 export class StoreChangeFollower {
   private last: number;
+  /** Entries up to here were reflected before following began. */
+  private readonly floor: number;
   private readonly seen = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -26,6 +28,7 @@ export class StoreChangeFollower {
     private readonly opts: StoreFollowerOptions,
   ) {
     this.last = since;
+    this.floor = since;
   }
 
   start(): void {
@@ -44,7 +47,7 @@ export class StoreChangeFollower {
         const from = Math.max(0, this.last - LOOKBACK);
         const rows = await this.store.changesAfter(from, PAGE);
         for (const row of rows) {
-          if (row.seq <= from || this.seen.has(row.seq)) continue;
+          if (row.seq <= this.floor || this.seen.has(row.seq)) continue;
           this.seen.add(row.seq);
           if (row.seq > this.last) this.last = row.seq;
           try {
