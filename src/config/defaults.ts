@@ -1,5 +1,6 @@
 // The embedded default used when no config file exists: the mock provider's demo models,
 // SQLite under ./data, a demo org, plus any real provider whose API key is in the environment.
+// The admin token and the demo keys are made on the first start and kept under ./data.
 import type { Env } from './load.js';
 
 /** The mock provider's demo models (also what the test suites configure). */
@@ -108,10 +109,10 @@ export function defaultConfigInput(env: Env): Record<string, unknown> {
     });
   }
   return {
-    server: { admin_token: '${TOLLGATE_ADMIN_TOKEN}' },
+    server: { admin_token: '${TOLLGATE_ADMIN_TOKEN}', admin_token_file: './data/admin-token' },
     providers,
     models,
     cache: { semantic: { embedding_model: 'mock-embedding' } },
-    demo: { enabled: true, credits_usd: 10 },
+    demo: { enabled: true, credits_usd: 10, keys_file: './data/demo-keys.json' },
   };
 }

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { defaultConfigInput } from './defaults.js';
-import { type Config, configSchema } from './schema.js';
+import { knownKeysAt, nearestName } from './suggest.js';
+import { type Config, configSchema, PRICING_HELP } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -20,21 +21,33 @@ export type Env = Record<string, string | undefined>;
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces ${NAME} and ${NAME:-default} in every string value. Unset variables become empty, reported by the caller when required. */
-export function interpolateEnv(value: unknown, env: Env, missing: Set<string>): unknown {
+/** A string in the config that referred to environment variables which are not set. */
+export interface UnsetReference {
+  /** where, as a path into the config (e.g. ["providers", 0, "api_key"]) */
+  path: PropertyKey[];
+  names: string[];
+  /** the whole value was one reference, so the field is left out (falls back to its default) */
+  whole: boolean;
+}
+
+/** Replaces ${NAME} and ${NAME:-default} in every string value, recording each reference to an unset variable. */
+function interpolate(value: unknown, env: Env, path: PropertyKey[], unset: UnsetReference[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+    const names: string[] = [];
+    const out = value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      missing.add(name);
+      names.push(name);
       return '';
     });
+    if (names.length > 0) unset.push({ path, names, whole: out === '' });
+    return out;
   }
-  if (Array.isArray(value)) return value.map((v) => interpolateEnv(v, env, missing));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], unset));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, missing);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, env, [...path, k], unset);
     return out;
   }
   return value;
@@ -72,33 +85,60 @@ function lineOf(doc: ReturnType<typeof parseDocument>, counter: LineCounter, pat
   return counter.linePos(lastRange[0]).line;
 }
 
-export function formatZodProblems(err: ZodError, locate?: (path: PropertyKey[]) => number | undefined): string[] {
-  return err.issues.map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
-    const line = locate?.(issue.path);
-    return `${path}${line ? ` (line ${line})` : ''}: ${issue.message}`;
+type Locate = (path: PropertyKey[]) => number | undefined;
+
+/** "providers[0].api_key" for ["providers", 0, "api_key"]. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+const samePrefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.length <= b.length && a.every((seg, i) => seg === b[i]);
+
+function problem(path: readonly PropertyKey[], message: string, locate?: Locate): string {
+  const line = locate?.([...path]);
+  return `${formatPath(path)}${line ? ` (line ${line})` : ''}: ${message}`;
+}
+
+export function formatZodProblems(err: ZodError, locate?: Locate, unset: readonly UnsetReference[] = []): string[] {
+  return err.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeysAt(configSchema, issue.path);
+      return issue.keys.map((key) => {
+        const near = nearestName(key, known);
+        const hint = near ? `did you mean "${near}"?` : known.length > 0 ? `known settings here: ${known.join(', ')}` : '';
+        return problem([...issue.path, key], `unknown setting "${key}"${hint ? `; ${hint}` : ''}`, locate);
+      });
+    }
+    // A value that is missing or empty because its variable is unset: name the variable, not just the field.
+    const cause = unset.find((u) => samePrefix(issue.path, u.path) || samePrefix(u.path, issue.path));
+    const because = cause ? ` (${cause.names.map((n) => `\${${n}}`).join(', ')} ${cause.names.length > 1 ? 'are' : 'is'} not set)` : '';
+    return [problem(issue.path, `${issue.message}${because}`, locate)];
   });
 }
 
 /** Cross-field checks zod cannot express: channel providers exist, ids are unique. */
-function crossCheck(cfg: Config): string[] {
+function crossCheck(cfg: Config, locate?: Locate): string[] {
   const problems: string[] = [];
   const providerIds = new Set<string>();
   cfg.providers.forEach((p, i) => {
-    if (providerIds.has(p.id)) problems.push(`providers[${i}].id: duplicate provider id "${p.id}"`);
+    if (providerIds.has(p.id)) problems.push(problem(['providers', i, 'id'], `duplicate provider id "${p.id}"`, locate));
     providerIds.add(p.id);
-    if (p.type === 'azure-openai' && !p.base_url) problems.push(`providers[${i}].base_url: azure-openai needs base_url (https://<resource>.openai.azure.com)`);
+    if (p.type === 'azure-openai' && !p.base_url) problems.push(problem(['providers', i, 'base_url'], 'azure-openai needs base_url (https://<resource>.openai.azure.com)', locate));
   });
   const modelIds = new Set<string>();
   cfg.models.forEach((m, i) => {
-    if (modelIds.has(m.id)) problems.push(`models[${i}].id: duplicate model id "${m.id}"`);
+    if (modelIds.has(m.id)) problems.push(problem(['models', i, 'id'], `duplicate model id "${m.id}"`, locate));
     modelIds.add(m.id);
     m.channels.forEach((c, j) => {
       if (!providerIds.has(c.provider)) {
-        problems.push(`models[${i}].channels[${j}].provider: unknown provider "${c.provider}" (configured: ${[...providerIds].join(', ') || 'none'})`);
+        problems.push(problem(['models', i, 'channels', j, 'provider'], `unknown provider "${c.provider}" (configured: ${[...providerIds].join(', ') || 'none'})`, locate));
       }
     });
-    if (m.max_output_tokens > m.context_window) problems.push(`models[${i}].max_output_tokens: larger than context_window`);
+    if (m.max_output_tokens > m.context_window) problems.push(problem(['models', i, 'max_output_tokens'], 'larger than context_window', locate));
   });
   // An alias must name exactly one model, and never shadow a model's own id.
   const aliasOwner = new Map<string, string>();
@@ -113,7 +153,49 @@ function crossCheck(cfg: Config): string[] {
   return problems;
 }
 
-export function parseConfig(text: string, env: Env, source = 'config'): Config {
+/** Models with no pricing at all: refused, since a forgotten price would serve for free. */
+function unpricedModels(raw: unknown, locate?: Locate): string[] {
+  const models = (raw as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return [];
+  const out: string[] = [];
+  models.forEach((m, i) => {
+    if (m && typeof m === 'object' && !Array.isArray(m) && (m as Record<string, unknown>).pricing === undefined) {
+      const id = (m as Record<string, unknown>).id;
+      out.push(problem(['models', i, 'pricing'], `${typeof id === 'string' ? `model "${id}" has no pricing; ` : 'missing; '}${PRICING_HELP}`, locate));
+    }
+  });
+  return out;
+}
+
+/** A validated config and what the operator should know about it. */
+export interface CheckedConfig {
+  config: Config;
+  /** references to unset environment variables, in file order */
+  unset: UnsetReference[];
+  /** one line each, with the field path and line: unset variables left empty */
+  warnings: string[];
+}
+
+function unsetWarning(u: UnsetReference, locate?: Locate): string {
+  const refs = u.names.map((n) => `\${${n}}`).join(', ');
+  const field = String(u.path[u.path.length - 1]);
+  const what = u.whole ? `so ${field} is left unset` : `so it was replaced by an empty string in ${field}`;
+  return problem(u.path, `${refs} ${u.names.length > 1 ? 'are' : 'is'} not set, ${what}`, locate);
+}
+
+function check(raw: unknown, env: Env, source: string, locate?: Locate): CheckedConfig {
+  const unset: UnsetReference[] = [];
+  const interpolated = dropEmptyStrings(interpolate(raw, env, [], unset));
+  const unpriced = unpricedModels(interpolated, locate);
+  const result = configSchema.safeParse(interpolated);
+  if (!result.success) throw new ConfigError(`${source} has invalid settings`, [...unpriced, ...formatZodProblems(result.error, locate, unset)]);
+  if (unpriced.length > 0) throw new ConfigError(`${source} has invalid settings`, unpriced);
+  const problems = crossCheck(result.data, locate);
+  if (problems.length > 0) throw new ConfigError(`${source} has invalid settings`, problems);
+  return { config: result.data, unset, warnings: unset.map((u) => unsetWarning(u, locate)) };
+}
+
+function parseText(text: string, env: Env, source: string): CheckedConfig {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -121,21 +203,23 @@ export function parseConfig(text: string, env: Env, source = 'config'): Config {
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source} must be a YAML mapping (key: value pairs)`);
-  return validateConfig(raw, env, source, (path) => lineOf(doc, counter, path));
+  return check(raw, env, source, (path) => lineOf(doc, counter, path));
 }
 
-export function validateConfig(raw: unknown, env: Env, source = 'config', locate?: (path: PropertyKey[]) => number | undefined): Config {
-  const missing = new Set<string>();
-  const interpolated = dropEmptyStrings(interpolateEnv(raw, env, missing));
-  const result = configSchema.safeParse(interpolated);
-  if (!result.success) throw new ConfigError(`${source} has invalid settings`, formatZodProblems(result.error, locate));
-  const problems = crossCheck(result.data);
-  if (problems.length > 0) throw new ConfigError(`${source} has invalid settings`, problems);
-  return result.data;
+export function parseConfig(text: string, env: Env, source = 'config'): Config {
+  return parseText(text, env, source).config;
 }
 
-export interface LoadedConfig {
-  config: Config;
+/** Like parseConfig, and also says which environment variables the file refers to but are unset. */
+export function parseConfigWithWarnings(text: string, env: Env, source = 'config'): CheckedConfig {
+  return parseText(text, env, source);
+}
+
+export function validateConfig(raw: unknown, env: Env, source = 'config', locate?: Locate): Config {
+  return check(raw, env, source, locate).config;
+}
+
+export interface LoadedConfig extends CheckedConfig {
   /** the file read, or undefined for the embedded default */
   path: string | undefined;
 }
@@ -143,12 +227,12 @@ export interface LoadedConfig {
 /** --config, then TOLLGATE_CONFIG, then ./tollgate.yaml if present, else the embedded default. */
 export function loadConfig(opts: { path?: string; env: Env }): LoadedConfig {
   const path = opts.path ?? opts.env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : undefined);
-  if (!path) return { config: validateConfig(defaultConfigInput(opts.env), opts.env, 'embedded default config'), path: undefined };
+  if (!path) return { ...check(defaultConfigInput(opts.env), opts.env, 'embedded default config'), path: undefined };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  return { config: parseConfig(text, opts.env, path), path };
+  return { ...parseText(text, opts.env, path), path };
 }

@@ -90,6 +90,25 @@ export const channelSchema = z
 
 const modelSlug = /^[a-z0-9][a-z0-9._:/-]*$/;
 
+export const PRICING_HELP = 'set pricing: { input_per_mtok, output_per_mtok } in USD per million tokens, or pricing: free for a model that costs nothing';
+/** `free` is the explicit zero price. The config loader refuses a model without pricing, so none is free by omission. */
+export const pricingSchema = z.preprocess(
+  (v) => (v === 'free' ? {} : v),
+  z
+    .object(
+      {
+        input_per_mtok: usd.default(0),
+        output_per_mtok: usd.default(0),
+        /** prompt tokens read from the provider's cache; default: a tenth of the input price */
+        cache_read_per_mtok: usd.optional(),
+        /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
+        cache_write_per_mtok: usd.optional(),
+      },
+      { error: (iss) => (iss.code === 'invalid_type' ? `expected an object or "free": ${PRICING_HELP}` : undefined) },
+    )
+    .strict(),
+);
+
 export const modelSchema = z
   .object({
     id: z.string().regex(modelSlug, 'a model id is a lowercase slug such as gpt-5.4'),
@@ -98,17 +117,7 @@ export const modelSchema = z
     kind: z.enum(['chat', 'embedding']).default('chat'),
     context_window: positiveInt.default(128000),
     max_output_tokens: positiveInt.default(16384),
-    pricing: z
-      .object({
-        input_per_mtok: usd.default(0),
-        output_per_mtok: usd.default(0),
-        /** prompt tokens read from the provider's cache; default: a tenth of the input price */
-        cache_read_per_mtok: usd.optional(),
-        /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
-        cache_write_per_mtok: usd.optional(),
-      })
-      .strict()
-      .prefault({}),
+    pricing: pricingSchema.prefault({}),
     supported_parameters: z.array(z.string()).optional(),
     extra_parameters: extraParametersSchema,
     maintenance: z.boolean().default(false),
@@ -124,6 +133,8 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         admin_token: z.string().optional(),
+        /** Without admin_token: a file holding the admin token, created once (mode 0600) and reused. */
+        admin_token_file: z.string().min(1).optional(),
         max_body_bytes: positiveInt.default(10 * 1024 * 1024),
         shutdown_grace_s: z.number().nonnegative().default(30),
         public_metrics: z.boolean().default(false),
@@ -243,7 +254,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
     demo: z
-      .object({ enabled: z.boolean().default(false), credits_usd: usd.default(10) })
+      .object({
+        enabled: z.boolean().default(false),
+        credits_usd: usd.default(10),
+        /** Where the demo org's keys are kept in plain text (mode 0600) so later starts reuse them. */
+        keys_file: z.string().min(1).default('./data/demo-keys.json'),
+      })
       .strict()
       .prefault({}),
   })

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfigInput } from '../../src/config/defaults.js';
-import { ConfigError, loadConfig, parseConfig, validateConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig, parseConfigWithWarnings, validateConfig } from '../../src/config/load.js';
+import { STARTER_CONFIG } from '../../src/config/starter.js';
 import { startMockUpstream } from '../../src/providers/mock/http-server.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -106,7 +107,7 @@ describe('SPEC §8 config file: parsing and interpolation', () => {
       `    api_key: "${ref('UP_KEY')}"`,
       `    headers: { x-team: "team-${ref('TEAM')}" }`,
       'models:',
-      '  - { id: m, channels: [{ provider: up, upstream_model: m }] }',
+      '  - { id: m, pricing: free, channels: [{ provider: up, upstream_model: m }] }',
     );
     const cfg = parseConfig(text, { UP_KEY: 'secret-value-1', TEAM: 'search' });
     expect(cfg.server.admin_token).toBe('fallback-admin');
@@ -154,20 +155,99 @@ describe('SPEC §8 config file: errors name the field and line', () => {
 
   it('rejects a channel whose provider is not configured, listing the configured ones', () => {
     const err = configError(() => parseConfig(configText({ provider: 'nope' }), {}));
-    expect(err.message).toContain('models[0].channels[0].provider: unknown provider "nope"');
+    expect(err.message).toContain('models[0].channels[0].provider (line 15): unknown provider "nope"');
     expect(err.message).toContain('configured: mock');
   });
 
   it('rejects duplicate provider ids and duplicate model ids', () => {
     const dupProvider = configError(() => parseConfig(configText({ extraProviders: ['  - id: mock', '    type: mock'] }), {}));
-    expect(dupProvider.message).toContain('providers[1].id: duplicate provider id "mock"');
-    const dupModel = configError(() => parseConfig(configText({ extraModels: ['  - id: mock-chat', '    channels: [{ provider: mock, upstream_model: other }]'] }), {}));
-    expect(dupModel.message).toContain('models[1].id: duplicate model id "mock-chat"');
+    expect(dupProvider.message).toContain('providers[1].id (line 7): duplicate provider id "mock"');
+    const dupModel = configError(() => parseConfig(configText({ extraModels: ['  - id: mock-chat', '    pricing: free', '    channels: [{ provider: mock, upstream_model: other }]'] }), {}));
+    expect(dupModel.message).toContain('models[1].id (line 16): duplicate model id "mock-chat"');
   });
 
   it('rejects unknown settings instead of ignoring them', () => {
     const err = configError(() => parseConfig(configText().replace('  port: 0', '  port: 0\n  prot: 8080'), {}));
     expect(err.message).toMatch(/server.*prot/s);
+  });
+});
+
+describe('config tells the truth (issue 14, item 4)', () => {
+  it(`names an unset ${ref('VAR')} with its field and line instead of leaving it silently empty`, () => {
+    const text = configText({ extraProviders: ['  - id: up', '    type: openai', '    base_url: http://127.0.0.1:9/v1', `    api_key: "${ref('UPSTREAM_KEY_NOT_SET')}"`] });
+    const checked = parseConfigWithWarnings(text, {});
+    expect(checked.config.providers[1].api_key).toBeUndefined();
+    expect(checked.unset).toEqual([{ path: ['providers', 1, 'api_key'], names: ['UPSTREAM_KEY_NOT_SET'], whole: true }]);
+    expect(checked.warnings).toEqual([`providers[1].api_key (line 10): ${ref('UPSTREAM_KEY_NOT_SET')} is not set, so api_key is left unset`]);
+    expect(parseConfigWithWarnings(text, { UPSTREAM_KEY_NOT_SET: 'k' }).warnings).toEqual([]);
+  });
+
+  it('names the unset variable when the field it leaves empty is required', () => {
+    const text = configText().replace('  - id: mock-chat', `  - id: "${ref('MODEL_ID_NOT_SET')}"`);
+    const err = configError(() => parseConfig(text, {}));
+    const line = err.problems.find((p) => p.startsWith('models[0].id (line 8): '));
+    expect(line).toContain(`${ref('MODEL_ID_NOT_SET')} is not set`);
+  });
+
+  it('refuses a model without pricing, naming it and its line, and says how to make it free', () => {
+    const text = configText().replace(/ {4}pricing:\n.*\n.*\n/, '');
+    const err = configError(() => parseConfig(text, {}, 'tollgate.yaml'));
+    expect(err.message).toContain('models[0].pricing (line 8): model "mock-chat" has no pricing');
+    expect(err.message).toContain('pricing: free');
+  });
+
+  it('accepts pricing: free as an explicit zero price', () => {
+    const text = configText().replace(/ {4}pricing:\n.*\n.*\n/, '    pricing: free\n');
+    expect(parseConfig(text, {}).models[0].pricing).toEqual({ input_per_mtok: 0, output_per_mtok: 0 });
+    const wrong = configError(() => parseConfig(configText().replace(/ {4}pricing:\n.*\n.*\n/, '    pricing: cheap\n'), {}));
+    expect(wrong.message).toMatch(/models\[0\]\.pricing \(line 11\): expected an object or "free"/);
+  });
+
+  it('suggests the nearest field name for a typo, with its line', () => {
+    const text = configText({ extraProviders: ['  - id: up', '    type: openai', '    base_ulr: http://127.0.0.1:9/v1'] });
+    const err = configError(() => parseConfig(text, {}));
+    expect(err.message).toContain('providers[1].base_ulr (line 9): unknown setting "base_ulr"; did you mean "base_url"?');
+    const top = configError(() => parseConfig(`${configText()}stroage: { url: "sqlite://x.db" }\n`, {}));
+    expect(top.message).toMatch(/stroage \(line 16\): unknown setting "stroage"; did you mean "storage"\?/);
+    const nested = configError(() => parseConfig(configText().replace('      input_per_mtok: 1.5', '      input_per_mtk: 1.5'), {}));
+    expect(nested.message).toContain('did you mean "input_per_mtok"?');
+  });
+
+  it('shows a line number on every error of a broken file', () => {
+    const text = configText({ provider: 'nope', extraProviders: ['  - id: mock', '    type: mock', '    base_ulr: x'] }).replace('  port: 0', '  port: -1');
+    const err = configError(() => parseConfig(text, {}));
+    expect(err.problems.length).toBeGreaterThanOrEqual(2);
+    for (const p of err.problems) expect(p).toMatch(/\(line \d+\): /);
+    const yaml = configError(() => parseConfig('providers:\n  - id: [unclosed\n', {}));
+    for (const p of yaml.problems) expect(p).toMatch(/line \d+/);
+  });
+
+  it('the starter config and the embedded default price every model', () => {
+    for (const m of validateConfig(defaultConfigInput({ OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', GEMINI_API_KEY: 'k' }), {}).models) {
+      expect(m.pricing.input_per_mtok, m.id).toBeGreaterThan(0);
+    }
+    expect(parseConfig(STARTER_CONFIG, {}).models.every((m) => m.pricing.input_per_mtok > 0)).toBe(true);
+  });
+
+  it('`tollgate check` names an unset variable behind a provider key and fails without blaming the provider', async () => {
+    const file = join(dir, 'check-unset.yaml');
+    writeFileSync(
+      file,
+      lines(
+        'providers:',
+        '  - id: local',
+        '    type: openai',
+        '    base_url: http://127.0.0.1:9/v1',
+        `    api_key: "${ref('CHECK_KEY_NEVER_SET')}"`,
+        'models:',
+        '  - { id: local-chat, pricing: free, channels: [{ provider: local, upstream_model: mock-chat }] }',
+      ),
+    );
+    const r = await runCli(['check', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`warning: providers[0].api_key (line 5): ${ref('CHECK_KEY_NEVER_SET')} is not set`);
+    expect(r.stdout).toContain(`provider local (openai): FAILED — api_key comes from ${ref('CHECK_KEY_NEVER_SET')}, which is not set`);
+    expect(r.stdout).toMatch(/admin token: not set, so admin routes and the operator console are OFF/);
   });
 });
 
@@ -247,7 +327,7 @@ describe('SPEC §8 CLI: tollgate init and tollgate check', () => {
         `    base_url: ${upstream.url}`,
         `    api_key: "${ref('CHECK_UPSTREAM_KEY')}"`,
         'models:',
-        '  - { id: local-chat, channels: [{ provider: local, upstream_model: mock-chat }] }',
+        '  - { id: local-chat, pricing: free, channels: [{ provider: local, upstream_model: mock-chat }] }',
       ),
     );
     const r = await runCli(['check', '--config', file], { CHECK_UPSTREAM_KEY: 'check-key-1' });
@@ -271,7 +351,7 @@ describe('SPEC §8 CLI: tollgate init and tollgate check', () => {
         `    base_url: http://127.0.0.1:${port}/v1`,
         '    timeouts: { connect_ms: 1000, first_byte_ms: 1000 }',
         'models:',
-        '  - { id: gone-chat, channels: [{ provider: gone, upstream_model: x }] }',
+        '  - { id: gone-chat, pricing: free, channels: [{ provider: gone, upstream_model: x }] }',
       ),
     );
     const r = await runCli(['check', '--config', file]);
