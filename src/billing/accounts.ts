@@ -8,6 +8,16 @@ export interface ReserveInput {
   amount: number;
   keyBudget: number | null;
   orgCap: number | null;
+  /** How `amount` was reached, so a refusal can say how many output tokens would fit. */
+  quote?: ReserveQuote;
+}
+
+/** The parts of a worst-case cost: the prompt, and a price per output token times the most it may produce. */
+export interface ReserveQuote {
+  promptMicros: number;
+  /** micro-USD per output token (= the model's USD per million output tokens) */
+  outputMicrosPerToken: number;
+  maxOutputTokens: number;
 }
 
 export type ReserveOutcome =
@@ -46,29 +56,51 @@ export interface CreditLedger {
   close(): Promise<void>;
 }
 
-export function insufficientBalance(balance: number, reserved: number, amount: number): ReserveOutcome {
+/** What fits in `left` micro-USD: "about N output tokens", or why nothing does. */
+function affordable(left: number, q: ReserveQuote | undefined): string {
+  if (!q) return 'Set max_tokens lower (when it is unset the gateway reserves for the model\'s longest answer)';
+  if (left < q.promptMicros) return `The prompt alone may cost ${formatUsd(q.promptMicros)}, more than that: shorten it`;
+  if (q.outputMicrosPerToken <= 0) return 'Shorten the prompt';
+  const tokens = Math.floor((left - q.promptMicros) / q.outputMicrosPerToken);
+  if (tokens < 1) return 'After the prompt, not even one output token fits: shorten the prompt';
+  return `It can afford about ${tokens} output tokens: set max_tokens to ${tokens} or less`;
+}
+
+const worstCase = (amount: number, q: ReserveQuote | undefined) =>
+  `this request's worst case (${formatUsd(amount)}${q ? `: the prompt plus up to ${q.maxOutputTokens} output tokens` : ''})`;
+
+export function insufficientBalance(balance: number, reserved: number, amount: number, quote?: ReserveQuote): ReserveOutcome {
   const available = balance - reserved;
-  const what =
+  const message =
     available <= 0
-      ? `The organisation's balance is used up (${formatUsd(balance)}${reserved > 0 ? `, ${formatUsd(reserved)} held by requests in flight` : ''})`
-      : `The organisation's available balance (${formatUsd(available)}) does not cover this request's worst-case cost (${formatUsd(amount)})`;
-  return { ok: false, code: 'insufficient_balance', message: `${what}. Ask the operator to add credit, or lower max_tokens.` };
+      ? `The organisation's balance is used up (${formatUsd(balance)}${reserved > 0 ? `, ${formatUsd(reserved)} held by requests in flight` : ''}). Ask the operator to add credit.`
+      : `The organisation's available balance (${formatUsd(available)}) does not cover ${worstCase(amount, quote)}. ${affordable(available, quote)}, or ask the operator to add credit.`;
+  return { ok: false, code: 'insufficient_balance', message };
 }
 
-export function keyBudgetReached(spent: number, budget: number, amount: number): ReserveOutcome {
-  return {
-    ok: false,
-    code: 'budget_exceeded',
-    message: `This key's budget is reached: ${formatUsd(spent)} spent of ${formatUsd(budget)}, and this request may cost up to ${formatUsd(amount)}. Raise the key's budget_usd with PATCH /api/keys/{id}, or lower max_tokens.`,
-  };
+/**
+ * The key budget cannot cover this request. Either the budget is used up, or what is left is
+ * real but smaller than this request's worst case, which a lower max_tokens can fix.
+ */
+export function keyBudgetReached(spent: number, budget: number, amount: number, extra: { held?: number; quote?: ReserveQuote } = {}): ReserveOutcome {
+  const held = extra.held ?? 0;
+  const left = budget - spent - held;
+  const inFlight = held > 0 ? `, ${formatUsd(held)} held by requests in flight` : '';
+  const message =
+    left <= 0
+      ? `This key's budget is used up: ${formatUsd(spent)} spent of ${formatUsd(budget)}${inFlight}. Raise the key's budget_usd with PATCH /api/keys/{id}.`
+      : `This key's budget has ${formatUsd(left)} left (${formatUsd(spent)} spent of ${formatUsd(budget)}${inFlight}), less than ${worstCase(amount, extra.quote)}. ${affordable(left, extra.quote)}, or raise the key's budget_usd with PATCH /api/keys/{id}.`;
+  return { ok: false, code: 'budget_exceeded', message };
 }
 
-export function orgCapReached(spent: number, cap: number, amount: number): ReserveOutcome {
-  return {
-    ok: false,
-    code: 'budget_exceeded',
-    message: `The organisation's spend cap is reached: ${formatUsd(spent)} spent of ${formatUsd(cap)}, and this request may cost up to ${formatUsd(amount)}. Ask the operator to raise the cap.`,
-  };
+export function orgCapReached(spent: number, cap: number, amount: number, extra: { held?: number; quote?: ReserveQuote } = {}): ReserveOutcome {
+  const held = extra.held ?? 0;
+  const left = cap - spent - held;
+  const message =
+    left <= 0
+      ? `The organisation's spend cap is reached: ${formatUsd(spent)} spent of ${formatUsd(cap)}. Ask the operator to raise the cap.`
+      : `The organisation's spend cap has ${formatUsd(left)} left (${formatUsd(spent)} spent of ${formatUsd(cap)}), less than ${worstCase(amount, extra.quote)}. ${affordable(left, extra.quote)}, or ask the operator to raise the cap.`;
+  return { ok: false, code: 'budget_exceeded', message };
 }
 
 const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
@@ -106,14 +138,15 @@ export class CreditAccounts {
     const balance = this.balance.get(r.orgId) ?? 0;
     const orgReserved = this.orgReserved.get(r.orgId) ?? 0;
     const available = balance - orgReserved;
-    if (available <= 0 || available < r.amount) return insufficientBalance(balance, orgReserved, r.amount);
+    if (available <= 0 || available < r.amount) return insufficientBalance(balance, orgReserved, r.amount, r.quote);
     if (r.keyBudget !== null) {
-      const spent = (this.keySpend.get(r.keyId) ?? 0) + (this.keyReserved.get(r.keyId) ?? 0);
-      if (spent + r.amount > r.keyBudget) return keyBudgetReached(this.keySpend.get(r.keyId) ?? 0, r.keyBudget, r.amount);
+      const held = this.keyReserved.get(r.keyId) ?? 0;
+      const spent = (this.keySpend.get(r.keyId) ?? 0) + held;
+      if (spent + r.amount > r.keyBudget) return keyBudgetReached(this.keySpend.get(r.keyId) ?? 0, r.keyBudget, r.amount, { held, quote: r.quote });
     }
     if (r.orgCap !== null) {
       const spent = (this.orgSpend.get(r.orgId) ?? 0) + orgReserved;
-      if (spent + r.amount > r.orgCap) return orgCapReached(this.orgSpend.get(r.orgId) ?? 0, r.orgCap, r.amount);
+      if (spent + r.amount > r.orgCap) return orgCapReached(this.orgSpend.get(r.orgId) ?? 0, r.orgCap, r.amount, { held: orgReserved, quote: r.quote });
     }
     add(this.orgReserved, r.orgId, r.amount);
     add(this.keyReserved, r.keyId, r.amount);

@@ -39,12 +39,12 @@ local kb = tonumber(ARGV[2])
 if kb >= 0 then
   local ks = tonumber(redis.call('GET', KEYS[5]) or '0')
   local kr = live_sum(KEYS[4], KEYS[6], now)
-  if ks + kr + amount > kb then return {2, ks} end
+  if ks + kr + amount > kb then return {2, ks, kr} end
 end
 local cap = tonumber(ARGV[3])
 if cap >= 0 then
   local os = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if os + ores + amount > cap then return {3, os} end
+  if os + ores + amount > cap then return {3, os, ores} end
 end
 redis.call('HINCRBY', KEYS[2], ARGV[4], amount)
 redis.call('HINCRBY', KEYS[4], ARGV[4], amount)
@@ -309,11 +309,11 @@ export class RedisCreditLedger implements CreditLedger {
       case 0:
         return { ok: true, reservation: { orgId: r.orgId, keyId: r.keyId, amount: r.amount, settled: false } };
       case 1:
-        return insufficientBalance(Number(res[1]), Number(res[2]), r.amount);
+        return insufficientBalance(Number(res[1]), Number(res[2]), r.amount, r.quote);
       case 2:
-        return keyBudgetReached(Number(res[1]), r.keyBudget ?? 0, r.amount);
+        return keyBudgetReached(Number(res[1]), r.keyBudget ?? 0, r.amount, { held: Number(res[2] ?? 0), quote: r.quote });
       default:
-        return orgCapReached(Number(res[1]), r.orgCap ?? 0, r.amount);
+        return orgCapReached(Number(res[1]), r.orgCap ?? 0, r.amount, { held: Number(res[2] ?? 0), quote: r.quote });
     }
   }
 
