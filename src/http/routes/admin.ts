@@ -1,13 +1,16 @@
-// /admin/*: the operator's routes (admin token): orgs, credit grants, model health.
+// /admin/*: the operator's routes (admin token): orgs (by id or name), their keys, credit
+// grants, model health.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { authenticateAdmin } from '../../auth/authenticate.js';
 import { microsToUsd, usdToMicros } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
+import type { OrgRow } from '../../store/types.js';
 import type { OrgPatch } from '../../tenants/service.js';
 import { authHeaders, type RouteContext } from '../app.js';
+import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
 import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
-import { presentLedger, presentOrg } from '../present.js';
+import { presentKey, presentLedger, presentOrg } from '../present.js';
 
 const createOrgSchema = z
   .object({
@@ -39,10 +42,15 @@ const creditSchema = z
 
 export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext): void {
   const admin = (req: FastifyRequest) => authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
-  const orgOut = async (id: string) => {
-    const o = gw.view.org(id);
-    if (!o) throw new GatewayError('not_found', `No organisation with id "${id}". List them with GET /admin/orgs.`);
-    const snap = await gw.accounts.snapshot(id);
+  /** An org by its `org_…` id or by its name (names are unique). */
+  const findOrg = (ref: string): OrgRow => {
+    const o = gw.view.org(ref) ?? gw.view.orgByName(ref);
+    if (!o) throw new GatewayError('not_found', `No organisation with id or name "${ref}". List them, with their org_… ids, with GET /admin/orgs.`);
+    return o;
+  };
+  const orgOut = async (ref: string) => {
+    const o = findOrg(ref);
+    const snap = await gw.accounts.snapshot(o.id);
     return presentOrg(o, snap.balance, snap.orgSpend);
   };
 
@@ -70,11 +78,28 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return orgOut(req.params.id);
   });
 
+  /** The org's keys (prefixes only), for the operator. */
+  app.get<{ Params: { id: string } }>('/admin/orgs/:id/keys', async (req) => {
+    admin(req);
+    const org = findOrg(req.params.id);
+    const keys = gw.view.keysOf(org.id).sort((a, b) => b.created_at - a.created_at);
+    const spends = (await gw.accounts.snapshot(org.id, keys.map((k) => k.id))).keySpends;
+    return { object: 'list', data: keys.map((k) => presentKey(k, spends.get(k.id) ?? 0)) };
+  });
+
+  /** A new key for any org: a management key unless the body says "type": "inference". Shown once. */
+  app.post<{ Params: { id: string } }>('/admin/orgs/:id/keys', async (req, reply) => {
+    admin(req);
+    const body = parseBody(createKeySchema, req.body);
+    const org = findOrg(req.params.id);
+    const { row, key } = await gw.tenants.createKey(org.id, keyKindOf(body, 'management'), toSettings(body));
+    return reply.code(201).send({ ...presentKey(row, 0), key });
+  });
+
   app.patch<{ Params: { id: string } }>('/admin/orgs/:id', async (req) => {
     admin(req);
     const body = parseBody(patchOrgSchema, req.body);
-    const current = gw.view.org(req.params.id);
-    if (!current) throw new GatewayError('not_found', `No organisation with id "${req.params.id}".`);
+    const current = findOrg(req.params.id);
     const patch: OrgPatch = {};
     if (body.name !== undefined) patch.name = body.name;
     if (body.allowed_models !== undefined) patch.allowed_models = body.allowed_models;
@@ -84,16 +109,16 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     if (body.rpm !== undefined) patch.rpm = body.rpm;
     if (body.tpm !== undefined) patch.tpm = body.tpm;
     if (body.semantic_cache !== undefined) patch.settings = { ...current.settings, semantic_cache: body.semantic_cache };
-    await gw.tenants.patchOrg(req.params.id, patch);
-    return orgOut(req.params.id);
+    await gw.tenants.patchOrg(current.id, patch);
+    return orgOut(current.id);
   });
 
   app.post<{ Params: { id: string } }>('/admin/orgs/:id/credits', async (req, reply) => {
     admin(req);
     const body = parseBody(creditSchema, req.body);
-    if (!gw.view.org(req.params.id)) throw new GatewayError('not_found', `No organisation with id "${req.params.id}".`);
-    const r = await gw.tenants.grantCredit(req.params.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
-    return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(req.params.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
+    const org = findOrg(req.params.id);
+    const r = await gw.tenants.grantCredit(org.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
+    return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
   });
 
   app.get('/admin/models', async (req) => {

@@ -1,52 +1,50 @@
 // /api/*: an org admin's account routes (management key), plus /api/balance for inference keys.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { authenticateKey, type Principal } from '../../auth/authenticate.js';
-import { microsToUsd, usdToMicros } from '../../billing/money.js';
+import { type AuthHeaders, authenticateKey, extractCredential, type Principal } from '../../auth/authenticate.js';
+import { sameSecret } from '../../auth/keys.js';
+import { microsToUsd } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
 import { describeModel, isModelAllowed } from '../../core/models.js';
 import type { UsageGroup } from '../../store/types.js';
-import type { KeySettings } from '../../tenants/service.js';
 import { authHeaders, type RouteContext } from '../app.js';
-import { fallbackRules, limitField, modelList, parseBody, parseLimit, parseTime, usdField } from '../parse.js';
+import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
+import { parseBody, parseLimit, parseTime } from '../parse.js';
 import { presentKey, presentLedger, presentUsage } from '../present.js';
 
-const keyFields = {
-  name: z.string().max(200).nullable().optional(),
-  budget_usd: usdField.nullable().optional(),
-  rpm: limitField.nullable().optional(),
-  tpm: limitField.nullable().optional(),
-  allowed_models: modelList.nullable().optional(),
-  fallbacks: fallbackRules.optional(),
-  expires_at: z.string().datetime({ offset: true }).nullable().optional(),
-  cache: z.record(z.string(), z.unknown()).nullable().optional(),
-};
-const createKeySchema = z.object(keyFields).strict();
-const patchKeySchema = z.object({ ...keyFields, disabled: z.boolean().optional() }).strict();
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
-
-function toSettings(body: z.infer<typeof patchKeySchema>): KeySettings {
-  const s: KeySettings = {};
-  if (body.name !== undefined) s.name = body.name;
-  if (body.budget_usd !== undefined) s.budget_micros = body.budget_usd === null ? null : usdToMicros(body.budget_usd);
-  if (body.rpm !== undefined) s.rpm = body.rpm;
-  if (body.tpm !== undefined) s.tpm = body.tpm;
-  if (body.allowed_models !== undefined) s.allowed_models = body.allowed_models;
-  if (body.fallbacks !== undefined) s.fallbacks = body.fallbacks;
-  if (body.expires_at !== undefined) s.expires_at = body.expires_at === null ? null : Date.parse(body.expires_at);
-  if (body.cache !== undefined) s.cache = body.cache;
-  if (body.disabled !== undefined) s.disabled = body.disabled;
-  return s;
-}
 
 const GROUPS = new Set(['hour', 'day', 'model', 'key']);
 
 export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): void {
-  const mk = (req: FastifyRequest): Principal => authenticateKey(gw.view, authHeaders(req), ['mk']);
+  /** The operator's token is not a key: say so, and which credential /api takes, instead of "malformed". */
+  const notAdminToken = (h: AuthHeaders, accepted: string) => {
+    const token = gw.config.server.admin_token;
+    if (!token) return;
+    let sent: string;
+    try {
+      sent = extractCredential(h);
+    } catch {
+      return;
+    }
+    if (sameSecret(sent, token)) {
+      throw new GatewayError(
+        'wrong_key_type',
+        `That is the operator's admin token, which is for /admin/* only. /api/* needs ${accepted}. As the operator, mint an org's management key with POST /admin/orgs/{id}/keys or: tollgate key create --org NAME --management.`,
+      );
+    }
+  };
+  const mk = (req: FastifyRequest): Principal => {
+    const h = authHeaders(req);
+    notAdminToken(h, 'a management key (mk-tg-…) of the org');
+    return authenticateKey(gw.view, h, ['mk']);
+  };
   const keySpend = async (orgId: string, keyId: string) => (await gw.accounts.snapshot(orgId, [keyId])).keySpends.get(keyId) ?? 0;
 
   app.get('/api/balance', async (req) => {
-    const p = authenticateKey(gw.view, authHeaders(req), ['sk', 'mk']);
+    const h = authHeaders(req);
+    notAdminToken(h, 'an inference key (sk-tg-…) or a management key (mk-tg-…)');
+    const p = authenticateKey(gw.view, h, ['sk', 'mk']);
     const snap = await gw.accounts.snapshot(p.org.id, p.key.kind === 'sk' ? [p.key.id] : []);
     const out: Record<string, unknown> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
@@ -76,7 +74,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   app.post('/api/keys', async (req, reply) => {
     const { org } = mk(req);
     const body = parseBody(createKeySchema, req.body);
-    const { row, key } = await gw.tenants.createKey(org.id, 'sk', toSettings(body));
+    const { row, key } = await gw.tenants.createKey(org.id, keyKindOf(body, 'inference'), toSettings(body));
     return reply.code(201).send({ ...presentKey(row, 0), key });
   });
 
