@@ -1,11 +1,11 @@
 // SPEC §8 CLI: `tollgate org create / org credit / key create` write to the configured
 // storage and print each key once; a server on the same config accepts them; and a bare
 // `tollgate serve` in an empty directory starts on the embedded default with a working curl line.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, call, childEnv, dumpSqlite, ensureDist, freePort, runCli, startCli } from '../helpers/money.js';
+import { type CliProcess, call, childEnv, dumpSqlite, ensureDist, freePort, ROOT, runCli, startCli } from '../helpers/money.js';
 
 const ADMIN = 'cli-test-admin-token';
 const dirs: string[] = [];
@@ -122,6 +122,91 @@ describe('SPEC §8 CLI administration', () => {
     const dump = dumpSqlite(join(dir, 'tollgate.db'));
     expect(dump).not.toContain(mk);
     expect(dump).not.toContain(sk);
+  });
+  it('org list shows each org with its id and balance', async () => {
+    const r = await runCli(['org', 'list', '--config', configFile]);
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('acme'))!;
+    expect(line).toMatch(/org_[A-Za-z0-9_-]+/);
+    expect(line).toMatch(/\$\d+\.\d{2}/);
+  });
+
+  it('key create --management prints a management key; key list shows prefixes and types, never a whole key', async () => {
+    const made = await runCli(['key', 'create', '--org', 'acme', '--management', '--name', 'second admin', '--config', configFile]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout.match(MK) ?? []).toHaveLength(1);
+    const list = await runCli(['key', 'list', '--org', 'acme', '--config', configFile]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/management .*second admin/);
+    expect(list.stdout).toMatch(/inference/);
+    expect(list.stdout).not.toMatch(SK);
+    expect(list.stdout).not.toMatch(MK);
+  });
+
+  it('key rotate issues a replacement and key revoke revokes, each by id', async () => {
+    const list = await runCli(['key', 'list', '--org', 'acme', '--config', configFile]);
+    const skId = list.stdout.split('\n').find((l) => / inference /.test(l))!.split(/\s+/)[0];
+    const rotated = await runCli(['key', 'rotate', skId, '--overlap', '60', '--config', configFile]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout.match(SK) ?? []).toHaveLength(1);
+    expect(rotated.stdout).toMatch(/stops working at \d{4}-/);
+    const revoked = await runCli(['key', 'revoke', skId, '--config', configFile]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/Revoked key/);
+    const active = await runCli(['key', 'list', '--org', 'acme', '--config', configFile]);
+    expect(active.stdout).not.toContain(skId);
+    const all = await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile]);
+    expect(all.stdout.split('\n').find((l) => l.startsWith(skId))).toMatch(/revoked/);
+    const unknown = await runCli(['key', 'revoke', 'key_nope', '--config', configFile]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no key with id "key_nope"/);
+  });
+
+  it('refuses --rpm 0.5 and --rpm 0 (and other bad numbers) with a clear message, creating nothing', async () => {
+    const before = (await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile])).stdout;
+    const results = await Promise.all([
+      runCli(['key', 'create', '--org', 'acme', '--rpm', '0.5', '--config', configFile]),
+      runCli(['key', 'create', '--org', 'acme', '--rpm', '0', '--config', configFile]),
+      runCli(['key', 'create', '--org', 'acme', '--tpm', 'lots', '--config', configFile]),
+      runCli(['key', 'create', '--org', 'acme', '--budget', '-1', '--config', configFile]),
+      runCli(['org', 'credit', 'acme', '0', '--config', configFile]),
+      runCli(['key', 'create', '--org', 'acme', '--management', '--rpm', '5', '--config', configFile]),
+    ]);
+    for (const r of results) {
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).not.toMatch(SK);
+    }
+    expect(results[0].stderr).toMatch(/--rpm.*0\.5.*whole number/s);
+    expect(results[1].stderr).toMatch(/--rpm.*at least 1/s);
+    expect(results[2].stderr).toMatch(/--tpm.*lots/s);
+    expect(results[3].stderr).toMatch(/--budget.*zero or more/s);
+    expect(results[4].stderr).toMatch(/above 0/);
+    expect(results[5].stderr).toMatch(/inference keys/);
+    expect((await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile])).stdout).toBe(before);
+  });
+});
+
+describe('CLI help and version', () => {
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('every command and subcommand has a description in --help', async () => {
+    const helps = await Promise.all([runCli(['--help']), runCli(['org', '--help']), runCli(['key', '--help'])]);
+    const names: string[] = [];
+    for (const h of helps) {
+      expect(h.code).toBe(0);
+      const commands = h.stdout.split('Commands:')[1].split('\n').filter((l) => /^ {2}\S/.test(l));
+      for (const line of commands) {
+        const [name, description] = line.trim().split(/\s{2,}/);
+        names.push(name.split(' ')[0]);
+        expect(description, `no description for "${line.trim()}"`).toBeTruthy();
+      }
+    }
+    expect(names).toEqual(expect.arrayContaining(['serve', 'init', 'check', 'org', 'key', 'mock-upstream', 'create', 'list', 'credit', 'revoke', 'rotate']));
   });
 });
 
