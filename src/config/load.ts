@@ -103,8 +103,18 @@ function problem(path: readonly PropertyKey[], message: string, locate?: Locate)
   return `${formatPath(path)}${line ? ` (line ${line})` : ''}: ${message}`;
 }
 
+type Issue = ZodError['issues'][number];
+
+/** A union's failure is most useful as the failure of the one branch that got past the top level (a bad field inside an object). */
+function closestIssues(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const deep = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
+  if (deep.length !== 1) return [issue];
+  return deep[0].flatMap((i) => closestIssues({ ...i, path: [...issue.path, ...i.path] } as Issue));
+}
+
 export function formatZodProblems(err: ZodError, locate?: Locate, unset: readonly UnsetReference[] = []): string[] {
-  return err.issues.flatMap((issue) => {
+  return err.issues.flatMap(closestIssues).flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(configSchema, issue.path);
       return issue.keys.map((key) => {

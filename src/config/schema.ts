@@ -91,23 +91,20 @@ export const channelSchema = z
 const modelSlug = /^[a-z0-9][a-z0-9._:/-]*$/;
 
 export const PRICING_HELP = 'set pricing: { input_per_mtok, output_per_mtok } in USD per million tokens, or pricing: free for a model that costs nothing';
+const pricingObject = z
+  .object({
+    input_per_mtok: usd.default(0),
+    output_per_mtok: usd.default(0),
+    /** prompt tokens read from the provider's cache; default: a tenth of the input price */
+    cache_read_per_mtok: usd.optional(),
+    /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
+    cache_write_per_mtok: usd.optional(),
+  })
+  .strict();
 /** `free` is the explicit zero price. The config loader refuses a model without pricing, so none is free by omission. */
-export const pricingSchema = z.preprocess(
-  (v) => (v === 'free' ? {} : v),
-  z
-    .object(
-      {
-        input_per_mtok: usd.default(0),
-        output_per_mtok: usd.default(0),
-        /** prompt tokens read from the provider's cache; default: a tenth of the input price */
-        cache_read_per_mtok: usd.optional(),
-        /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
-        cache_write_per_mtok: usd.optional(),
-      },
-      { error: (iss) => (iss.code === 'invalid_type' ? `expected an object or "free": ${PRICING_HELP}` : undefined) },
-    )
-    .strict(),
-);
+export const pricingSchema = z.union([z.literal('free').transform(() => pricingObject.parse({})), pricingObject], {
+  error: (iss) => (iss.code === 'invalid_union' ? `expected an object or "free": ${PRICING_HELP}` : undefined),
+});
 
 export const modelSchema = z
   .object({

@@ -166,7 +166,7 @@ describe('fields that choose an upstream address', () => {
   it('is a config error to declare one as an extra parameter', () => {
     const raw = (extra: unknown) => ({
       providers: [{ id: 'up', type: 'openai', base_url: 'http://127.0.0.1:1/v1', extra_parameters: extra }],
-      models: [{ id: 'm', channels: [{ provider: 'up', upstream_model: 'x' }] }],
+      models: [{ id: 'm', pricing: 'free', channels: [{ provider: 'up', upstream_model: 'x' }] }],
     });
     expect(() => validateConfig(raw(['top_k', 'api_base']), {})).toThrow(/api_base.*upstream address/);
     expect(() => validateConfig(raw(['base_url']), {})).toThrow(/base_url/);

@@ -90,8 +90,8 @@ beforeAll(async () => {
     raw: {
       models: [
         ...MOCK_DEMO_MODELS,
-        { id: 'mock-maint', maintenance: true, channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
-        { id: 'mock-extra', extra_parameters: 'any', channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
+        { id: 'mock-maint', maintenance: true, pricing: 'free', channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
+        { id: 'mock-extra', extra_parameters: 'any', pricing: 'free', channels: [{ provider: 'mock', upstream_model: 'mock-chat' }] },
       ],
     },
   });

@@ -28,7 +28,7 @@ function tempDir(prefix: string): string {
 
 const SK = /\bsk-tg-[0-9A-Za-z]{38}\b/;
 const MK = /\bmk-tg-[0-9A-Za-z]{38}\b/;
-const ADM = /\badm-[A-Za-z0-9_-]{20,}\b/;
+const ADM = /\badm-[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])/;
 const READY = /More keys:[^\n]*\n[\s\S]*(Admin token|Admin routes)[^\n]*\n/;
 
 async function serveIn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ proc: CliProcess; url: string }> {
