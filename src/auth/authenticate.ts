@@ -66,6 +66,26 @@ export function authenticateKey(view: TenantView, h: AuthHeaders, accept: readon
   return { org, key };
 }
 
+/**
+ * authenticateKey, except that the operator's admin token sent where a key is needed is named
+ * as such (with the credential the route takes) instead of being called malformed. The extra
+ * check runs only on the failure path.
+ */
+export function authenticateKeyOrExplain(view: TenantView, adminToken: string | undefined, h: AuthHeaders, accept: readonly KeyKind[]): Principal {
+  try {
+    return authenticateKey(view, h, accept);
+  } catch (err) {
+    if (adminToken && err instanceof GatewayError && err.code === 'invalid_api_key' && sameSecret(extractCredential(h), adminToken)) {
+      const mint = accept.includes('mk') ? 'tollgate key create --org NAME --management' : 'tollgate key create --org NAME';
+      throw new GatewayError(
+        'wrong_key_type',
+        `That is the operator's admin token, which is for /admin/* only. This route needs ${accept.map((k) => KIND_NAMES[k]).join(' or ')} of an organisation. As the operator, mint one with POST /admin/orgs/{id}/keys or: ${mint}.`,
+      );
+    }
+    throw err;
+  }
+}
+
 export function authenticateAdmin(adminToken: string | undefined, h: AuthHeaders): void {
   const token = extractCredential(h);
   if (!adminToken) throw new GatewayError('invalid_api_key', 'Admin routes are disabled: the operator has not set an admin token (TOLLGATE_ADMIN_TOKEN).');

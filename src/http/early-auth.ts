@@ -3,7 +3,7 @@
 // with bad keys costs the gateway almost nothing. Reads only the in-memory view; the route
 // handlers still authenticate as before (the same checks, so the answer cannot differ).
 import type { FastifyRequest } from 'fastify';
-import { authenticateAdmin, authenticateKey } from '../auth/authenticate.js';
+import { authenticateAdmin, authenticateKeyOrExplain } from '../auth/authenticate.js';
 import type { KeyKind } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { authHeaders } from './auth-headers.js';
@@ -28,7 +28,7 @@ export function authenticateEarly(view: TenantView, adminToken: string | undefin
   const need = credentialFor(route);
   if (need === undefined) return;
   if (need === 'admin') authenticateAdmin(adminToken, authHeaders(req));
-  else authenticateKey(view, authHeaders(req), need);
+  else authenticateKeyOrExplain(view, adminToken, authHeaders(req), need);
 }
 
 /** True while the request still has body bytes the server has not read. */

@@ -121,6 +121,8 @@ describe('messages that point at the fix', () => {
       expect(err.message).not.toMatch(/malformed/);
       expect(err.message).not.toContain(ADMIN_TOKEN);
     }
+    const v1 = await expectError(await request('/v1/models', ADMIN_TOKEN), 403, 'wrong_key_type');
+    expect(v1.message).toMatch(/admin token.*inference key \(sk-tg-…\)/);
   });
 
   it('/admin/orgs/{name} accepts the org name as well as its org_… id', async () => {

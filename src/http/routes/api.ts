@@ -1,8 +1,7 @@
 // /api/*: an org admin's account routes (management key), plus /api/balance for inference keys.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type AuthHeaders, authenticateKey, extractCredential, type Principal } from '../../auth/authenticate.js';
-import { sameSecret } from '../../auth/keys.js';
+import { authenticateKeyOrExplain, type Principal } from '../../auth/authenticate.js';
 import { microsToUsd } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
 import { describeModel, isModelAllowed } from '../../core/models.js';
@@ -17,34 +16,11 @@ const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 *
 const GROUPS = new Set(['hour', 'day', 'model', 'key']);
 
 export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): void {
-  /** The operator's token is not a key: say so, and which credential /api takes, instead of "malformed". */
-  const notAdminToken = (h: AuthHeaders, accepted: string) => {
-    const token = gw.config.server.admin_token;
-    if (!token) return;
-    let sent: string;
-    try {
-      sent = extractCredential(h);
-    } catch {
-      return;
-    }
-    if (sameSecret(sent, token)) {
-      throw new GatewayError(
-        'wrong_key_type',
-        `That is the operator's admin token, which is for /admin/* only. /api/* needs ${accepted}. As the operator, mint an org's management key with POST /admin/orgs/{id}/keys or: tollgate key create --org NAME --management.`,
-      );
-    }
-  };
-  const mk = (req: FastifyRequest): Principal => {
-    const h = authHeaders(req);
-    notAdminToken(h, 'a management key (mk-tg-…) of the org');
-    return authenticateKey(gw.view, h, ['mk']);
-  };
+  const mk = (req: FastifyRequest): Principal => authenticateKeyOrExplain(gw.view, gw.config.server.admin_token, authHeaders(req), ['mk']);
   const keySpend = async (orgId: string, keyId: string) => (await gw.accounts.snapshot(orgId, [keyId])).keySpends.get(keyId) ?? 0;
 
   app.get('/api/balance', async (req) => {
-    const h = authHeaders(req);
-    notAdminToken(h, 'an inference key (sk-tg-…) or a management key (mk-tg-…)');
-    const p = authenticateKey(gw.view, h, ['sk', 'mk']);
+    const p = authenticateKeyOrExplain(gw.view, gw.config.server.admin_token, authHeaders(req), ['sk', 'mk']);
     const snap = await gw.accounts.snapshot(p.org.id, p.key.kind === 'sk' ? [p.key.id] : []);
     const out: Record<string, unknown> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
