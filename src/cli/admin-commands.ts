@@ -6,9 +6,14 @@ import type { Env } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 import { perMinute, positiveUsd, seconds, usdAmount } from './args.js';
-import { withAdminGateway } from './offline.js';
 
 type Out = (text: string) => void;
+
+/** Loads the gateway only when a command needs it (help and argument errors stay instant). */
+async function withAdminGateway(configPath: string | undefined, env: Env, fn: (gw: Gateway) => Promise<void>): Promise<void> {
+  const offline = await import('./offline.js');
+  await offline.withAdminGateway(configPath, env, fn);
+}
 
 /** An org by name, or by its `org_…` id. */
 function findOrg(gw: Gateway, ref: string): OrgRow {

@@ -4,14 +4,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { ConfigError, type Env, loadConfig } from '../config/load.js';
-import { exitOnSignals } from '../main.js';
 import { STARTER_CONFIG } from '../config/starter.js';
-import { startMockUpstream } from '../providers/mock/http-server.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { port, rate } from './args.js';
-import { runCheck } from './check.js';
-import { serve } from './serve.js';
 
+// The gateway, the providers and the mock are imported only by the commands that run them,
+// so --help, --version and argument errors answer at once.
 const env = process.env as Env;
 const out = (text: string) => process.stdout.write(text);
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -46,6 +44,8 @@ program
   .option('--port <port>', 'listen port (overrides the config and $PORT)', port)
   .action((o: { config?: string; host?: string; port?: number }) =>
     run(async () => {
+      const { serve } = await import('./serve.js');
+      const { exitOnSignals } = await import('../main.js');
       const running = await serve(o, env, out, (line) => process.stderr.write(`tollgate: ${line}\n`));
       exitOnSignals(running, running.gateway.config.server.shutdown_grace_s);
     }),
@@ -78,6 +78,7 @@ program
   .option('--config <file>', 'config file')
   .action((o: { config?: string }) =>
     run(async () => {
+      const { runCheck } = await import('./check.js');
       const ok = await runCheck(loadConfig({ path: o.config, env }), (line) => out(`${line}\n`));
       process.exit(ok ? 0 : 1);
     }),
@@ -93,6 +94,7 @@ program
   .option('--tps <n>', 'stream tokens per second (0 = unthrottled)', rate, 0)
   .option('--api-key <key>', 'require this bearer key')
   .action(async (o: { host: string; port: number; tps: number; apiKey?: string }) => {
+    const { startMockUpstream } = await import('../providers/mock/http-server.js');
     const s = await startMockUpstream({ host: o.host, port: o.port, settings: { tokensPerSecond: o.tps, faults: undefined, apiKey: o.apiKey, memo: new Map() } });
     out(`Mock upstream (OpenAI-compatible, labelled mock) listening on ${s.url}\n`);
     const stop = () => s.close().then(() => process.exit(0));

@@ -160,7 +160,7 @@ describe('SPEC §8 CLI administration', () => {
     const unknown = await runCli(['key', 'revoke', 'key_nope', '--config', configFile]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no key with id "key_nope"/);
-  });
+  }, 90_000);
 
   it('refuses --rpm 0.5 and --rpm 0 (and other bad numbers) with a clear message, creating nothing', async () => {
     const before = (await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile])).stdout;
@@ -183,7 +183,7 @@ describe('SPEC §8 CLI administration', () => {
     expect(results[4].stderr).toMatch(/above 0/);
     expect(results[5].stderr).toMatch(/inference keys/);
     expect((await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile])).stdout).toBe(before);
-  });
+  }, 90_000);
 });
 
 describe('CLI help and version', () => {
@@ -207,7 +207,7 @@ describe('CLI help and version', () => {
       }
     }
     expect(names).toEqual(expect.arrayContaining(['serve', 'init', 'check', 'org', 'key', 'mock-upstream', 'create', 'list', 'credit', 'revoke', 'rotate']));
-  });
+  }, 90_000);
 });
 
 describe('SPEC §8 default start without a config', () => {
