@@ -200,6 +200,9 @@ describe('usage and charges', () => {
     const translated = rows.find((r) => r.model === TRANSLATED && r.status === 200);
     expect(native?.cost_usd).toBeGreaterThan(0);
     expect(translated?.cost_usd).toBeGreaterThan(0);
+    // Usage rows name the surface the request came in on.
+    expect((native as unknown as { surface: string }).surface).toBe('messages');
+    expect((translated as unknown as { surface: string }).surface).toBe('messages');
     const after = await balanceOf(gw.url, key);
     expect(after.balance_usd).toBeLessThan(before.balance_usd);
   });
