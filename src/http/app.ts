@@ -8,7 +8,8 @@ import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Surface } from '../surfaces/types.js';
 import { authenticateEarly, bodyPending } from './early-auth.js';
-import { clientErrorResponse, normaliseError, sendError } from './errors.js';
+import { boundReflection, clientErrorResponse, normaliseError, sendError } from './errors.js';
+import { checkJsonDepth } from './parse.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerConsoleRoutes } from './routes/console.js';
@@ -18,6 +19,7 @@ import { registerV1Routes } from './routes/v1.js';
 import { StreamRegistry } from './sse.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const NUL_IN_URL = /%00|\u0000/i;
 
 export { authHeaders } from './auth-headers.js';
 
@@ -26,6 +28,8 @@ export interface HttpApp {
   streams: StreamRegistry;
   /** true once shutdown began: readiness fails and new requests get 503 */
   draining: { value: boolean };
+  /** Every route served, as registered (for tests that must cover all of them). */
+  routes: Array<{ method: string; url: string }>;
 }
 
 export function buildHttpApp(gw: Gateway): HttpApp {
@@ -85,6 +89,12 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       return;
     }
     try {
+      checkJsonDepth(text);
+    } catch (err) {
+      done(err as GatewayError, undefined);
+      return;
+    }
+    try {
       done(null, JSON.parse(text));
     } catch {
       done(new GatewayError('invalid_json', 'The request body is not valid JSON. Check for trailing commas, unquoted keys or a truncated body.'), undefined);
@@ -95,6 +105,11 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
     reply.header('x-tollgate-request-id', req.id);
+    // No id, name or filter can hold a NUL character, and Postgres refuses to store or compare one.
+    if (NUL_IN_URL.test(req.url)) {
+      done(new GatewayError('invalid_value', 'The URL contains a NUL character (%00), which no path or query value may hold.'));
+      return;
+    }
     const started = performance.now();
     reply.raw.once('close', () => {
       const route = req.routeOptions.url ?? 'unmatched';
@@ -143,7 +158,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   };
 
   app.setErrorHandler((err, req, reply) => {
-    const gerr = normaliseError(err);
+    const gerr = boundReflection(normaliseError(err));
     if (gerr.status >= 500 && gerr.code === 'internal_error') {
       gw.log.error({ err, requestId: reply.getHeader('x-request-id') ?? req.id, internalId: req.id, url: req.url }, 'unhandled error');
     }
@@ -153,8 +168,10 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
 
   const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) if (m.toUpperCase() !== 'HEAD') routes.push({ method: m.toUpperCase(), url: route.url });
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\\\*/g, '.*')}$`);
     known.push({ pattern, methods: new Set(methods.map((m) => m.toUpperCase())) });
   });
@@ -177,7 +194,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   registerAdminRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
-  return { app, streams, draining };
+  return { app, streams, draining, routes };
 }
 
 export type RouteContext = { gw: Gateway; streams: StreamRegistry; draining: { value: boolean } };

@@ -2,7 +2,7 @@
 // Fastify's own errors (body too large, bad JSON, bad content type).
 import type { FastifyReply } from 'fastify';
 import { GatewayError, toGatewayError } from '../core/errors.js';
-import { isStoreUnavailable } from '../store/errors.js';
+import { isRefusedValue, isStoreUnavailable } from '../store/errors.js';
 
 /** Seconds a client is told to wait when the store is unreachable: long enough for a failover or restart. */
 const STORE_RETRY_AFTER_S = 5;
@@ -24,6 +24,9 @@ export function normaliseError(err: unknown): GatewayError {
   if (code && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
   if ((err as { statusCode?: number } | null)?.statusCode === 413) return FASTIFY_CODES.FST_ERR_CTP_BODY_TOO_LARGE();
   if ((err as { statusCode?: number } | null)?.statusCode === 400 && err instanceof SyntaxError) return FASTIFY_CODES.FST_ERR_CTP_INVALID_JSON_BODY();
+  if (isRefusedValue(err)) {
+    return new GatewayError('invalid_value', 'A value in the request is not valid for storage (text with a NUL character, or a number or time out of range). Nothing was changed.', { cause: err });
+  }
   if (isStoreUnavailable(err)) {
     return new GatewayError('store_unavailable', 'The gateway cannot reach its database right now, so this call could not be completed. Retry after the number of seconds in Retry-After.', {
       retryAfterS: STORE_RETRY_AFTER_S,
@@ -59,4 +62,31 @@ export function clientErrorResponse(nodeCode: string | undefined): string {
   const reason = err.status === 413 ? 'Payload Too Large' : err.status === 408 ? 'Request Timeout' : 'Bad Request';
   const body = JSON.stringify(err.toEnvelope());
   return `HTTP/1.1 ${err.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** Longest message and param an answer carries; longer ones held client input and are cut. */
+const MAX_MESSAGE = 1000;
+const MAX_RUN = 160;
+const MAX_PARAM = 128;
+
+/**
+ * An error whose message or param would echo a large piece of client input (a 5 MB model name,
+ * a huge unknown field) is answered with that input cut short: the answer stays small and
+ * still names what was wrong.
+ */
+export function boundReflection(err: GatewayError): GatewayError {
+  const param = err.param;
+  if (err.message.length <= MAX_MESSAGE && (param === null || param.length <= MAX_PARAM)) return err;
+  let message = err.message.replace(new RegExp(`[^\\s]{${MAX_RUN},}`, 'g'), (run) => `${run.slice(0, 64)}… (${run.length - 64} more characters)`);
+  if (message.length > MAX_MESSAGE) message = `${message.slice(0, MAX_MESSAGE)}…`;
+  const bounded = new GatewayError(err.code, message, {
+    param: param === null ? null : param.length > MAX_PARAM ? `${param.slice(0, MAX_PARAM)}…` : param,
+    retryable: err.retryable,
+    retryAfterS: err.retryAfterS,
+    upstreamStatus: err.upstreamStatus,
+    status: err.status,
+    headers: err.headers,
+    cause: err.cause,
+  });
+  return bounded;
 }

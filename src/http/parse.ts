@@ -3,9 +3,47 @@
 import { type ZodType, z } from 'zod';
 import { GatewayError } from '../core/errors.js';
 
+/** Deepest JSON nesting a request body may have: real requests stay far below it, and recursive code downstream stays safe. */
+export const MAX_JSON_DEPTH = 256;
+
+/**
+ * Throws invalid_json when the JSON text nests objects and arrays deeper than MAX_JSON_DEPTH.
+ * One pass over the characters, skipped for texts too short to nest that deep.
+ */
+export function checkJsonDepth(text: string): void {
+  if (text.length <= MAX_JSON_DEPTH * 2) return;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) throw new GatewayError('invalid_json', `The request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep.`);
+    } else if (c === 125 || c === 93) depth--;
+  }
+}
+
+/** The path of the first string (value or key) holding a NUL character, which no database column can store. */
+function nulPath(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : undefined;
+  if (typeof value !== 'object' || value === null || depth > MAX_JSON_DEPTH) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k.includes('\u0000')) return here;
+    const found = nulPath(v, here, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
   const input = body === undefined ? {} : body;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new GatewayError('invalid_json', 'The request body must be a JSON object.');
+  const nul = nulPath(input, '');
+  if (nul) throw new GatewayError('invalid_value', `"${boundText(nul, 64)}" contains a NUL character (\\u0000), which is not allowed in text.`, { param: boundText(nul, 64) });
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
@@ -22,13 +60,22 @@ export const modelList = z.array(z.string().min(1)).max(1000);
 export const fallbackRules = z.record(z.string().min(1), z.array(z.string().min(1)).max(20));
 export const limitField = z.number().int().positive().max(1e9);
 
-/** Query strings: numbers and ISO dates as strings. */
+/** The latest time accepted in a query (year 9999): later values overflow dates and database integers. */
+const MAX_TIME_MS = 253_402_300_799_999;
+
+/** Query strings: numbers and ISO dates as strings, from 1970 to the year 9999. */
 export function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const asNum = Number(value);
-  const t = Number.isFinite(asNum) && /^\d+$/.test(value) ? asNum : Date.parse(value);
-  if (!Number.isFinite(t)) throw new GatewayError('invalid_value', `"${name}" must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z) or epoch milliseconds.`, { param: name });
+  const t = /^\d{1,16}$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(t) || t < 0 || t > MAX_TIME_MS) {
+    throw new GatewayError('invalid_value', `"${name}" must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z) or epoch milliseconds, between 1970 and 9999.`, { param: name });
+  }
   return t;
+}
+
+/** Client text put into a message: long input is cut, so an answer never echoes megabytes back. */
+export function boundText(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 export function parseLimit(value: string | undefined, fallback = 100): number {

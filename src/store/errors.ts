@@ -41,3 +41,15 @@ export function isStoreUnavailable(err: unknown, depth = 0): boolean {
   if (Array.isArray(e.errors) && e.errors.some((x) => isStoreUnavailable(x, depth + 1))) return true;
   return e.cause !== undefined && isStoreUnavailable(e.cause, depth + 1);
 }
+
+/**
+ * True when the database refused a value the client sent, not because it is unreachable:
+ * Postgres data exceptions (SQLSTATE class 22: text with a NUL byte, numbers or times out of
+ * range, bad encodings) and SQLite's "too big" and datatype mismatches.
+ */
+export function isRefusedValue(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return /^22[0-9A-Z]{3}$/.test(code) || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code === 'ERR_OUT_OF_RANGE';
+}
