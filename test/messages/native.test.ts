@@ -9,6 +9,8 @@ import type { ModelConfig, ProviderConfig } from '../../src/config/schema.js';
 import { createAnthropicAdapter } from '../../src/providers/anthropic/adapter.js';
 import type { AdapterContext, NativeProtocol, StreamPiece } from '../../src/providers/types.js';
 import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic-upstream.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { chatModel } from '../helpers/upstream.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 const PDF = Buffer.from('%PDF-1.4\n%…\n').toString('base64');
@@ -216,5 +218,41 @@ describe('native lane stream', () => {
     const tail = cut.end();
     expect(tail.at(-1)?.error).toMatchObject({ code: 'provider_error', retryable: true });
     expect(tail.some((piece) => piece.frame?.includes('content_block_start'))).toBe(false);
+  });
+});
+
+describe('native lane through the gateway', () => {
+  it('delivers the upstream stream to a Messages client byte for byte except the model id, and the body upstream is the client\'s except model', async () => {
+    const seen: string[] = [];
+    const upstream = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        seen.push(body);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const bytes = Buffer.from(STREAM);
+        for (let at = 0; at < bytes.length; at += 37) res.write(bytes.subarray(at, at + 37));
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const gw = await startTestGateway({
+      raw: {
+        providers: [{ id: 'anthropic', type: 'anthropic', base_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, api_key: 'sk-ant-upstream' }],
+        models: [chatModel('claude-sonnet-4.5', 'anthropic', 'claude-sonnet-4-5', { aliases: ['claude-sonnet-4-5-20250929'], context_window: 200000, max_output_tokens: 64000 })],
+      },
+    });
+    try {
+      const org = await gw.createOrg(10);
+      const key = (await gw.createKey(org.mk)).key;
+      const body = { ...EVERY_BLOCK, stream: true };
+      const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(STREAM.replace('"model":"claude-sonnet-4-5-20250929"', '"model":"claude-sonnet-4.5"'));
+      expect(JSON.parse(seen[0])).toEqual({ ...body, model: 'claude-sonnet-4-5' });
+    } finally {
+      await gw.close();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
   });
 });
