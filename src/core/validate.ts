@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../config/schema.js';
 import { GatewayError } from './errors.js';
 import { acceptsExtraParameter, isAddressParameter, unknownParameterError } from './extra-parameters.js';
-import { estimatePromptTokens } from './tokens.js';
+import { approximatePromptTokens, promptTokenBound } from './tokens.js';
 import type { ChatRequest } from './types.js';
 
 type Check = (value: unknown, param: string) => string | undefined;
@@ -247,13 +247,18 @@ export function validateForModel(req: ChatRequest, model: ModelConfig, supported
     const param = req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
     throw invalid('invalid_value', param, `"${param}" is ${out}, above the ${model.max_output_tokens}-token output limit of "${model.id}". Use at most ${model.max_output_tokens}.`);
   }
-  const prompt = estimatePromptTokens(req.messages, req.tools ?? req.functions);
+  // The bound (what reservations need) is far above most real counts, so the window is checked
+  // against an approximation: refusing a prompt that fits would be worse than the upstream's error.
+  const prompt = promptTokenBound(req.messages, req.tools ?? req.functions, req.response_format);
   if (prompt + (out ?? 0) > model.context_window) {
-    throw new GatewayError(
-      'context_exceeded',
-      `This request needs about ${prompt} prompt tokens${out ? ` + ${out} output tokens` : ''}, more than the ${model.context_window}-token context window of "${model.id}". Shorten the messages${out ? ' or lower max_tokens' : ''}.`,
-      { param: 'messages' },
-    );
+    const approx = approximatePromptTokens(req.messages, req.tools ?? req.functions);
+    if (approx + (out ?? 0) > model.context_window) {
+      throw new GatewayError(
+        'context_exceeded',
+        `This request needs about ${approx} prompt tokens${out ? ` + ${out} output tokens` : ''}, more than the ${model.context_window}-token context window of "${model.id}". Shorten the messages${out ? ' or lower max_tokens' : ''}.`,
+        { param: 'messages' },
+      );
+    }
   }
   return prompt;
 }

@@ -1,7 +1,7 @@
 // The mock model: deterministic output from the request alone, with real token counts
 // (the o200k tokenizer), tool calls by a documented rule, JSON for response_format, `n`
 // choices and embeddings. docs/mock.md is its user-facing description.
-import { countPromptTokens, countTextTokens, tokenizer } from '../../core/tokens.js';
+import { countPromptTokens, countTextTokens, encodeText, tokenizer } from '../../core/tokens.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition } from '../../core/types.js';
 import { jsonInstance } from './json-instance.js';
 
@@ -161,7 +161,7 @@ function completionChoice(req: ChatRequest, tools: ToolDefinition[], conversatio
   let finishReason: FinishReason = 'stop';
   text = cutAtStop(text, req.stop).text;
   const maxOut = req.max_completion_tokens ?? req.max_tokens ?? undefined;
-  let tokens = tokenizer().encode(text);
+  let tokens = encodeText(text);
   if (maxOut !== undefined && maxOut !== null && tokens.length > maxOut) {
     tokens = tokens.slice(0, maxOut);
     text = tokenizer().decode(tokens);
