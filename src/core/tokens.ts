@@ -84,7 +84,8 @@ export function approximatePromptTokens(messages: readonly ChatMessage[], tools?
   return total;
 }
 
-function approximateTextTokens(text: string): number {
+/** The approximation for one text (see approximatePromptTokens): for context checks, never for money. */
+export function approximateTextTokens(text: string): number {
   const bytes = utf8Bytes(text);
   if (bytes === text.length) return Math.ceil(bytes / 4);
   let ascii = 0;
@@ -174,3 +175,10 @@ export function countPromptTokens(messages: readonly ChatMessage[], extra?: unkn
   if (extra !== undefined) total += countTextTokens(JSON.stringify(extra));
   return total;
 }
+
+/**
+ * The former names of the approximations. Surfaces that still reserve from these undercount
+ * punctuation, base64 and CJK: reserve from promptTokenBound / textTokenBound instead.
+ */
+export const estimatePromptTokens = approximatePromptTokens;
+export const estimateTextTokens = approximateTextTokens;
