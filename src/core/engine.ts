@@ -33,7 +33,7 @@ import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { applyLimits, correctTokenLimits, releaseTokenLimits } from './limit-stage.js';
 import { finishedRequest } from './records.js';
 import { countPromptTokens, countTextTokens } from './tokens.js';
-import type { ChatCompletion, ChatRequest, EmbeddingsResponse, Usage } from './types.js';
+import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './types.js';
 
 export interface EngineDeps {
   config: Config;
@@ -145,7 +145,8 @@ export class Engine {
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
     const req: Served = { surface, parsed };
     try {
-      return await (meta.idempotencyKey ? this.withIdempotency(ctx, req) : this.serve(ctx, req));
+      const run = () => this.serve(ctx, req);
+      return await (meta.idempotencyKey ? this.withIdempotency(ctx, { surface: surface.id, body: parsed.native ?? parsed.canonical }, run) : run());
     } catch (err) {
       throw toGatewayError(err).withHeaders(ctx.headers);
     }
@@ -254,11 +255,12 @@ export class Engine {
     return Float32Array.from(outcome.value);
   }
 
-  private async withIdempotency(ctx: RequestContext, req: Served): Promise<EngineResult> {
-    const claim = await this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody({ surface: req.surface.id, body: req.parsed.native ?? req.parsed.canonical }), ctx.meta.signal);
+  /** The idempotency stage: the first request with a key runs; repeats (any instance, 24 h) get its answer. */
+  private async withIdempotency(ctx: RequestContext, hashed: unknown, run: () => Promise<EngineResult>): Promise<EngineResult> {
+    const claim = await this.idempotency.claim(ctx.key.id, ctx.meta.idempotencyKey!, IdempotencyCache.hashBody(hashed), ctx.meta.signal);
     if (claim.kind === 'replay') {
       const stored = await claim.response;
-      if (!stored) return this.withIdempotency(ctx, req);
+      if (!stored) return this.withIdempotency(ctx, hashed, run);
       const headers = { ...stored.headers, 'idempotent-replayed': 'true' };
       if (stored.frames) {
         const frames = stored.frames;
@@ -268,7 +270,7 @@ export class Engine {
     }
     let result: EngineResult;
     try {
-      result = await this.serve(ctx, req);
+      result = await run();
     } catch (err) {
       claim.complete(undefined);
       throw err;
@@ -466,6 +468,14 @@ export class Engine {
     }
     const ctx = newContext(meta, org, key, model, promptEstimate, 'embeddings');
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate);
+    const run = () => this.runEmbeddings(ctx, req, model, promptEstimate);
+    if (!meta.idempotencyKey) return run();
+    const result = await this.withIdempotency(ctx, { surface: 'embeddings', body: req }, run);
+    return result as JsonResult;
+  }
+
+  private async runEmbeddings(ctx: RequestContext, req: EmbeddingsRequest, model: ModelRuntime, promptEstimate: number): Promise<JsonResult> {
+    const { org, key, meta } = ctx;
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
         beforeAttempt: async (m) => {
