@@ -8,7 +8,7 @@ import { AlertService } from './alerts/index.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
-import { MemoryIdempotency } from './core/idempotency.js';
+import { MemoryIdempotency, StoreIdempotency } from './core/idempotency.js';
 import { RedisIdempotency } from './kv/idempotency.js';
 import { Kv } from './kv/kv.js';
 import { localFeed } from './kv/feed.js';
@@ -193,6 +193,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     },
   });
   engineRef = engine;
+  if (!kv) engine.idempotency.use(new StoreIdempotency(store, (err) => log.warn({ err }, 'idempotency records could not be read or kept in the store')));
   if (kv) {
     engine.idempotency.use(
       new RedisIdempotency(kv.redis, {

@@ -74,6 +74,59 @@ export class MemoryIdempotency implements IdempotencyBackend {
   }
 }
 
+/** The part of the store that keeps idempotency records. */
+export interface IdempotencyRecords {
+  putIdempotencyRecord(row: { key_id: string; idem_key: string; body_hash: string; response: string; expires_at: number }): Promise<void>;
+  getIdempotencyRecord(keyId: string, idemKey: string, now: number): Promise<{ body_hash: string; response: string } | undefined>;
+}
+
+/**
+ * Records in this process for requests in flight (duplicates wait for the first), and in the
+ * store once finished, so a restarted gateway without Redis still replays them for 24 h.
+ */
+export class StoreIdempotency implements IdempotencyBackend {
+  private readonly memory: MemoryIdempotency;
+
+  constructor(
+    private readonly store: IdempotencyRecords,
+    private readonly onError: (err: unknown) => void,
+    private readonly ttlMs = IDEMPOTENCY_TTL_MS,
+  ) {
+    this.memory = new MemoryIdempotency({ ttlMs });
+  }
+
+  async claim(keyId: string, idemKey: string, bodyHash: string): Promise<IdempotencyClaim> {
+    const claim = this.memory.claimNow(keyId, idemKey, bodyHash);
+    if (claim.kind === 'replay') return claim;
+    let kept: { body_hash: string; response: string } | undefined;
+    try {
+      kept = await this.store.getIdempotencyRecord(keyId, idemKey, Date.now());
+    } catch (err) {
+      // The store is unreachable: this process's own records still catch duplicates.
+      this.onError(err);
+    }
+    if (kept) {
+      if (kept.body_hash !== bodyHash) {
+        claim.complete(undefined);
+        throw idempotencyConflict();
+      }
+      const stored = JSON.parse(kept.response) as StoredResponse;
+      claim.complete(stored);
+      return { kind: 'replay', response: Promise.resolve(stored) };
+    }
+    return {
+      kind: 'first',
+      complete: (r) => {
+        claim.complete(r);
+        if (!r) return;
+        this.store
+          .putIdempotencyRecord({ key_id: keyId, idem_key: idemKey, body_hash: bodyHash, response: JSON.stringify(r), expires_at: Date.now() + this.ttlMs })
+          .catch(this.onError);
+      },
+    };
+  }
+}
+
 /**
  * What the engine holds. The backend is chosen by the composition root (memory by default,
  * Redis when configured), so the engine's stage stays the same either way.

@@ -24,6 +24,7 @@ import type {
   OrgRow,
   Page,
   Store,
+  IdempotencyRecordRow,
   StoredResponseRow,
   UsageAggregate,
   UsageAggregateFilter,
@@ -262,5 +263,27 @@ export class KyselyStore implements Store {
 
   pruneResponses(before: number): Promise<number> {
     return pruneResponses(this.#live(), before);
+  }
+
+  async putIdempotencyRecord(row: IdempotencyRecordRow): Promise<void> {
+    const db = this.#live();
+    // An expired record under the same key gives way to the new one.
+    await db.deleteFrom('idempotency_records').where('key_id', '=', row.key_id).where('idem_key', '=', row.idem_key).where('expires_at', '<=', Date.now()).execute();
+    await db
+      .insertInto('idempotency_records')
+      .values(row)
+      .onConflict((oc) => oc.columns(['key_id', 'idem_key']).doNothing())
+      .execute();
+  }
+
+  async getIdempotencyRecord(keyId: string, idemKey: string, now: number): Promise<IdempotencyRecordRow | undefined> {
+    const row = await this.#live()
+      .selectFrom('idempotency_records')
+      .selectAll()
+      .where('key_id', '=', keyId)
+      .where('idem_key', '=', idemKey)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row ? { ...row, expires_at: Number(row.expires_at) } : undefined;
   }
 }

@@ -168,6 +168,24 @@ function storedResponses(): Migration {
   };
 }
 
+/** Idempotency records of finished requests, for a gateway without Redis to replay after a restart. */
+function idempotencyRecords(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('idempotency_records')
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('idem_key', 'text', (c) => c.notNull())
+        .addColumn('body_hash', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_records_pk', ['key_id', 'idem_key'])
+        .execute();
+      await db.schema.createIndex('idempotency_records_expires').on('idempotency_records').column('expires_at').execute();
+    },
+  };
+}
+
 /** A change sequence other processes poll, and leases held in the store (when there is no Redis). */
 function changeFeed(dialect: DialectName): Migration {
   return {
@@ -199,6 +217,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0002_usage_token_classes': usageTokenClasses(),
         '0003_stored_responses': storedResponses(),
         '0004_change_feed': changeFeed(dialect),
+        '0005_idempotency_records': idempotencyRecords(),
       };
     },
   };

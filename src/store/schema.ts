@@ -97,6 +97,15 @@ export interface AlertSettingsTable {
   updated_at: number;
 }
 
+export interface IdempotencyRecordsTable {
+  key_id: string;
+  idem_key: string;
+  body_hash: string;
+  /** the first answer, JSON (status, headers, body or stream frames) */
+  response: string;
+  expires_at: number;
+}
+
 export interface StoredResponsesTable {
   id: string;
   org_id: string;
@@ -137,6 +146,7 @@ export interface Database {
   usage_rollup_day: RollupTable;
   alert_settings: AlertSettingsTable;
   stored_responses: StoredResponsesTable;
+  idempotency_records: IdempotencyRecordsTable;
 }
 
 export type RollupTableName = 'usage_rollup_hour' | 'usage_rollup_day';

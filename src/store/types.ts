@@ -245,4 +245,18 @@ export interface Store {
   deleteResponse(orgId: string, id: string): Promise<boolean>;
   /** Deletes responses that expired before the cutoff; returns rows deleted. */
   pruneResponses(before: number): Promise<number>;
+
+  /** Keeps a finished request's answer under its Idempotency-Key (the first write wins). */
+  putIdempotencyRecord(row: IdempotencyRecordRow): Promise<void>;
+  /** The record for this key and Idempotency-Key, unless expired at `now`. */
+  getIdempotencyRecord(keyId: string, idemKey: string, now: number): Promise<IdempotencyRecordRow | undefined>;
+}
+
+export interface IdempotencyRecordRow {
+  key_id: string;
+  idem_key: string;
+  body_hash: string;
+  /** JSON of the first answer */
+  response: string;
+  expires_at: number;
 }
