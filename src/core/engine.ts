@@ -32,7 +32,7 @@ import { openStream, relayStream, type StreamStart } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { applyLimits, correctTokenLimits, releaseTokenLimits } from './limit-stage.js';
 import { finishedRequest } from './records.js';
-import { countPromptTokens, countTextTokens } from './tokens.js';
+import { approximatePromptTokens, countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './types.js';
 
 export interface EngineDeps {
@@ -297,13 +297,16 @@ export class Engine {
     return { ...result, frames };
   }
 
-  private candidates(ctx: RequestContext, facts: ParsedRequest['facts']): ModelRuntime[] {
+  private candidates(ctx: RequestContext, served: Served): ModelRuntime[] {
+    const facts = served.parsed.facts;
     const table = this.deps.channels;
     const primary = ctx.model.config.id;
     const ids = [primary, ...facts.fallbacks, ...(ctx.key.fallbacks[primary] ?? []), ...(ctx.org.fallbacks[primary] ?? [])];
     const out: ModelRuntime[] = [];
     const seen = new Set<string>();
-    const needed = ctx.promptEstimate + (facts.maxOutputTokens ?? 0);
+    // Context windows are judged on the approximation; the reservation keeps the byte bound.
+    const c = served.parsed.canonical;
+    const needed = approximatePromptTokens(c.messages, c.tools ?? c.functions) + (facts.maxOutputTokens ?? 0);
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
@@ -353,7 +356,7 @@ export class Engine {
   private async run(ctx: RequestContext, served: Served): Promise<EngineResult> {
     const { surface, parsed } = served;
     const facts = parsed.facts;
-    const candidates = this.candidates(ctx, facts);
+    const candidates = this.candidates(ctx, served);
     const signal = ctx.meta.signal;
     const stream = facts.stream;
     const m = this.deps.metrics;

@@ -177,3 +177,21 @@ describe('SPEC §6 reservations cover the real prompt cost', () => {
     expect(keyStatuses.filter((s) => s === 200).length).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('SPEC §6 the Messages and Responses surfaces reserve from the same bound', () => {
+  const surfaces: Array<[string, string, (content: string) => Record<string, unknown>]> = [
+    ['messages', '/v1/messages', (content) => ({ model: 'metered', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content }] })],
+    ['responses', '/v1/responses', (content) => ({ model: 'metered', max_output_tokens: MAX_TOKENS, store: false, input: content })],
+  ];
+  it.each(surfaces)('a large base64 prompt on %s cannot take an org below zero', async (_name, path, body) => {
+    const { alone: prompt, aloneBilled } = cases.get('base64')!;
+    const { orgId, mk } = await gw.createOrg((aloneBilled + MAX_TOKENS - 1) / 1_000_000);
+    const { key } = await gw.createKey(mk);
+    const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body(prompt)) });
+    await res.text();
+    expect(res.status).toBe(402);
+    const after = await books(orgId);
+    expect(after.balance).toBeGreaterThanOrEqual(0);
+    expect(after.balance).toBe(after.ledger);
+  });
+});

@@ -2,7 +2,7 @@
 // check use, and the exact count and answer of POST /v1/messages/count_tokens.
 // Anthropic bills images by pixels and PDFs by page; without decoding them Tollgate uses a
 // fixed figure per image and a size-based one per PDF, documented in docs/clients.
-import { countTextTokens, estimateTextTokens } from '../../core/tokens.js';
+import { countTextTokens, estimateTextTokens, textTokenBound } from '../../core/tokens.js';
 import { isObj, type Json } from './validate.js';
 
 /** About what Anthropic charges for an image near its recommended size (1.15 megapixels). */
@@ -62,9 +62,14 @@ function promptTokens(body: Json, count: Counter): number {
   return n;
 }
 
-/** Cheap estimate (no tokenizer) for reservations, limits and the context check. */
+/** Cheap estimate (no tokenizer) for the context check; never for money. */
 export function estimateMessagesTokens(body: Json): number {
   return promptTokens(body, estimateTextTokens);
+}
+
+/** An upper bound of what any tokenizer counts for the prompt (UTF-8 bytes): what a reservation holds. */
+export function boundMessagesTokens(body: Json): number {
+  return promptTokens(body, textTokenBound);
 }
 
 /** Tollgate's own count (o200k encoding) for models whose provider offers no counting endpoint. */

@@ -5,7 +5,7 @@ import type { CanonicalExtensions } from '../../core/canonical.js';
 import { GatewayError } from '../../core/errors.js';
 import type { ModelRuntime } from '../../routing/channels.js';
 import type { ParsedRequest, Surface } from '../types.js';
-import { estimateMessagesTokens } from './count-tokens.js';
+import { boundMessagesTokens, estimateMessagesTokens } from './count-tokens.js';
 import { encodeMessagesResponse } from './encode-response.js';
 import { messagesStreamEncoder } from './encode-stream.js';
 import { messagesErrorBody, messagesErrorStatus } from './errors.js';
@@ -89,7 +89,8 @@ function checkMessagesModel(req: ParsedRequest, model: ModelRuntime): number {
       { param: 'messages' },
     );
   }
-  return prompt;
+  // The reservation (and TPM) hold a true upper bound; the estimate above only judges the context window.
+  return Math.max(prompt, boundMessagesTokens(body));
 }
 
 export const messagesSurface: Surface = {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../../core/errors.js';
-import { estimatePromptTokens } from '../../core/tokens.js';
+import { estimatePromptTokens, promptTokenBound } from '../../core/tokens.js';
 import type { ChatCompletion, ChatMessage } from '../../core/types.js';
 import type { ModelRuntime } from '../../routing/channels.js';
 import type { AnswerInfo, AnswerTotals, Caller, InboundHeaders, ParsedRequest, RequestFacts, StreamEncoder, Surface } from '../types.js';
@@ -154,7 +154,8 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
           { param: 'input' },
         );
       }
-      return prompt;
+      // The reservation (and TPM) hold a true upper bound; the estimate above only judges the context window.
+      return Math.max(prompt, promptTokenBound(c.messages, c.tools, c.response_format));
     },
 
     encodeResponse(c: ChatCompletion, answer: AnswerInfo, totals: AnswerTotals): unknown {
