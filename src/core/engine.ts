@@ -327,12 +327,15 @@ export class Engine {
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut, anthropic ? 'anthropic' : undefined);
     if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
     ctx.reservation = undefined;
+    // The parts of the worst case, so a refusal can say how many output tokens the request could afford.
+    const outputMicrosPerToken = model.config.pricing.output_per_mtok;
     const outcome = await reserveCredit(this.deps.accounts, {
       orgId: ctx.org.id,
       keyId: ctx.key.id,
       amount,
       keyBudget: ctx.key.budget_micros,
       orgCap: ctx.org.spend_cap_micros,
+      quote: { promptMicros: amount - Math.ceil(maxOut * outputMicrosPerToken), outputMicrosPerToken, maxOutputTokens: maxOut },
     });
     ctx.reservation = outcome.reservation;
     ctx.reservedFor = model.config.id;
