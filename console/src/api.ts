@@ -147,6 +147,16 @@ export async function createKey(fields: KeyFields): Promise<CreatedKey> {
   return readCreatedKey(await call('POST', '/api/keys', { body: fields }));
 }
 
+/** A further management key (mk-tg-…) for the signed-in organisation. */
+export async function createManagementKey(name: string): Promise<CreatedKey> {
+  return readCreatedKey(await call('POST', '/api/keys', { body: { name, type: 'management' } }));
+}
+
+/** Operator: a management key for any organisation. */
+export async function mintOrgManagementKey(orgId: string, name: string): Promise<CreatedKey> {
+  return readCreatedKey(await call('POST', `/admin/orgs/${encodeURIComponent(orgId)}/keys`, { body: { name, type: 'management' } }));
+}
+
 export async function updateKey(id: string, fields: KeyFields): Promise<ApiKey> {
   return readKey(await call('PATCH', `/api/keys/${encodeURIComponent(id)}`, { body: fields }));
 }

@@ -220,6 +220,19 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await expect.poll(() => text(row.getByTestId('org-balance'))).toBe('$10.00');
   });
 
+  it("lets the operator mint a further management key for an org, shown once, that works on /api", async () => {
+    const row = page.getByTestId('org-row').filter({ hasText: 'acme-e2e' });
+    await row.getByTestId('org-mint-mk').click();
+    const revealed = page.getByTestId('revealed-key');
+    await revealed.waitFor();
+    const minted = await revealed.inputValue();
+    expect(minted).toMatch(/^mk-tg-/);
+    expect(minted).not.toBe(managementKey);
+    await page.getByTestId('reveal-done').click();
+    const balance = await fetch(`${base}/api/balance`, { headers: { Authorization: `Bearer ${minted}` } });
+    expect(balance.status).toBe(200);
+  });
+
   it('grants credit once even when the same form is submitted twice', async () => {
     const row = page.getByTestId('org-row').filter({ hasText: 'acme-e2e' });
     const orgId = await row.getAttribute('data-org-id');
@@ -313,6 +326,21 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await page.getByTestId('state-empty').waitFor();
     await page.getByTestId('filter-reset').click();
     await expect.poll(() => page.getByTestId('usage-row').count()).toBe(3);
+  });
+
+  it("lets an org admin create a further management key, shown once, that manages the org's keys", async () => {
+    await page.getByTestId('nav-keys').click();
+    await page.getByTestId('page-keys').waitFor();
+    await page.getByTestId('mk-create').click();
+    const revealed = page.getByTestId('revealed-key');
+    await revealed.waitFor();
+    const another = await revealed.inputValue();
+    expect(another).toMatch(/^mk-tg-/);
+    await page.getByTestId('reveal-done').click();
+    const keys = await fetch(`${base}/api/keys`, { headers: { Authorization: `Bearer ${another}` } });
+    expect(keys.status).toBe(200);
+    const listed = ((await keys.json()) as { data: Array<{ type: string }> }).data;
+    expect(listed.filter((k) => k.type === 'management').length).toBeGreaterThanOrEqual(2);
   });
 
   it('charts the requests on the overview', async () => {

@@ -1,7 +1,7 @@
 // Inference keys of the org: create (shown once), edit limits and routing, disable, rotate
 // with an overlap so deployments can switch without downtime, and revoke.
 import { type FormEvent, useState } from 'react';
-import { listKeys, listOrgModels, revokeKey, rotateKey, toApiError, updateKey } from '../api';
+import { createManagementKey, listKeys, listOrgModels, revokeKey, rotateKey, toApiError, updateKey } from '../api';
 import { ConfirmDialog, Dialog } from '../components/dialog';
 import { TextField } from '../components/fields';
 import { PageHeader } from '../components/page-header';
@@ -141,6 +141,21 @@ export function KeysPage() {
   const keys = useResource((signal) => listKeys(signal), 'keys');
   const models = useResource((signal) => listOrgModels(signal).catch(() => []), 'models');
   const [modal, setModal] = useState<Modal | null>(null);
+  const [mkBusy, setMkBusy] = useState(false);
+  // Another admin of this organisation gets a key of their own (mk-tg-…), shown once.
+  const newManagementKey = async () => {
+    setMkBusy(true);
+    setActionError(null);
+    try {
+      const created = await createManagementKey('console admin');
+      setModal({ kind: 'reveal', title: 'Management key created', secret: created.key, note: 'This key (mk-tg-…) logs in to the console for this organisation and manages its keys.' });
+      keys.reload();
+    } catch (err) {
+      setActionError(toApiError(err).message);
+    } finally {
+      setMkBusy(false);
+    }
+  };
   const [busyId, setBusyId] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [showInactive, setShowInactive] = useState(false);
@@ -187,9 +202,14 @@ export function KeysPage() {
         testId="keys-header"
         description="Inference keys (sk-tg-…) let applications call /v1 with any OpenAI SDK. Management keys (mk-tg-…) log in here."
         actions={
-          <button className="btn btn-primary" onClick={() => setModal({ kind: 'create' })} data-testid="key-create">
-            Create key
-          </button>
+          <div className="actions">
+            <button className="btn" disabled={mkBusy} onClick={newManagementKey} data-testid="mk-create">
+              New management key
+            </button>
+            <button className="btn btn-primary" onClick={() => setModal({ kind: 'create' })} data-testid="key-create">
+              Create key
+            </button>
+          </div>
         }
       />
       <FormError error={actionError} />

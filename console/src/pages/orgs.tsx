@@ -1,6 +1,6 @@
 // Operator view of every organisation: balances, caps and model access, with credit grants.
 import { useState } from 'react';
-import { listAdminModels, listOrgs, toApiError, updateOrg } from '../api';
+import { listAdminModels, listOrgs, mintOrgManagementKey, toApiError, updateOrg } from '../api';
 import { PageHeader } from '../components/page-header';
 import { RevealDialog } from '../components/reveal-dialog';
 import { Empty, ErrorState, FormError, Loading } from '../components/states';
@@ -9,7 +9,12 @@ import type { Org } from '../types';
 import { useResource } from '../use-resource';
 import { CreateOrgDialog, CreditDialog, EditOrgDialog } from './org-dialogs';
 
-type Modal = { kind: 'create' } | { kind: 'credit'; org: Org } | { kind: 'edit'; org: Org } | { kind: 'reveal'; org: string; key: string };
+type Modal =
+  | { kind: 'create' }
+  | { kind: 'credit'; org: Org }
+  | { kind: 'edit'; org: Org }
+  | { kind: 'reveal'; org: string; key: string }
+  | { kind: 'reveal-mk'; org: string; key: string };
 
 export function OrgsPage() {
   const orgs = useResource((signal) => listOrgs(signal), 'orgs');
@@ -27,6 +32,20 @@ export function OrgsPage() {
     try {
       await updateOrg(org.id, { disabled: !org.disabled });
       orgs.reload();
+    } catch (err) {
+      setActionError(toApiError(err).message);
+    } finally {
+      setBusyId(null);
+    }
+  };
+
+  // A management key for an organisation's admin, minted by the operator and shown once.
+  const mintKey = async (org: Org) => {
+    setBusyId(org.id);
+    setActionError(null);
+    try {
+      const created = await mintOrgManagementKey(org.id, 'operator-issued');
+      setModal({ kind: 'reveal-mk', org: org.name, key: created.key });
     } catch (err) {
       setActionError(toApiError(err).message);
     } finally {
@@ -104,6 +123,9 @@ export function OrgsPage() {
                       <button className="btn btn-small" onClick={() => setModal({ kind: 'edit', org })} data-testid="org-edit">
                         Edit
                       </button>
+                      <button className="btn btn-small" disabled={busyId === org.id} onClick={() => mintKey(org)} data-testid="org-mint-mk">
+                        New management key
+                      </button>
                       <button className="btn btn-small" disabled={busyId === org.id} onClick={() => toggle(org)} data-testid="org-toggle">
                         {org.disabled ? 'Enable' : 'Disable'}
                       </button>
@@ -146,6 +168,14 @@ export function OrgsPage() {
             close();
             orgs.reload();
           }}
+        />
+      )}
+      {modal?.kind === 'reveal-mk' && (
+        <RevealDialog
+          title={`Management key for “${modal.org}”`}
+          secret={modal.key}
+          note="This key (mk-tg-…) logs in to the console for this organisation and manages its keys. Hand it to the organisation’s admin."
+          onClose={close}
         />
       )}
       {modal?.kind === 'reveal' && (
