@@ -333,7 +333,7 @@ export class Engine {
       orgId: ctx.org.id,
       keyId: ctx.key.id,
       amount,
-      keyBudget: ctx.key.budget_micros,
+      keyBudget: budgetLeftOf(ctx.key),
       orgCap: ctx.org.spend_cap_micros,
       quote: { promptMicros: amount - Math.ceil(maxOut * outputMicrosPerToken), outputMicrosPerToken, maxOutputTokens: maxOut },
     });
@@ -487,7 +487,7 @@ export class Engine {
         beforeAttempt: async (m) => {
           if (ctx.reservation || !this.deps.config.billing.enabled) return;
           const amount = worstCaseMicros(m.config, promptEstimate, 0);
-          const r = await reserveCredit(this.deps.accounts, { orgId: org.id, keyId: key.id, amount, keyBudget: key.budget_micros, orgCap: org.spend_cap_micros });
+          const r = await reserveCredit(this.deps.accounts, { orgId: org.id, keyId: key.id, amount, keyBudget: budgetLeftOf(key), orgCap: org.spend_cap_micros });
           ctx.reservation = r.reservation;
           ctx.reservedFor = m.config.id;
         },
@@ -587,6 +587,11 @@ export class Engine {
     if (cost > 0) m.costMicros.inc({ model: model.id }, cost);
     return cost;
   }
+}
+
+/** The key's budget as this key's own spend may use it: less what the keys it replaced spent. */
+function budgetLeftOf(key: KeyRow): number | null {
+  return key.budget_micros === null ? null : key.budget_micros - (key.spend_offset_micros ?? 0);
 }
 
 /** A request on its way through the engine: the surface it came in on and what that surface parsed. */

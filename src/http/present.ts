@@ -37,7 +37,8 @@ export function presentKey(k: KeyRow, spendMicros: number, now = Date.now()): Re
     revoked_at: iso(k.revoked_at),
     expires_at: iso(k.expires_at),
     budget_usd: usdOrNull(k.budget_micros),
-    spend_usd: microsToUsd(spendMicros),
+    // Spend carried over from the keys it replaced counts too: a rotation never resets a budget.
+    spend_usd: microsToUsd(spendMicros + (k.spend_offset_micros ?? 0)),
     rpm: k.rpm,
     tpm: k.tpm,
     allowed_models: k.allowed_models,

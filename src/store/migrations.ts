@@ -168,6 +168,15 @@ function storedResponses(): Migration {
   };
 }
 
+/** A rotated key's replacement carries the spend before it, so rotating never resets a budget. */
+function keySpendOffset(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('api_keys').addColumn('spend_offset_micros', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  };
+}
+
 /** Idempotency records of finished requests, for a gateway without Redis to replay after a restart. */
 function idempotencyRecords(): Migration {
   return {
@@ -218,6 +227,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0003_stored_responses': storedResponses(),
         '0004_change_feed': changeFeed(dialect),
         '0005_idempotency_records': idempotencyRecords(),
+        '0006_key_spend_offset': keySpendOffset(),
       };
     },
   };

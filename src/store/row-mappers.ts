@@ -96,6 +96,7 @@ const keyConverters: Record<keyof KeyRow, Converter> = {
   fallbacks: jsonObject,
   cache: json,
   rotated_from: same,
+  spend_offset_micros: same,
   created_at: same,
   updated_at: same,
 };
@@ -118,6 +119,7 @@ export function keyToDb(dialect: DialectName, key: KeyRow): ApiKeysTable {
     fallbacks: JSON.stringify(key.fallbacks ?? {}),
     cache: jsonOrNull(key.cache),
     rotated_from: key.rotated_from,
+    spend_offset_micros: key.spend_offset_micros ?? 0,
     created_at: key.created_at,
     updated_at: key.updated_at,
   };
@@ -145,6 +147,7 @@ export function keyFromDb(row: ApiKeysTable): KeyRow {
     fallbacks: parseJson<Record<string, string[]>>(row.fallbacks, {}),
     cache: parseJson<Record<string, unknown> | null>(row.cache, null),
     rotated_from: row.rotated_from,
+    spend_offset_micros: Number(row.spend_offset_micros ?? 0),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

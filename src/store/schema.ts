@@ -37,6 +37,7 @@ export interface ApiKeysTable {
   fallbacks: string;
   cache: string | null;
   rotated_from: string | null;
+  spend_offset_micros: number;
   created_at: number;
   updated_at: number;
 }

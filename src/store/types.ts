@@ -42,6 +42,8 @@ export interface KeyRow {
   cache: Record<string, unknown> | null;
   /** id of the key this one replaced by rotation */
   rotated_from: string | null;
+  /** spend carried over from the keys this one replaced (rotation): counts against its budget */
+  spend_offset_micros?: number;
   created_at: number;
   updated_at: number;
 }

@@ -96,7 +96,7 @@ export class TenantService {
     return result;
   }
 
-  async createKey(orgId: string, kind: KeyKind, s: KeySettings, rotatedFrom: string | null = null): Promise<{ row: KeyRow; key: string }> {
+  async createKey(orgId: string, kind: KeyKind, s: KeySettings, rotatedFrom: string | null = null, spendOffsetMicros = 0): Promise<{ row: KeyRow; key: string }> {
     const key = generateKey(kind);
     const now = Date.now();
     const row: KeyRow = {
@@ -116,6 +116,7 @@ export class TenantService {
       fallbacks: s.fallbacks ?? {},
       cache: s.cache ?? null,
       rotated_from: rotatedFrom,
+      spend_offset_micros: spendOffsetMicros,
       created_at: now,
       updated_at: now,
     };
@@ -156,7 +157,7 @@ export class TenantService {
    * revive it. The replacement keeps the key's own expiry, never an overlap end set by an
    * earlier rotation (the first replacement of this key holds that own expiry).
    */
-  async rotateKey(orgId: string, id: string, overlapS: number, now = Date.now()): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
+  async rotateKey(orgId: string, id: string, overlapS: number, now = Date.now(), spentMicros?: number): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
     const old = this.ownedKey(orgId, id);
     if (old.revoked_at !== null) throw new GatewayError('invalid_value', 'A revoked key cannot be rotated; create a new key with POST /api/keys.');
     if (old.expires_at !== null && old.expires_at <= now) {
@@ -180,6 +181,8 @@ export class TenantService {
         cache: old.cache,
       },
       old.id,
+      // The budget goes on where it stood: what the old key (and those before it) spent counts against the new one.
+      (old.spend_offset_micros ?? 0) + (spentMicros ?? (await this.store.keySpends()).get(old.id) ?? 0),
     );
     const overlapEnd = now + overlapS * 1000;
     const expires = old.expires_at !== null && old.expires_at < overlapEnd ? old.expires_at : overlapEnd;

@@ -1,7 +1,7 @@
 // Key rotation cannot reset or break a key: the replacement never inherits an overlap expiry,
 // and an expired or revoked key cannot be rotated (SPEC §1, §13).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chat, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/money.js';
 
 type KeyOut = { id: string; key: string; expires_at: string | null; status: string; rotated_from: string | null };
@@ -67,5 +67,37 @@ describe('a key that can no longer be used cannot be rotated', () => {
     const r = await rotate(a.id);
     expect(r.status).toBe(400);
     expect(r.body.error?.message).toMatch(/revoked/);
+  });
+});
+
+describe('rotation carries spend and budget over', () => {
+  it("the replacement starts at the old key's spend, and its budget refuses what the old one would have", async () => {
+    const a = await gw.createKey(mk, { name: 'budgeted', budget_usd: 0.0002 });
+    const ask = { model: 'mock-chat', max_tokens: 8, messages: [{ role: 'user', content: 'spend a little' }] };
+    let spent = 0;
+    for (let i = 0; i < 50 && spent === 0; i++) {
+      const r = await chat(gw.url, a.key, ask);
+      await r.text();
+      spent = (await call<{ spend_usd: number }>(gw.url, mk, `/api/keys/${a.id}`)).body.spend_usd;
+    }
+    expect(spent).toBeGreaterThan(0);
+    const fresh = await rotate(a.id, { overlap_s: 0 });
+    expect(fresh.status).toBe(201);
+    const shown = (await call<{ spend_usd: number; budget_usd: number }>(gw.url, mk, `/api/keys/${fresh.body.id}`)).body;
+    expect(shown.spend_usd).toBe(spent);
+    expect(shown.budget_usd).toBe(0.0002);
+    // Keep asking with the new key: it stops at the same budget, never a fresh one.
+    let refused = false;
+    for (let i = 0; i < 200 && !refused; i++) {
+      const r = await chat(gw.url, fresh.body.key, ask);
+      const body = await r.text();
+      if (r.status === 402) {
+        refused = true;
+        expect(JSON.parse(body).error.code).toBe('budget_exceeded');
+      }
+    }
+    expect(refused).toBe(true);
+    const after = (await call<{ spend_usd: number }>(gw.url, mk, `/api/keys/${fresh.body.id}`)).body.spend_usd;
+    expect(after).toBeLessThanOrEqual(0.0002);
   });
 });

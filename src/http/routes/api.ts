@@ -25,7 +25,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     const out: Record<string, unknown> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
     if (p.key.kind === 'sk') {
-      const spend = snap.keySpends.get(p.key.id) ?? 0;
+      const spend = (snap.keySpends.get(p.key.id) ?? 0) + (p.key.spend_offset_micros ?? 0);
       const budget = p.key.budget_micros;
       out.key = {
         id: p.key.id,
@@ -79,7 +79,8 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', async (req, reply) => {
     const { org } = mk(req);
     const body = parseBody(rotateSchema, req.body);
-    const r = await gw.tenants.rotateKey(org.id, req.params.id, body.overlap_s ?? 24 * 3600);
+    const spent = await keySpend(org.id, req.params.id);
+    const r = await gw.tenants.rotateKey(org.id, req.params.id, body.overlap_s ?? 24 * 3600, Date.now(), spent);
     return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, await keySpend(org.id, r.previous.id)) });
   });
 
