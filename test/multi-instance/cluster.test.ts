@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/index.js';
 import type { LedgerRow, Store, UsageRow } from '../../src/store/types.js';
 import { CLUSTER_ADMIN_TOKEN, type Cluster, type CountingUpstream, callJson, type ErrorBody, ensureFreshDist, pollFor, startCluster, startCountingUpstream, writeConfigDir } from '../helpers/cluster.js';
 import { connectTestClient, deleteKeys, freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
+import { promptTokenBound } from '../../src/core/tokens.js';
 
 const redisUp = await isRedisReachable();
 if (!redisUp) console.log(`Redis not reachable at ${TEST_REDIS_URL}: skipping the three-process cluster tests`);
@@ -173,12 +174,14 @@ describe.skipIf(!redisUp)('SPEC §6 concurrency must not overspend, across insta
     const credits = 0.01;
     const { orgId, keyId, key } = await orgAndKey(credits);
     const callsBefore = upstream!.chatCalls;
-    // The mock writes 5 words (6 tokens): max_tokens 6 makes each reservation its real cost, so
-    // the org can afford an exact number of requests and any double admission shows as overspend.
+    // The mock writes 5 words (6 tokens): max_tokens 6 caps each reservation at its prompt's upper
+    // bound plus the real output, so any double admission shows as overspend.
     const maxTokens = 6;
+    const probeMessages = [{ role: 'user' as const, content: 'balance probe' }];
+    const reservation = (promptTokenBound(probeMessages) + maxTokens) * PRICE_PER_TOKEN_MICROS;
 
     const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => send(i % INSTANCES, key, { model: 'priced', max_tokens: maxTokens, messages: [{ role: 'user', content: 'balance probe' }] })),
+      Array.from({ length: 200 }, (_, i) => send(i % INSTANCES, key, { model: 'priced', max_tokens: maxTokens, messages: probeMessages })),
     );
     const summary = tally(outcomes);
     const served = outcomes.filter((o) => o.status === 200).length;
@@ -205,8 +208,10 @@ describe.skipIf(!redisUp)('SPEC §6 concurrency must not overspend, across insta
 
     // The mock's real cost is below each reservation, so the balance never goes negative.
     expect(ledgerSum).toBeGreaterThanOrEqual(0);
-    // ...and concurrency did not strand the credit either: most of it was spent.
-    expect(ledgerSum).toBeLessThan((credits * 1e6) / 2);
+    // ...and concurrency did not strand the credit either: every request the credit could hold a
+    // reservation for was admitted, and what is left cannot hold one more.
+    expect(served, JSON.stringify(summary)).toBeGreaterThanOrEqual(Math.floor((credits * 1e6) / reservation));
+    expect(ledgerSum).toBeLessThan(credits * 1e6 - served * PRICE_PER_TOKEN_MICROS);
     expect(balance).toBe(ledgerSum);
     // The shared live ledger (Redis) agrees to the micro-dollar, and holds no reservation.
     const live = Number(await redis!.get(`${prefix}cr:bal:${orgId}`));

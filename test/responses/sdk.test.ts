@@ -9,6 +9,9 @@ import { flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../hel
 import { allLedger, allUsage } from '../helpers/money.js';
 import { chatModel, deferred, openaiProvider, type ScriptedUpstream } from '../helpers/upstream.js';
 import { FAKE_USAGE, lastInputText, startFakeResponsesUpstream } from './fake-responses-upstream.js';
+import { freshPrefix, isRedisReachable, TEST_REDIS_URL } from '../limits/redis-test-support.js';
+
+const redisUp = await isRedisReachable();
 
 let gw: TestGateway;
 let upstream: ScriptedUpstream;
@@ -149,9 +152,10 @@ describe('stored responses', () => {
     await expect(client.responses.retrieve(r.id)).rejects.toMatchObject({ status: 404 });
   });
 
-  it('continues a conversation from another gateway instance sharing the database', async () => {
+  // Several instances on one store share state through Redis; without it a second one refuses to start.
+  it.skipIf(!redisUp)('continues a conversation from another gateway instance sharing the database', async () => {
     const first = await client.responses.create({ model: 'mock-chat', input: 'My name is Ada.' });
-    const second = await startTestGateway({ raw: { storage: gw.config.storage } });
+    const second = await startTestGateway({ raw: { storage: gw.config.storage, redis: { url: TEST_REDIS_URL, key_prefix: freshPrefix() } } });
     try {
       const c2 = new OpenAI({ baseURL: `${second.url}/v1`, apiKey: client.apiKey, maxRetries: 0 });
       const next = await c2.responses.create({ model: 'mock-chat', previous_response_id: first.id, input: 'echo: continued elsewhere' });
