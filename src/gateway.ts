@@ -121,7 +121,10 @@ async function createLedger(config: Config, kv: Kv | undefined, store: Store, vi
 }
 
 /** Optional spool and store worker for usage rows (the server has them; the CLI does not). */
-export type GatewayDurability = Pick<UsageWriterOptions, 'spool' | 'sink'>;
+export type GatewayDurability = Pick<UsageWriterOptions, 'spool' | 'sink'> & {
+  /** charges of streams a killed process never finished, replayed into the store at start */
+  interrupted?: ReadonlyArray<{ org_id: string; key_id: string | null; amount_micros: number }>;
+};
 
 export async function buildGateway(config: Config, store: Store, log: Logger, durability: GatewayDurability = {}): Promise<Gateway> {
   const metrics = createMetrics();
@@ -137,10 +140,17 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     batchSize: config.billing.flush_batch_size,
     maxQueue: config.billing.max_queue,
     onQueueLength: (n) => metrics.usageQueue.set(n),
-    ...durability,
+    spool: durability.spool,
+    sink: durability.sink,
   });
   const credit = await createLedger(config, kv, store, view, log, () => usage.pending);
   const accounts = credit.accounts;
+  // A local balance is read from the store, which has them already; a shared one never saw them.
+  if (kv) {
+    for (const c of durability.interrupted ?? []) {
+      if (c.key_id) await accounts.charge(c.org_id, c.key_id, -c.amount_micros).catch((err) => log.warn({ err }, 'applying an interrupted stream charge to the shared balance failed; the reconciler corrects it'));
+    }
+  }
   const alertRedis = kv?.redis;
   const alertPrefix = `${config.redis.key_prefix}alert:`;
   const alerts = new AlertService({

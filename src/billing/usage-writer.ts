@@ -6,7 +6,7 @@
 // with 503 while the rows already accepted wait in the spool; enqueue itself never blocks.
 import type { Logger } from '../observability/logger.js';
 import type { LedgerRow, Store, UsageRow } from '../store/types.js';
-import { decodeLines, encodeFinished } from './spool/rows.js';
+import { decodeLines, encodeCheckpoint, encodeFinished } from './spool/rows.js';
 import { NOT_SPOOLED, type Spool } from './spool/spool.js';
 
 export interface FinishedRequest {
@@ -40,9 +40,9 @@ interface Entry {
 /** Commits on the calling thread: for tests, the CLI and an in-memory SQLite store. */
 export function storeSink(store: Pick<Store, 'writeBatch'>): BatchSink {
   return {
-    write(payload) {
+    async write(payload) {
       const batch = decodeLines(payload.split('\n'));
-      return store.writeBatch({ usage: batch.usage, charges: batch.charges });
+      await store.writeBatch({ usage: batch.usage, charges: batch.charges });
     },
   };
 }
@@ -56,6 +56,8 @@ export class UsageWriter {
   private closed = false;
   private readonly sink: BatchSink;
   private readonly spool: Spool | undefined;
+  /** Open streams' latest checkpoint line: its spool segment, released once superseded. */
+  private readonly checkpoints = new Map<string, number>();
 
   constructor(
     store: Pick<Store, 'writeBatch'>,
@@ -75,9 +77,30 @@ export class UsageWriter {
     return this.queue.length + this.inFlight.length;
   }
 
+  /**
+   * A stream in progress: what it delivered so far goes to the spool only (never the store), so
+   * a process killed mid-stream bills it at the next start. The final row supersedes it.
+   */
+  checkpoint(item: FinishedRequest): void {
+    const spool = this.spool;
+    if (!spool || this.closed) return;
+    const seg = spool.append(encodeCheckpoint(item));
+    const id = item.usage.request_id;
+    const previous = this.checkpoints.get(id);
+    if (previous !== undefined) spool.durable(previous, 1);
+    if (seg === NOT_SPOOLED) this.checkpoints.delete(id);
+    else this.checkpoints.set(id, seg);
+  }
+
   enqueue(item: FinishedRequest): void {
     const line = encodeFinished(item);
     const seg = this.spool ? this.spool.append(line) : NOT_SPOOLED;
+    const checkpoint = this.checkpoints.get(item.usage.request_id);
+    if (checkpoint !== undefined) {
+      // The final row is in the spool now: the checkpoint it replaces need not be kept.
+      this.checkpoints.delete(item.usage.request_id);
+      this.spool?.durable(checkpoint, 1);
+    }
     this.queue.push({ line, seg });
     this.opts.onQueueLength?.(this.pending);
     if (this.queue.length >= this.opts.batchSize) this.kick(0);

@@ -422,6 +422,7 @@ export class Engine {
               if (s.status === 200) ctx.streamCompleted = true;
               return this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true });
             },
+            checkpoint: (s) => this.deps.usage.checkpoint(this.usageRecord(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true }).record),
             onBrokenAfterCommit: () => outcome.channel.breaker.record(false, 0),
           }),
         };
@@ -548,12 +549,37 @@ export class Engine {
     return { usage: { ...NO_TOKENS, prompt, completion }, estimated: true };
   }
 
-  /** Settles the reservation at the real cost and queues the usage and charge rows; returns the cost in micro-USD. */
-  settle(ctx: RequestContext, s: Settlement): number {
+  /** The usage row and charge of a settlement, and its cost in micro-USD. */
+  private usageRecord(ctx: RequestContext, s: Settlement): { record: ReturnType<typeof finishedRequest>; cost: number } {
     const model = s.servedModel.config;
     const u = s.usage;
     const providerType = s.channel?.provider.type ?? s.servedModel.channels[0]?.provider.type;
     const cost = this.deps.config.billing.enabled && u.prompt + u.completion > 0 ? costMicros(model, u, providerType) : 0;
+    const record = finishedRequest(ctx, {
+      model: model.id,
+      provider: s.channel?.provider.id ?? null,
+      prompt_tokens: u.prompt,
+      completion_tokens: u.completion,
+      cache_read_tokens: u.cacheRead,
+      cache_write_tokens: u.cacheWrite,
+      reasoning_tokens: u.reasoning,
+      cost_micros: cost,
+      cached: null,
+      status: s.status,
+      error_code: s.errorCode,
+      stream: s.stream,
+      estimated: s.estimated,
+      fallback: ctx.fallback ?? null,
+      attempts: ctx.attempts,
+    });
+    return { record, cost };
+  }
+
+  /** Settles the reservation at the real cost and queues the usage and charge rows; returns the cost in micro-USD. */
+  settle(ctx: RequestContext, s: Settlement): number {
+    const model = s.servedModel.config;
+    const u = s.usage;
+    const { record, cost } = this.usageRecord(ctx, s);
     const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
     applied?.then(
       () => {
@@ -561,25 +587,7 @@ export class Engine {
       },
       (err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'),
     );
-    this.deps.usage.enqueue(
-      finishedRequest(ctx, {
-        model: model.id,
-        provider: s.channel?.provider.id ?? null,
-        prompt_tokens: u.prompt,
-        completion_tokens: u.completion,
-        cache_read_tokens: u.cacheRead,
-        cache_write_tokens: u.cacheWrite,
-        reasoning_tokens: u.reasoning,
-        cost_micros: cost,
-        cached: null,
-        status: s.status,
-        error_code: s.errorCode,
-        stream: s.stream,
-        estimated: s.estimated,
-        fallback: ctx.fallback ?? null,
-        attempts: ctx.attempts,
-      }),
-    );
+    this.deps.usage.enqueue(record);
     correctTokenLimits(this.deps.limiter, this.deps.log, ctx, u.prompt + u.completion);
     const m = this.deps.metrics;
     m.tokens.inc({ model: model.id, kind: 'prompt' }, u.prompt);

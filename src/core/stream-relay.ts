@@ -73,6 +73,8 @@ export interface RelayOptions {
   countPrompt: () => number;
   /** Settles the request (queues its usage row and charge) and returns the cost in micro-USD. */
   finish(s: StreamEnd): number;
+  /** Records what was delivered so far, durable locally, in case the process dies before finish. */
+  checkpoint?(s: StreamEnd): void;
   onBrokenAfterCommit(): void;
 }
 
@@ -81,9 +83,27 @@ function totalsOf(usage: Usage | undefined, text: string, o: RelayOptions): { us
   return { usage: { prompt: o.countPrompt(), completion: countTextTokens(text), cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true };
 }
 
+/** Content pieces between two checkpoints of an open stream (a spool line each; about 0.1 µs a piece). */
+const CHECKPOINT_EVERY = 64;
+
 export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
   let usage: Usage | undefined;
   let text = '';
+  // Tokens of text[0, counted) are known: each checkpoint counts only what arrived since the last.
+  let counted = 0;
+  let countedTokens = 0;
+  let sinceCheckpoint = CHECKPOINT_EVERY;
+  const checkpoint = () => {
+    sinceCheckpoint = 0;
+    if (!o.checkpoint) return;
+    if (usage) {
+      o.checkpoint({ status: 200, errorCode: 'interrupted', usage: tokenUsageOf(usage), estimated: false });
+      return;
+    }
+    countedTokens += countTextTokens(text.slice(counted));
+    counted = text.length;
+    o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.countPrompt(), completion: countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
+  };
   let done = false;
   let failure: GatewayError | undefined;
   let pieces: StreamPiece[] = start.buffered;
@@ -100,6 +120,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         }
         if (p.usage) usage = p.usage;
         if (p.text) text += p.text;
+        if (p.content) sinceCheckpoint++;
         if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) out += p.frame;
         if (p.events !== undefined) out += o.encoder.events(p.events);
         if (p.done) done = true;
@@ -120,6 +141,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         if (out) yield out;
         break;
       }
+      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
       if (out) yield out;
       const step = await start.iterator.next();
       if (step.done) {

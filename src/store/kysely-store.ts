@@ -25,6 +25,7 @@ import type {
   Page,
   Store,
   IdempotencyRecordRow,
+  WrittenBatch,
   StoredResponseRow,
   UsageAggregate,
   UsageAggregateFilter,
@@ -178,7 +179,7 @@ export class KyselyStore implements Store {
     return { entry: ledgerFromDb(first), applied: false };
   }
 
-  async writeBatch(batch: { usage: UsageRow[]; charges: LedgerRow[] }): Promise<void> {
+  async writeBatch(batch: { usage: UsageRow[]; charges: LedgerRow[] }): Promise<WrittenBatch | undefined> {
     return writeBatch(this.#live(), this.dialect, batch);
   }
 

@@ -211,7 +211,8 @@ export interface Store {
    * roll-up increments. A usage row whose request_id exists is skipped together with its
    * charge and roll-up increment, so a retried batch never duplicates.
    */
-  writeBatch(batch: { usage: UsageRow[]; charges: LedgerRow[] }): Promise<void>;
+  /** Writes usage rows and their charges once per request id; says which request ids were new. */
+  writeBatch(batch: { usage: UsageRow[]; charges: LedgerRow[] }): Promise<WrittenBatch | undefined>;
   /** org_id -> sum of its ledger */
   balances(): Promise<Map<string, number>>;
   /** key_id -> total charged (positive micros) */
@@ -261,4 +262,9 @@ export interface IdempotencyRecordRow {
   /** JSON of the first answer */
   response: string;
   expires_at: number;
+}
+
+export interface WrittenBatch {
+  /** request ids whose usage row this batch inserted (the others were already there) */
+  inserted: string[];
 }

@@ -5,7 +5,7 @@ import { insertLedger, insertUsage, LEDGER_COLUMN_COUNT, USAGE_COLUMN_COUNT } fr
 import type { DialectName } from './dialect.js';
 import { ledgerToDb, usageToDb } from './row-mappers.js';
 import type { Database, RollupTable, RollupTableName } from './schema.js';
-import type { LedgerRow, UsageRow } from './types.js';
+import type { LedgerRow, UsageRow, WrittenBatch } from './types.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -85,20 +85,20 @@ export interface Batch {
   charges: LedgerRow[];
 }
 
-export async function writeBatch(db: Kysely<Database>, dialect: DialectName, batch: Batch): Promise<void> {
+export async function writeBatch(db: Kysely<Database>, dialect: DialectName, batch: Batch): Promise<WrittenBatch | undefined> {
   for (const c of batch.charges) {
     // Without a request id a retried batch could not tell that this charge is already written.
     if (c.request_id === null || c.request_id === undefined || c.request_id === '') {
       throw new TypeError(`charge ${c.id} has no request_id; every charge must name its request`);
     }
   }
-  if (batch.usage.length === 0 && batch.charges.length === 0) return;
+  if (batch.usage.length === 0 && batch.charges.length === 0) return { inserted: [] };
 
   const usageById = new Map<string, UsageRow>();
   for (const u of batch.usage) if (!usageById.has(u.request_id)) usageById.set(u.request_id, u);
   const usage = [...usageById.values()].sort((a, b) => byString(a.request_id, b.request_id));
 
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const inserted: UsageRow[] = [];
     for (const chunk of chunks(usage, USAGE_COLUMN_COUNT)) {
       const rows = await insertUsage(
@@ -126,7 +126,8 @@ export async function writeBatch(db: Kysely<Database>, dialect: DialectName, bat
         .execute();
     }
 
-    if (inserted.length === 0) return;
+    const written: WrittenBatch = { inserted: [...insertedIds] };
+    if (inserted.length === 0) return written;
     const hours = new Map<string, RollupTable>();
     const days = new Map<string, RollupTable>();
     for (const u of inserted) {
@@ -135,5 +136,6 @@ export async function writeBatch(db: Kysely<Database>, dialect: DialectName, bat
     }
     await upsertRollups(trx, 'usage_rollup_hour', sortedRollups(hours));
     await upsertRollups(trx, 'usage_rollup_day', sortedRollups(days));
+    return written;
   });
 }

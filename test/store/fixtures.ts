@@ -48,6 +48,7 @@ export function makeKey(orgId: string, over: Partial<KeyRow> = {}): KeyRow {
     fallbacks: {},
     cache: null,
     rotated_from: null,
+    spend_offset_micros: 0,
     created_at: T0,
     updated_at: T0,
     ...over,

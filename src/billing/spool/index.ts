@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import { parseStorageUrl } from '../../store/index.js';
-import type { Store } from '../../store/types.js';
+import type { LedgerRow, Store } from '../../store/types.js';
 import type { BatchSink } from '../usage-writer.js';
 import { replaySpools } from './replay.js';
 import { claimSlots } from './slots.js';
@@ -43,6 +43,8 @@ export interface UsageDurability {
   sink: BatchSink | undefined;
   /** Rows a previous process left in the spool, now in the store. */
   replayed: number;
+  /** Charges of streams a killed process never finished: in the store now, to be applied to a shared (Redis) balance. */
+  interrupted?: LedgerRow[];
 }
 
 /**
@@ -63,7 +65,7 @@ export async function openUsageDurability(store: Pick<Store, 'writeBatch'>, log:
     throw new Error(`cannot use ${root} for the usage spool (${(err as Error).message}); set billing.spool_dir to a writable local directory`);
   }
   const { slot, orphans } = claimed;
-  const { rows } = await replaySpools(store, orphans, log);
+  const { rows, interrupted } = await replaySpools(store, orphans, log);
   const spool = new Spool(slot, { segmentBytes: SEGMENT_BYTES, onError: (err, what) => log.error({ err }, what) });
-  return { spool, sink, replayed: rows };
+  return { spool, sink, replayed: rows, interrupted };
 }

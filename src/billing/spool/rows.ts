@@ -7,19 +7,34 @@ export function encodeFinished(item: FinishedRequest): string {
   return JSON.stringify(item);
 }
 
+/**
+ * A stream still open: what it has delivered so far. Only the spool keeps it (never the store),
+ * so that a process killed mid-stream still bills, at the next start, the tokens it streamed.
+ * The request's final row supersedes it.
+ */
+export function encodeCheckpoint(item: FinishedRequest): string {
+  return JSON.stringify({ ...item, provisional: true });
+}
+
 export interface DecodedBatch extends Batch {
   /** Lines that were not a finished request (corrupt); skipped. */
   bad: number;
+  /** Charges of streams the process never finished (from their last checkpoint): never applied to a shared balance. */
+  interrupted: Batch['charges'];
 }
 
-/** Rows of many lines, in order; a request id seen twice is written once. */
+/**
+ * Rows of many lines, in order; a request id seen twice is written once: its final row, or,
+ * for a stream the process never finished, its latest checkpoint.
+ */
 export function decodeLines(lines: readonly string[]): DecodedBatch {
-  const out: DecodedBatch = { usage: [], charges: [], bad: 0 };
+  const out: DecodedBatch = { usage: [], charges: [], bad: 0, interrupted: [] };
+  const byRequest = new Map<string, { item: FinishedRequest; final: boolean }>();
   for (const line of lines) {
     if (line === '') continue;
-    let item: FinishedRequest;
+    let item: FinishedRequest & { provisional?: unknown };
     try {
-      item = JSON.parse(line) as FinishedRequest;
+      item = JSON.parse(line) as FinishedRequest & { provisional?: unknown };
     } catch {
       out.bad++;
       continue;
@@ -28,8 +43,15 @@ export function decodeLines(lines: readonly string[]): DecodedBatch {
       out.bad++;
       continue;
     }
+    const final = item.provisional !== true;
+    const seen = byRequest.get(item.usage.request_id);
+    if (seen?.final) continue;
+    byRequest.set(item.usage.request_id, { item, final });
+  }
+  for (const { item, final } of byRequest.values()) {
     out.usage.push(item.usage);
     if (item.charge) out.charges.push(item.charge);
+    if (item.charge && !final) out.interrupted.push(item.charge);
   }
   return out;
 }
