@@ -11,6 +11,7 @@ import { authenticateEarly, bodyPending } from './early-auth.js';
 import { boundReflection, clientErrorResponse, normaliseError, sendError } from './errors.js';
 import { checkJsonDepth } from './parse.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAdminStatsRoutes } from './routes/admin-stats.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -192,6 +193,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   registerResponsesRoutes(app, ctx, gw.responses.stored);
   registerApiRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerAdminStatsRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
   return { app, streams, draining, routes };

@@ -21,6 +21,9 @@ import type {
   ChangeRow,
   KeyRow,
   LedgerRow,
+  OpsStat,
+  OpsStatsFilter,
+  OrgSpend,
   OrgRow,
   Page,
   Store,
@@ -33,7 +36,7 @@ import type {
   UsageRow,
 } from './types.js';
 import { appendChange, changesAfter, lastChange, releaseLease, takeLease } from './changes.js';
-import { aggregateUsage, listLedger, listUsage, pruneUsage } from './usage-queries.js';
+import { aggregateUsage, listLedger, listUsage, operatorStats, pruneUsage, topOrgs } from './usage-queries.js';
 import { writeBatch } from './write-batch.js';
 
 type OrgPatch = Partial<Omit<OrgRow, 'id' | 'created_at'>>;
@@ -214,6 +217,14 @@ export class KyselyStore implements Store {
 
   async aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]> {
     return aggregateUsage(this.#live(), filter);
+  }
+
+  async operatorStats(filter: OpsStatsFilter): Promise<OpsStat[]> {
+    return operatorStats(this.#live(), filter);
+  }
+
+  async topOrgs(filter: { from: number; to: number; limit: number }): Promise<OrgSpend[]> {
+    return topOrgs(this.#live(), filter);
   }
 
   async pruneUsage(before: number): Promise<number> {

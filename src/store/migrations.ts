@@ -2,6 +2,7 @@
 // migration: add a new one, because databases in the field have already run the old ones.
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { DialectName, OpenedDatabase } from './dialect.js';
+import { LATENCY_BOUNDS_MS } from './schema.js';
 
 type AnyDb = Kysely<unknown>;
 
@@ -218,6 +219,41 @@ function changeFeed(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * The operator's roll-up: every org's traffic per hour, model and provider, with summed latency
+ * and a latency histogram, filled from the usage rows already written.
+ */
+function operatorRollup(): Migration {
+  return {
+    async up(db: AnyDb) {
+      let t = db.schema
+        .createTable('usage_rollup_ops_hour')
+        .addColumn('bucket', 'bigint', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('requests', 'bigint', (c) => c.notNull())
+        .addColumn('errors', 'bigint', (c) => c.notNull())
+        .addColumn('cache_hits', 'bigint', (c) => c.notNull())
+        .addColumn('prompt_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('completion_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('latency_ms_sum', 'bigint', (c) => c.notNull());
+      for (const b of LATENCY_BOUNDS_MS) t = t.addColumn(`latency_le_${b}`, 'bigint', (c) => c.notNull());
+      await t.addPrimaryKeyConstraint('usage_rollup_ops_hour_pk', ['bucket', 'model', 'provider']).execute();
+      const hist = LATENCY_BOUNDS_MS.map((b) => `sum(case when latency_ms <= ${b} then 1 else 0 end)`).join(', ');
+      await sql
+        .raw(
+          `insert into usage_rollup_ops_hour (bucket, model, provider, requests, errors, cache_hits, prompt_tokens, completion_tokens, cost_micros, latency_ms_sum, ${LATENCY_BOUNDS_MS.map((b) => `latency_le_${b}`).join(', ')})
+           select (created_at / 3600000) * 3600000, model, coalesce(provider, ''), count(*),
+             sum(case when status >= 400 then 1 else 0 end), sum(case when cached is not null then 1 else 0 end),
+             sum(prompt_tokens), sum(completion_tokens), sum(cost_micros), sum(latency_ms), ${hist}
+           from usage group by (created_at / 3600000) * 3600000, model, coalesce(provider, '')`,
+        )
+        .execute(db);
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -228,6 +264,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0004_change_feed': changeFeed(dialect),
         '0005_idempotency_records': idempotencyRecords(),
         '0006_key_spend_offset': keySpendOffset(),
+        '0010_operator_rollup': operatorRollup(),
       };
     },
   };

@@ -92,6 +92,28 @@ export interface RollupTable {
   cost_micros: number;
 }
 
+/** Latency thresholds (ms) of the operator roll-up's histogram; requests above the last are the rest. */
+export const LATENCY_BOUNDS_MS = [100, 500, 1000, 5000, 30000] as const;
+
+/** Every org's traffic per hour, model and provider ('' when none answered), for the operator. */
+export interface OpsRollupTable {
+  bucket: number;
+  model: string;
+  provider: string;
+  requests: number;
+  errors: number;
+  cache_hits: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  latency_ms_sum: number;
+  latency_le_100: number;
+  latency_le_500: number;
+  latency_le_1000: number;
+  latency_le_5000: number;
+  latency_le_30000: number;
+}
+
 export interface AlertSettingsTable {
   org_id: string;
   settings: string;
@@ -145,6 +167,7 @@ export interface Database {
   usage: UsageTable;
   usage_rollup_hour: RollupTable;
   usage_rollup_day: RollupTable;
+  usage_rollup_ops_hour: OpsRollupTable;
   alert_settings: AlertSettingsTable;
   stored_responses: StoredResponsesTable;
   idempotency_records: IdempotencyRecordsTable;

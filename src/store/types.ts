@@ -104,7 +104,8 @@ export interface Page<T> {
 }
 
 export interface UsageFilter {
-  org_id: string;
+  /** absent only for the operator's listing across every org */
+  org_id?: string;
   key_id?: string;
   model?: string;
   /** inclusive, epoch ms */
@@ -138,6 +139,38 @@ export interface UsageAggregate {
   cache_hits: number;
   prompt_tokens: number;
   completion_tokens: number;
+  cost_micros: number;
+}
+
+export interface OpsStatsFilter {
+  /** inclusive, epoch ms (the hour holding it is included whole) */
+  from: number;
+  /** exclusive, epoch ms */
+  to: number;
+  bucket: 'hour' | 'day';
+  /** split each bucket by model or by provider; both together are allowed */
+  by: ('model' | 'provider')[];
+}
+
+export interface OpsStat {
+  bucket: number;
+  model?: string;
+  provider?: string;
+  requests: number;
+  errors: number;
+  cache_hits: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  latency_ms_sum: number;
+  /** requests at or under each of LATENCY_BOUNDS_MS, in order */
+  latency_le: number[];
+}
+
+export interface OrgSpend {
+  org_id: string;
+  requests: number;
+  errors: number;
   cost_micros: number;
 }
 
@@ -223,6 +256,10 @@ export interface Store {
   listUsage(filter: UsageFilter): Promise<Page<UsageRow>>;
   /** served from the roll-up tables, never by scanning raw usage */
   aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]>;
+  /** every org's traffic per time bucket, optionally split by model and provider (operator) */
+  operatorStats(filter: OpsStatsFilter): Promise<OpsStat[]>;
+  /** orgs ranked by charges in [from, to), highest first */
+  topOrgs(filter: { from: number; to: number; limit: number }): Promise<OrgSpend[]>;
   /** delete raw usage rows older than the cutoff (roll-ups stay); returns rows deleted */
   pruneUsage(before: number): Promise<number>;
 

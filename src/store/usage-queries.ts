@@ -4,8 +4,8 @@ import type { Kysely } from 'kysely';
 import { clampLimit, decodeCursor, toPage } from './cursor.js';
 import { bucketStart, DAY_MS, HOUR_MS } from './write-batch.js';
 import { ledgerFromDb, usageFromDb } from './row-mappers.js';
-import type { Database } from './schema.js';
-import type { LedgerRow, Page, UsageAggregate, UsageAggregateFilter, UsageFilter, UsageRow } from './types.js';
+import { type Database, LATENCY_BOUNDS_MS } from './schema.js';
+import type { LedgerRow, OpsStat, OpsStatsFilter, OrgSpend, Page, UsageAggregate, UsageAggregateFilter, UsageFilter, UsageRow } from './types.js';
 
 export async function listLedger(
   db: Kysely<Database>,
@@ -26,7 +26,8 @@ export async function listLedger(
 
 export async function listUsage(db: Kysely<Database>, f: UsageFilter): Promise<Page<UsageRow>> {
   const limit = clampLimit(f.limit);
-  let q = db.selectFrom('usage').selectAll().where('org_id', '=', f.org_id);
+  let q = db.selectFrom('usage').selectAll();
+  if (f.org_id !== undefined) q = q.where('org_id', '=', f.org_id);
   if (f.key_id !== undefined) q = q.where('key_id', '=', f.key_id);
   if (f.model !== undefined) q = q.where('model', '=', f.model);
   if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
@@ -111,6 +112,92 @@ export async function aggregateUsage(db: Kysely<Database>, f: UsageAggregateFilt
   return out.sort(
     (a, b) => (a.bucket ?? 0) - (b.bucket ?? 0) || binary(a.model, b.model) || binary(a.key_id, b.key_id),
   );
+}
+
+const OPS_SUM_COLUMNS = [
+  'requests',
+  'errors',
+  'cache_hits',
+  'prompt_tokens',
+  'completion_tokens',
+  'cost_micros',
+  'latency_ms_sum',
+  ...LATENCY_BOUNDS_MS.map((b) => `latency_le_${b}` as const),
+] as const;
+
+/** Every org's traffic from the operator roll-up; day buckets are summed from the hours (UTC days). */
+export async function operatorStats(db: Kysely<Database>, f: OpsStatsFilter): Promise<OpsStat[]> {
+  const byModel = f.by.includes('model');
+  const byProvider = f.by.includes('provider');
+  const groups: ('bucket' | 'model' | 'provider')[] = ['bucket'];
+  if (byModel) groups.push('model');
+  if (byProvider) groups.push('provider');
+  const rows = await db
+    .selectFrom('usage_rollup_ops_hour')
+    .where('bucket', '>=', bucketStart(f.from, HOUR_MS))
+    .where('bucket', '<', f.to)
+    .select(groups)
+    .select((eb) => OPS_SUM_COLUMNS.map((c) => eb.fn.sum<number>(c).as(c)))
+    .groupBy(groups)
+    .execute();
+  const size = f.bucket === 'day' ? DAY_MS : HOUR_MS;
+  const out = new Map<string, OpsStat>();
+  for (const r of rows as Record<string, unknown>[]) {
+    const bucket = bucketStart(Number(r.bucket), size);
+    const model = byModel ? String(r.model) : undefined;
+    const provider = byProvider ? String(r.provider) : undefined;
+    const id = `${bucket}\u0000${model ?? ''}\u0000${provider ?? ''}`;
+    let s = out.get(id);
+    if (!s) {
+      s = {
+        bucket,
+        ...(model !== undefined ? { model } : {}),
+        ...(provider !== undefined ? { provider } : {}),
+        requests: 0,
+        errors: 0,
+        cache_hits: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost_micros: 0,
+        latency_ms_sum: 0,
+        latency_le: LATENCY_BOUNDS_MS.map(() => 0),
+      };
+      out.set(id, s);
+    }
+    s.requests += Number(r.requests);
+    s.errors += Number(r.errors);
+    s.cache_hits += Number(r.cache_hits);
+    s.prompt_tokens += Number(r.prompt_tokens);
+    s.completion_tokens += Number(r.completion_tokens);
+    s.cost_micros += Number(r.cost_micros);
+    s.latency_ms_sum += Number(r.latency_ms_sum);
+    LATENCY_BOUNDS_MS.forEach((b, i) => {
+      (s as OpsStat).latency_le[i] += Number(r[`latency_le_${b}`]);
+    });
+  }
+  return [...out.values()].sort(
+    (a, b) => a.bucket - b.bucket || binary(a.model, b.model) || binary(a.provider, b.provider),
+  );
+}
+
+/** Orgs by charges over [from, to) from the hourly roll-up, highest first. */
+export async function topOrgs(db: Kysely<Database>, f: { from: number; to: number; limit: number }): Promise<OrgSpend[]> {
+  const rows = await db
+    .selectFrom('usage_rollup_hour')
+    .where('bucket', '>=', bucketStart(f.from, HOUR_MS))
+    .where('bucket', '<', f.to)
+    .select('org_id')
+    .select((eb) => [
+      eb.fn.sum<number>('requests').as('requests'),
+      eb.fn.sum<number>('errors').as('errors'),
+      eb.fn.sum<number>('cost_micros').as('cost_micros'),
+    ])
+    .groupBy('org_id')
+    .execute();
+  return rows
+    .map((r) => ({ org_id: r.org_id, requests: Number(r.requests), errors: Number(r.errors), cost_micros: Number(r.cost_micros) }))
+    .sort((a, b) => b.cost_micros - a.cost_micros || b.requests - a.requests || binary(a.org_id, b.org_id))
+    .slice(0, clampLimit(f.limit));
 }
 
 export async function pruneUsage(db: Kysely<Database>, before: number): Promise<number> {

@@ -4,7 +4,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import { insertLedger, insertUsage, LEDGER_COLUMN_COUNT, USAGE_COLUMN_COUNT } from './bulk-insert.js';
 import type { DialectName } from './dialect.js';
 import { ledgerToDb, usageToDb } from './row-mappers.js';
-import type { Database, RollupTable, RollupTableName } from './schema.js';
+import { type Database, LATENCY_BOUNDS_MS, type OpsRollupTable, type RollupTable, type RollupTableName } from './schema.js';
 import type { LedgerRow, UsageRow, WrittenBatch } from './types.js';
 
 export const HOUR_MS = 3_600_000;
@@ -80,6 +80,64 @@ async function upsertRollups(trx: Transaction<Database>, table: RollupTableName,
   }
 }
 
+function addToOpsRollup(map: Map<string, OpsRollupTable>, u: UsageRow): void {
+  const bucket = bucketStart(u.created_at, HOUR_MS);
+  const provider = u.provider ?? '';
+  const id = `${bucket}\u0000${u.model}\u0000${provider}`;
+  let r = map.get(id);
+  if (!r) {
+    r = {
+      bucket,
+      model: u.model,
+      provider,
+      requests: 0,
+      errors: 0,
+      cache_hits: 0,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      cost_micros: 0,
+      latency_ms_sum: 0,
+      latency_le_100: 0,
+      latency_le_500: 0,
+      latency_le_1000: 0,
+      latency_le_5000: 0,
+      latency_le_30000: 0,
+    };
+    map.set(id, r);
+  }
+  r.requests += 1;
+  if (u.status >= 400) r.errors += 1;
+  if (u.cached !== null) r.cache_hits += 1;
+  r.prompt_tokens += u.prompt_tokens;
+  r.completion_tokens += u.completion_tokens;
+  r.cost_micros += u.cost_micros;
+  r.latency_ms_sum += u.latency_ms;
+  for (const b of LATENCY_BOUNDS_MS) if (u.latency_ms <= b) r[`latency_le_${b}`] += 1;
+}
+
+const OPS_SUMS = [
+  ...ROLLUP_SUMS,
+  'latency_ms_sum',
+  ...LATENCY_BOUNDS_MS.map((b) => `latency_le_${b}` as const),
+] as const;
+
+async function upsertOpsRollup(trx: Transaction<Database>, map: Map<string, OpsRollupTable>): Promise<void> {
+  const rows = [...map.values()].sort((a, b) => a.bucket - b.bucket || byString(a.model, b.model) || byString(a.provider, b.provider));
+  for (const chunk of chunks(rows, 15)) {
+    await trx
+      .insertInto('usage_rollup_ops_hour')
+      .values(chunk)
+      .onConflict((oc) =>
+        oc.columns(['bucket', 'model', 'provider']).doUpdateSet(() => {
+          const set: Record<string, unknown> = {};
+          for (const col of OPS_SUMS) set[col] = sql`${sql.ref(`usage_rollup_ops_hour.${col}`)} + excluded.${sql.ref(col)}`;
+          return set as Partial<Record<(typeof OPS_SUMS)[number], number>>;
+        }),
+      )
+      .execute();
+  }
+}
+
 export interface Batch {
   usage: UsageRow[];
   charges: LedgerRow[];
@@ -130,12 +188,15 @@ export async function writeBatch(db: Kysely<Database>, dialect: DialectName, bat
     if (inserted.length === 0) return written;
     const hours = new Map<string, RollupTable>();
     const days = new Map<string, RollupTable>();
+    const ops = new Map<string, OpsRollupTable>();
     for (const u of inserted) {
       addToRollup(hours, u, bucketStart(u.created_at, HOUR_MS));
       addToRollup(days, u, bucketStart(u.created_at, DAY_MS));
+      addToOpsRollup(ops, u);
     }
     await upsertRollups(trx, 'usage_rollup_hour', sortedRollups(hours));
     await upsertRollups(trx, 'usage_rollup_day', sortedRollups(days));
+    await upsertOpsRollup(trx, ops);
     return written;
   });
 }

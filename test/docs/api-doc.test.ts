@@ -125,6 +125,11 @@ beforeAll(async () => {
   const models = (await json(await api('/admin/models', ADMIN_TOKEN))).data as Array<Record<string, unknown>>;
   record('admin-model', ...models);
   record('admin-channel', ...models.flatMap((m) => m.channels as unknown[]));
+  const adminUsage = (await json(await api('/admin/usage', ADMIN_TOKEN))).data as Array<Record<string, unknown>>;
+  record('admin-usage', ...adminUsage.map((u) => ({ org_id: u.org_id, org_name: u.org_name })));
+  record('usage', ...adminUsage.map(({ org_id: _o, org_name: _n, ...u }) => u));
+  record('admin-stat', ...((await json(await api('/admin/stats?by=model,provider', ADMIN_TOKEN))).data as unknown[]));
+  record('admin-org-spend', ...((await json(await api('/admin/stats/orgs', ADMIN_TOKEN))).data as unknown[]));
 });
 
 afterAll(async () => {
@@ -146,7 +151,7 @@ describe('docs/api.md documents every route', () => {
 });
 
 describe('docs/api.md documents the fields of every answer object', () => {
-  for (const name of ['org', 'key', 'balance', 'model', 'usage', 'usage-group', 'ledger', 'admin-model', 'admin-channel']) {
+  for (const name of ['org', 'key', 'balance', 'model', 'usage', 'usage-group', 'ledger', 'admin-model', 'admin-channel', 'admin-usage', 'admin-stat', 'admin-org-spend']) {
     it(`lists exactly the fields of the ${name} object`, () => {
       const documented = markedTable('fields', name);
       const samples = answers.get(name) ?? [];
