@@ -90,4 +90,6 @@ export interface CanonicalExtensions {
   top_k?: number;
   /** The inbound surface's id ('chat', 'messages', 'responses', 'completions'). */
   surface?: string;
+  /** Completions: the prompt as sent and the fields only a native /completions upstream honours (kept for the cache key). */
+  completion?: unknown;
 }

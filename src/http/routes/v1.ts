@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InboundMeta } from '../../core/context.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
+import { completionsSurface } from '../../surfaces/completions/index.js';
 import { countMessagesTokens, countTokensAnswer, messagesCountTokensSurface, messagesSurface } from '../../surfaces/messages/index.js';
 import type { Surface } from '../../surfaces/types.js';
 import { type RouteContext, authHeaders } from '../app.js';
@@ -66,6 +67,7 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
 export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { gw } = ctx;
   registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface);
+  registerSurfaceRoute(app, ctx, '/v1/completions', completionsSurface);
   registerSurfaceRoute(app, ctx, '/v1/responses', gw.responses);
   registerSurfaceRoute(app, ctx, '/v1/messages', messagesSurface);
   // The engine authenticates, validates and resolves the model; the count is of the Messages body itself.

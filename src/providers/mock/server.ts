@@ -2,7 +2,7 @@
 // in-process transport (provider type `mock`) and the standalone `tollgate mock-upstream`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MockFaults } from '../../config/schema.js';
-import { countTextTokens } from '../../core/tokens.js';
+import { countTextTokens, tokenizer } from '../../core/tokens.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
 import { planFaults } from './faults.js';
 import { fnv1a, type MockOutput, MockRequestError, mockCompletion, mockEmbedding, streamPieces } from './model.js';
@@ -76,6 +76,8 @@ function hangUntilAborted(signal: AbortSignal): Promise<never> {
 
 export const MOCK_MODELS = ['mock-chat', 'mock-chat-large', 'mock-embedding'];
 
+const MOCK_POST_ROUTES = new Set(['/chat/completions', '/completions', '/embeddings']);
+
 export async function handleMockRequest(req: MockRequest, settings: MockSettings, signal: AbortSignal): Promise<MockReply> {
   if (settings.apiKey && header(req.headers, 'authorization') !== `Bearer ${settings.apiKey}`) {
     return errorReply(401, 'Incorrect API key provided to the mock upstream.', 'invalid_request_error');
@@ -84,7 +86,7 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   if (req.method === 'GET' && path === '/models') {
     return json(200, { object: 'list', data: MOCK_MODELS.map((id) => ({ id, object: 'model', created: 0, owned_by: 'tollgate-mock' })) });
   }
-  if (req.method !== 'POST' || (path !== '/chat/completions' && path !== '/embeddings')) {
+  if (req.method !== 'POST' || !MOCK_POST_ROUTES.has(path)) {
     return errorReply(404, `The mock upstream has no route ${req.method} ${req.path}.`, 'invalid_request_error');
   }
   const plan = planFaults(settings.faults, header(req.headers, 'x-mock-fault'));
@@ -103,6 +105,11 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   if (path === '/embeddings') {
     if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data": [' };
     return embeddings(body as unknown as EmbeddingsRequest);
+  }
+  const wordsOpt = Number(header(req.headers, 'x-mock-words'));
+  if (path === '/completions') {
+    const words = Number.isInteger(wordsOpt) && wordsOpt > 0 ? Math.min(wordsOpt, 100000) : undefined;
+    return textCompletions(body, req.body, { words, plan, tps: plan.tokensPerSecond ?? settings.tokensPerSecond, signal });
   }
   const chat = body as unknown as ChatRequest;
   if (!Array.isArray(chat.messages)) return errorReply(400, '"messages" must be an array.', 'invalid_request_error');
@@ -198,15 +205,70 @@ async function* streamBody(a: StreamArgs): AsyncGenerator<Uint8Array> {
     frames.push(enc.encode(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: a.usage })}\n\n`));
   }
   frames.push(enc.encode('data: [DONE]\n\n'));
-  const delayMs = a.tps > 0 ? 1000 / a.tps : 0;
+  yield* emitFrames(frames, a.plan, a.tps, a.signal);
+}
+
+/** Writes prepared frames at the configured token rate, with the planned faults (reset, hang, malformed). */
+async function* emitFrames(frames: Uint8Array[], plan: ReturnType<typeof planFaults>, tps: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const delayMs = tps > 0 ? 1000 / tps : 0;
   for (let i = 0; i < frames.length; i++) {
-    if (a.plan.resetAfter !== undefined && i >= a.plan.resetAfter) throw new MockResetError();
-    if (a.plan.hangAfter !== undefined && i >= a.plan.hangAfter) await hangUntilAborted(a.signal);
-    if (a.plan.malformed && i === 2) {
+    if (plan.resetAfter !== undefined && i >= plan.resetAfter) throw new MockResetError();
+    if (plan.hangAfter !== undefined && i >= plan.hangAfter) await hangUntilAborted(signal);
+    if (plan.malformed && i === 2) {
       yield enc.encode('data: {"id": "broken", "choices": [\n\n');
       return;
     }
-    if (i > 0 && delayMs > 0) await waitFor(delayMs, a.signal);
+    if (i > 0 && delayMs > 0) await waitFor(delayMs, signal);
     yield frames[i];
   }
+}
+
+/** The prompts of a legacy completions request as text (token ids are decoded). */
+function promptTexts(prompt: unknown): string[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (!Array.isArray(prompt) || prompt.length === 0) return [];
+  if (prompt.every((x) => typeof x === 'number')) return [tokenizer().decode(prompt as number[])];
+  return prompt.map((x) => (typeof x === 'string' ? x : Array.isArray(x) ? tokenizer().decode(x as number[]) : String(x)));
+}
+
+/**
+ * POST /completions: each prompt answered by the mock model's text rules (a `suffix` changes
+ * the seed, `echo` puts the prompt in front), `n` choices per prompt, usage counted on the
+ * prompt and suffix text alone.
+ */
+function textCompletions(body: Record<string, unknown>, raw: string, o: { words: number | undefined; plan: ReturnType<typeof planFaults>; tps: number; signal: AbortSignal }): MockReply {
+  const prompts = promptTexts(body.prompt);
+  if (prompts.length === 0) return errorReply(400, '"prompt" must be a string or an array of strings or token ids.', 'invalid_request_error');
+  const suffix = typeof body.suffix === 'string' ? body.suffix : undefined;
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 1 ? Math.min(body.n, 128) : 1;
+  const choices: Array<{ text: string; index: number; logprobs: null; finish_reason: string }> = [];
+  let promptTokens = suffix ? countTextTokens(suffix) * prompts.length : 0;
+  let completionTokens = 0;
+  prompts.forEach((p, pi) => {
+    promptTokens += countTextTokens(p);
+    const messages: ChatRequest['messages'] = suffix === undefined ? [{ role: 'user', content: p }] : [{ role: 'system', content: `suffix:${suffix}` }, { role: 'user', content: p }];
+    const chat = { model: 'mock', messages, n, max_tokens: body.max_tokens, stop: body.stop } as ChatRequest;
+    const out = mockCompletion(chat, { words: o.words });
+    completionTokens += out.completionTokens;
+    out.choices.forEach((c, ci) => {
+      choices.push({ text: (body.echo === true ? p : '') + (c.text ?? ''), index: pi * n + ci, logprobs: null, finish_reason: c.finishReason === 'length' ? 'length' : 'stop' });
+    });
+  });
+  const id = `cmpl-mock${fnv1a(raw).toString(36)}`;
+  const created = Math.floor(Date.now() / 1000);
+  const model = typeof body.model === 'string' ? body.model : 'mock-chat';
+  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  if (body.stream !== true) {
+    if (o.plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id": "broken", "choices": [' };
+    return json(200, { id, object: 'text_completion', created, model, choices, usage });
+  }
+  const frame = (payload: Record<string, unknown>) => enc.encode(`data: ${JSON.stringify({ id, object: 'text_completion', created, model, ...payload })}\n\n`);
+  const frames: Uint8Array[] = [];
+  for (const c of choices) {
+    for (const piece of streamPieces(c.text)) frames.push(frame({ choices: [{ text: piece, index: c.index, logprobs: null, finish_reason: null }] }));
+    frames.push(frame({ choices: [{ text: '', index: c.index, logprobs: null, finish_reason: c.finish_reason }] }));
+  }
+  if ((body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true) frames.push(frame({ choices: [], usage }));
+  frames.push(enc.encode('data: [DONE]\n\n'));
+  return { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, body: emitFrames(frames, o.plan, o.tps, o.signal) };
 }

@@ -6,18 +6,22 @@ import type { AdapterContext, AdapterFactory, ProviderAdapter } from '../types.j
 import { mapOpenAIError } from './errors.js';
 import { toOpenAIChatBody, toOpenAIEmbeddingsBody } from './request.js';
 import { fromOpenAIChatBody, fromOpenAIEmbeddingsBody } from './response.js';
+import { createCompletionsNative } from './completions-native.js';
 import { createResponsesNative } from './responses-native.js';
 import { createOpenAIStreamTranslator } from './stream.js';
 
 export interface OpenAICompatibleVendor {
   type: string;
   defaultBaseUrl: string;
-  /** URL for an operation on a model ('chat/completions', 'embeddings', 'models'). */
-  url(base: string, operation: 'chat/completions' | 'embeddings' | 'models', upstreamModel: string | undefined, provider: ProviderConfig): string;
+  /** URL for an operation on a model ('chat/completions', 'completions', 'embeddings', 'models' …). */
+  url(base: string, operation: OpenAIOperation, upstreamModel: string | undefined, provider: ProviderConfig): string;
   authHeaders(provider: ProviderConfig): Record<string, string>;
   /** Where this vendor serves the Responses API, when it can (see `responses` in the provider config). */
   responsesUrl?(base: string, provider: ProviderConfig): string | undefined;
 }
+
+/** The OpenAI API operations Tollgate calls upstream. */
+export type OpenAIOperation = 'chat/completions' | 'completions' | 'embeddings' | 'models';
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
@@ -42,6 +46,8 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
           streamTranslator: createOpenAIStreamTranslator,
         },
         ...(responsesUrl !== undefined ? { responses: createResponsesNative(responsesUrl, headers) } : {}),
+        // Legacy text completions (with fill-in-the-middle `suffix`) go to the provider's own /completions.
+        completions: createCompletionsNative((ctx) => vendor.url(base, 'completions', ctx.upstreamModel, provider), headers),
       },
       chatResponse: fromOpenAIChatBody,
       streamTranslator: createOpenAIStreamTranslator,
