@@ -39,5 +39,5 @@ export async function runLoad({ url, key, body, connections, durationMs, stream 
     const s = [...arr].sort((a, b) => a - b);
     return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
   };
-  return { rps: latencies.length / elapsed, ok: latencies.length, errors, p50: pct(latencies, 50), p99: pct(latencies, 99), ttfb50: pct(firstBytes, 50) };
+  return { rps: latencies.length / elapsed, ok: latencies.length, errors, p50: pct(latencies, 50), p90: pct(latencies, 90), p99: pct(latencies, 99), ttfb50: pct(firstBytes, 50) };
 }
