@@ -14,6 +14,8 @@ import {
   readLedgerEntry,
   readOrg,
   readOrgModel,
+  readOrgSpend,
+  readTraffic,
   readUsageRecord,
 } from './normalize';
 import { currentCredential } from './session';
@@ -27,7 +29,9 @@ import type {
   LedgerEntry,
   Org,
   OrgModel,
+  OrgSpend,
   Page,
+  Traffic,
   UsageAggregate,
   UsageRecord,
 } from './types';
@@ -244,4 +248,20 @@ export async function creditOrg(id: string, grant: { amount_usd: number; note?: 
 
 export async function listAdminModels(signal?: AbortSignal): Promise<AdminModel[]> {
   return listOf(await call('GET', '/admin/models', { signal })).map(readAdminModel);
+}
+
+export interface AdminUsageFilters extends UsageFilters {
+  org_id?: string;
+}
+
+export async function listAdminUsage(filters: AdminUsageFilters, cursor: string | undefined, signal?: AbortSignal): Promise<Page<UsageRecord>> {
+  return pageOf(await call('GET', '/admin/usage', { query: { ...filters, cursor }, signal }), readUsageRecord);
+}
+
+export async function getTraffic(query: { from: string; bucket: 'hour' | 'day'; by?: 'model' | 'provider' }, signal?: AbortSignal): Promise<Traffic> {
+  return readTraffic(await call('GET', '/admin/stats', { query, signal }));
+}
+
+export async function listTopOrgs(from: string, limit: number, signal?: AbortSignal): Promise<OrgSpend[]> {
+  return listOf(await call('GET', '/admin/stats/orgs', { query: { from, limit: String(limit) }, signal })).map(readOrgSpend);
 }

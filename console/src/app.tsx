@@ -8,7 +8,8 @@ import { LoginPage } from './pages/login';
 import { ModelsPage } from './pages/models';
 import { OrgsPage } from './pages/orgs';
 import { OverviewPage } from './pages/overview';
-import { UsagePage } from './pages/usage';
+import { TrafficPage } from './pages/traffic';
+import { AdminUsagePage, UsagePage } from './pages/usage';
 import { href, navigate, useRoute } from './router';
 import { type Session, clearSession, loadSession, saveSession } from './session';
 import { SessionContext } from './session-context';
@@ -31,6 +32,8 @@ const ORG_PAGES: PageDef[] = [
 
 const OPERATOR_PAGES: PageDef[] = [
   { path: '/orgs', label: 'Organisations', id: 'orgs', component: OrgsPage },
+  { path: '/traffic', label: 'Traffic', id: 'traffic', component: TrafficPage },
+  { path: '/usage', label: 'Usage', id: 'admin-usage', component: AdminUsagePage },
   { path: '/models', label: 'Models & channels', id: 'admin-models', component: AdminModelsPage },
 ];
 

@@ -15,7 +15,10 @@ import type {
   ModelPricing,
   Org,
   OrgModel,
+  OrgSpend,
   Page,
+  Traffic,
+  TrafficPoint,
   UsageAggregate,
   UsageRecord,
 } from './types';
@@ -150,6 +153,8 @@ export function readUsageRecord(raw: unknown): UsageRecord {
   else if (typeof cachedRaw === 'string' && cachedRaw && cachedRaw !== 'MISS' && cachedRaw !== 'BYPASS') cached = cachedRaw;
   return {
     request_id: str(o, 'request_id', 'id') ?? '',
+    org_id: str(o, 'org_id'),
+    org_name: str(o, 'org_name'),
     key_id: str(o, 'key_id') ?? '',
     model: str(o, 'model') ?? '',
     requested_model: str(o, 'requested_model'),
@@ -180,6 +185,39 @@ export function readAggregate(raw: unknown): UsageAggregate {
     prompt_tokens: num(o, 'prompt_tokens') ?? 0,
     completion_tokens: num(o, 'completion_tokens') ?? 0,
     cost_usd: usd(o, 'cost') ?? 0,
+  };
+}
+
+export function readTrafficPoint(raw: unknown): TrafficPoint {
+  const o = asObject(raw);
+  return {
+    bucket: toDate(pick(o, ['bucket'])),
+    model: str(o, 'model'),
+    provider: str(o, 'provider'),
+    requests: num(o, 'requests') ?? 0,
+    errors: num(o, 'errors') ?? 0,
+    cache_hits: num(o, 'cache_hits') ?? 0,
+    prompt_tokens: num(o, 'prompt_tokens') ?? 0,
+    completion_tokens: num(o, 'completion_tokens') ?? 0,
+    revenue_usd: usd(o, 'revenue') ?? 0,
+    avg_latency_ms: num(o, 'avg_latency_ms') ?? 0,
+    p95_latency_le_ms: num(o, 'p95_latency_le_ms'),
+  };
+}
+
+export function readTraffic(raw: unknown): Traffic {
+  const o = asObject(raw);
+  return { bucket: o.bucket === 'day' ? 'day' : 'hour', totals: readTrafficPoint(o.totals), data: listOf(raw).map(readTrafficPoint) };
+}
+
+export function readOrgSpend(raw: unknown): OrgSpend {
+  const o = asObject(raw);
+  return {
+    org_id: str(o, 'org_id') ?? '',
+    name: str(o, 'name'),
+    requests: num(o, 'requests') ?? 0,
+    errors: num(o, 'errors') ?? 0,
+    revenue_usd: usd(o, 'revenue') ?? 0,
   };
 }
 

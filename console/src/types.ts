@@ -35,6 +35,9 @@ export interface CreatedKey {
 
 export interface UsageRecord {
   request_id: string;
+  /** set on the operator's listing across orgs */
+  org_id: string | null;
+  org_name: string | null;
   key_id: string;
   model: string;
   requested_model: string | null;
@@ -139,4 +142,33 @@ export interface AdminModel {
   context_length: number | null;
   pricing: ModelPricing;
   channels: ChannelState[];
+}
+
+/** One point of the operator's traffic series (GET /admin/stats). */
+export interface TrafficPoint {
+  bucket: Date | null;
+  model: string | null;
+  provider: string | null;
+  requests: number;
+  errors: number;
+  cache_hits: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  revenue_usd: number;
+  avg_latency_ms: number;
+  p95_latency_le_ms: number | null;
+}
+
+export interface Traffic {
+  bucket: 'hour' | 'day';
+  totals: TrafficPoint;
+  data: TrafficPoint[];
+}
+
+export interface OrgSpend {
+  org_id: string;
+  name: string | null;
+  requests: number;
+  errors: number;
+  revenue_usd: number;
 }

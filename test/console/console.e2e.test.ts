@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceMissing } from '../helpers/services.js';
+import { formatUsd } from '../../console/src/format.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,6 +46,8 @@ function configYaml(port: number, dir: string): string {
     // Interpolated by Tollgate from the environment, as a real deployment would do it.
     `  admin_token: "$\{TOLLGATE_ADMIN_TOKEN}"`,
     '  log_level: warn',
+    // The console's tests are not about load shedding: a loaded machine must not turn into 503s.
+    '  max_event_loop_lag_ms: 600000',
     'storage:',
     `  url: "sqlite://${dir}/t.db"`,
     'providers:',
@@ -463,9 +466,49 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await page.getByTestId('login-form').waitFor();
   });
 
+  it("shows the operator every org's traffic, revenue and usage, equal to what the orgs were charged", async () => {
+    const adminGet = async (path: string) => (await (await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${adminToken}` } })).json()) as { data: Array<Record<string, unknown>>; totals?: Record<string, number> };
+    const stats = await adminGet('/admin/stats?by=model');
+    const usage = await adminGet('/admin/usage?limit=1000');
+    const charged = usage.data.reduce((s, u) => s + (u.cost_usd as number), 0);
+    expect(stats.totals?.requests).toBe(usage.data.length);
+    await login(page, base, adminToken);
+    await page.getByTestId('nav-traffic').click();
+    await page.getByTestId('page-traffic').waitFor();
+    await expect.poll(() => text(page.getByTestId('stat-traffic-requests-value'))).toBe(String(usage.data.length));
+    expect(await text(page.getByTestId('stat-traffic-revenue-value'))).toBe(formatUsd(charged));
+    // Per model: the rows add up to the usage records of that model.
+    const models = new Set(usage.data.map((u) => u.model as string));
+    await expect.poll(() => page.getByTestId('traffic-group-row').count()).toBe(models.size);
+    for (const m of models) {
+      const row = page.locator(`[data-testid=traffic-group-row][data-name="${m}"]`);
+      expect(await text(row.getByTestId('group-requests'))).toBe(String(usage.data.filter((u) => u.model === m).length));
+    }
+    // The org that spent shows first among the top organisations, with its spend.
+    const orgs = await adminGet('/admin/stats/orgs');
+    expect(orgs.data.length).toBeGreaterThan(0);
+    const first = page.getByTestId('top-org-row').first();
+    expect(await first.getAttribute('data-org-id')).toBe(orgs.data[0]!.org_id);
+    expect(await text(first.getByTestId('top-org-spend'))).toBe(formatUsd(orgs.data[0]!.revenue_usd as number));
+    // Split by provider.
+    await page.getByTestId('traffic-split').selectOption('provider');
+    await page.locator('[data-testid=traffic-group-row][data-name=mock]').waitFor();
+    // The usage log across orgs, filtered to one organisation.
+    await page.getByTestId('nav-admin-usage').click();
+    await page.getByTestId('page-admin-usage').waitFor();
+    await expect.poll(() => page.getByTestId('usage-row').count()).toBe(Math.min(usage.data.length, 100));
+    const orgId = orgs.data[0]!.org_id as string;
+    await page.getByTestId('filter-org').selectOption(orgId);
+    await page.getByTestId('filter-apply').click();
+    const mine = usage.data.filter((u) => u.org_id === orgId);
+    await expect.poll(() => page.getByTestId('usage-row').count()).toBe(Math.min(mine.length, 100));
+    expect(await text(page.getByTestId('usage-owner').first())).toBe(orgs.data[0]!.name);
+    await logout(page);
+  });
+
   it('renders every page at 1280 px and 390 px (screenshots in docs/screenshots)', async () => {
     const orgPages = ['overview', 'keys', 'usage', 'billing', 'alerts', 'models'];
-    const hashes: Record<string, string> = { overview: 'overview', keys: 'keys', usage: 'usage', billing: 'billing', alerts: 'alerts', models: 'models', orgs: 'orgs', 'admin-models': 'models' };
+    const hashes: Record<string, string> = { overview: 'overview', keys: 'keys', usage: 'usage', billing: 'billing', alerts: 'alerts', models: 'models', orgs: 'orgs', traffic: 'traffic', 'admin-usage': 'usage', 'admin-models': 'models' };
     for (const width of WIDTHS) {
       for (const role of ['org', 'operator'] as const) {
         const ctx = await browser.newContext({ viewport: { width, height: 900 } });
@@ -474,7 +517,7 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
         await p.getByTestId('login-form').waitFor();
         if (role === 'org') await p.screenshot({ path: join(SHOTS, `login-${width}.png`), fullPage: true });
         await login(p, base, role === 'org' ? managementKey : adminToken);
-        const pages = role === 'org' ? orgPages : ['orgs', 'admin-models'];
+        const pages = role === 'org' ? orgPages : ['orgs', 'traffic', 'admin-usage', 'admin-models'];
         await p.getByTestId(`page-${pages[0]}`).waitFor();
         for (const name of pages) {
           await p.goto(`${base}/console/#/${hashes[name]}`);

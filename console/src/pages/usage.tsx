@@ -1,13 +1,13 @@
-// The per-request log: filter by key, model and time, page with the server's cursor, and
-// open any request to see what it cost and how it was served.
+// The per-request log: filter by key (or, for the operator, by organisation), model and time,
+// page with the server's cursor, and open any request to see what it cost and how it was served.
 import { type FormEvent, useState } from 'react';
-import { type UsageFilters, listKeys, listUsage } from '../api';
+import { type AdminUsageFilters, listAdminUsage, listKeys, listOrgs, listUsage } from '../api';
 import { Dialog } from '../components/dialog';
 import { SelectField, TextField } from '../components/fields';
 import { PageHeader, Pager } from '../components/page-header';
 import { Empty, ErrorState, Loading } from '../components/states';
 import { formatDateTime, formatMs, formatNumber, formatUsd, localInputToIso } from '../format';
-import type { ApiKey, UsageRecord } from '../types';
+import type { ApiKey, Org, UsageRecord } from '../types';
 import { useResource } from '../use-resource';
 
 function statusClass(status: number): string {
@@ -26,6 +26,7 @@ function UsageDetail({ record, keys, onClose }: { record: UsageRecord; keys: Api
   const rows: [string, string][] = [
     ['Request id', r.request_id],
     ['Time', formatDateTime(r.created_at)],
+    ...(r.org_id !== null ? [['Organisation', r.org_name ?? r.org_id] as [string, string]] : []),
     ['Key', keyLabel(keys, r.key_id)],
     ['Model', r.model],
     ['Requested model', r.requested_model ?? r.model],
@@ -57,25 +58,36 @@ function UsageDetail({ record, keys, onClose }: { record: UsageRecord; keys: Api
 }
 
 interface FilterForm {
+  org_id: string;
   key_id: string;
   model: string;
   from: string;
   to: string;
 }
 
-const EMPTY_FORM: FilterForm = { key_id: '', model: '', from: '', to: '' };
+const EMPTY_FORM: FilterForm = { org_id: '', key_id: '', model: '', from: '', to: '' };
 
-export function UsagePage() {
+/** The operator's usage log: every organisation's requests, with an organisation filter. */
+export function AdminUsagePage() {
+  return <UsagePage scope="operator" />;
+}
+
+export function UsagePage({ scope = 'org' }: { scope?: 'org' | 'operator' }) {
+  const operator = scope === 'operator';
   const [form, setForm] = useState<FilterForm>(EMPTY_FORM);
   const [formError, setFormError] = useState<string | null>(null);
-  const [filters, setFilters] = useState<UsageFilters>({});
+  const [filters, setFilters] = useState<AdminUsageFilters>({});
   // Cursors of the pages seen so far: going back reuses them instead of asking for offsets.
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [selected, setSelected] = useState<UsageRecord | null>(null);
   const cursor = cursors[cursors.length - 1];
 
-  const keys = useResource((signal) => listKeys(signal).catch(() => [] as ApiKey[]), 'keys');
-  const page = useResource((signal) => listUsage(filters, cursor, signal), JSON.stringify([filters, cursor]));
+  const keys = useResource((signal) => (operator ? Promise.resolve([] as ApiKey[]) : listKeys(signal).catch(() => [] as ApiKey[])), `keys-${scope}`);
+  const orgs = useResource((signal) => (operator ? listOrgs(signal).catch(() => [] as Org[]) : Promise.resolve([] as Org[])), `orgs-${scope}`);
+  const page = useResource(
+    (signal) => (operator ? listAdminUsage(filters, cursor, signal) : listUsage(filters, cursor, signal)),
+    JSON.stringify([scope, filters, cursor]),
+  );
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
@@ -86,7 +98,7 @@ export function UsagePage() {
       return;
     }
     setFormError(null);
-    setFilters({ key_id: form.key_id || undefined, model: form.model.trim() || undefined, from, to });
+    setFilters({ org_id: form.org_id || undefined, key_id: form.key_id || undefined, model: form.model.trim() || undefined, from, to });
     setCursors([undefined]);
   };
 
@@ -102,11 +114,11 @@ export function UsagePage() {
   const filtered = Object.values(filters).some(Boolean);
 
   return (
-    <section data-testid="page-usage">
+    <section data-testid={operator ? 'page-admin-usage' : 'page-usage'}>
       <PageHeader
         title="Usage log"
         testId="usage-header"
-        description="Every request, newest first. Open one to see its tokens, cost and routing."
+        description={operator ? 'Every organisation’s requests, newest first. Open one to see its tokens, cost and routing.' : 'Every request, newest first. Open one to see its tokens, cost and routing.'}
         actions={
           <button className="btn" onClick={page.reload} data-testid="usage-refresh">
             Refresh
@@ -114,13 +126,23 @@ export function UsagePage() {
         }
       />
       <form className="card filters" onSubmit={apply} noValidate data-testid="usage-filters">
-        <SelectField
-          label="Key"
-          value={form.key_id}
-          onChange={(key_id) => setForm({ ...form, key_id })}
-          testId="filter-key"
-          options={[{ value: '', label: 'All keys' }, ...(keys.data ?? []).map((k) => ({ value: k.id, label: `${k.name ?? 'Unnamed'} (${k.prefix})` }))]}
-        />
+        {operator ? (
+          <SelectField
+            label="Organisation"
+            value={form.org_id}
+            onChange={(org_id) => setForm({ ...form, org_id })}
+            testId="filter-org"
+            options={[{ value: '', label: 'All organisations' }, ...(orgs.data ?? []).map((o) => ({ value: o.id, label: o.name }))]}
+          />
+        ) : (
+          <SelectField
+            label="Key"
+            value={form.key_id}
+            onChange={(key_id) => setForm({ ...form, key_id })}
+            testId="filter-key"
+            options={[{ value: '', label: 'All keys' }, ...(keys.data ?? []).map((k) => ({ value: k.id, label: `${k.name ?? 'Unnamed'} (${k.prefix})` }))]}
+          />
+        )}
         <TextField label="Model" value={form.model} onChange={(model) => setForm({ ...form, model })} testId="filter-model" list="usage-models" placeholder="any model" mono />
         <datalist id="usage-models">
           {models.map((m) => (
@@ -143,7 +165,11 @@ export function UsagePage() {
       {!page.data && !page.error && <Loading label="Loading requests…" />}
       {page.data && records.length === 0 && (
         <Empty title={filtered ? 'No requests match these filters' : 'No requests yet'}>
-          {filtered ? 'Widen the time range or clear the filters.' : 'Requests made with this organisation’s keys appear here within a second.'}
+          {filtered
+            ? 'Widen the time range or clear the filters.'
+            : operator
+              ? 'Requests of every organisation appear here within a second.'
+              : 'Requests made with this organisation’s keys appear here within a second.'}
           {cursors.length > 1 && <Pager page={cursors.length} hasNext={false} onNext={() => {}} onPrevious={() => setCursors(cursors.slice(0, -1))} />}
         </Empty>
       )}
@@ -154,7 +180,7 @@ export function UsagePage() {
               <tr>
                 <th scope="col">Time</th>
                 <th scope="col">Model</th>
-                <th scope="col">Key</th>
+                <th scope="col">{operator ? 'Organisation' : 'Key'}</th>
                 <th scope="col" className="num">Tokens in / out</th>
                 <th scope="col" className="num">Cost</th>
                 <th scope="col" className="num">Latency</th>
@@ -175,8 +201,8 @@ export function UsagePage() {
                       {r.cached && <span className="badge badge-info">cached</span>}
                     </span>
                   </td>
-                  <td data-label="Key" className="small">
-                    {keyLabel(keys.data, r.key_id)}
+                  <td data-label={operator ? 'Organisation' : 'Key'} className="small" data-testid="usage-owner">
+                    {operator ? (r.org_name ?? r.org_id) : keyLabel(keys.data, r.key_id)}
                   </td>
                   <td data-label="Tokens" className="num">
                     {formatNumber(r.prompt_tokens)} / {formatNumber(r.completion_tokens)}
