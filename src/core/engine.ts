@@ -24,6 +24,7 @@ import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
+import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
@@ -62,6 +63,9 @@ export interface Settlement {
   estimated: boolean;
   stream: boolean;
 }
+
+/** A cache hit is served by no upstream and costs nothing. */
+const FREE_HIT_HEADERS = { 'x-tollgate-cost-usd': costHeader(0), 'x-tollgate-attempts': '0' } as const;
 
 const NO_TOKENS: TokenUsage = { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 };
 
@@ -189,7 +193,8 @@ export class Engine {
       m.cache.inc({ layer: probe.layer, result: 'hit' });
       releaseTokenLimits(this.deps.limiter, ctx);
       this.recordHit(ctx, probe.layer, probe.entry.usage);
-      return { kind: 'json', status: 200, headers: { ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer }, body: undefined, serialized: probe.entry.body };
+      const headers = { ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-model': ctx.model.config.id, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer };
+      return { kind: 'json', status: 200, headers, body: undefined, serialized: bodyWithCost(probe.entry.body, 0) };
     }
     if (cache.exactEnabled && keyCache.exact !== false) m.cache.inc({ layer: 'exact', result: 'miss' });
     if (cache.semanticEnabled && semantic) m.cache.inc({ layer: 'semantic', result: 'miss' });
@@ -201,7 +206,8 @@ export class Engine {
       if (value.kind !== 'json') return value;
       const usage = { prompt_tokens: value.completion?.usage?.prompt_tokens ?? 0, completion_tokens: value.completion?.usage?.completion_tokens ?? 0 };
       this.recordHit(ctx, 'exact', usage);
-      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: value.body, serialized: value.serialized };
+      const serialized = bodyWithCost(value.serialized ?? JSON.stringify(value.body), 0);
+      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: undefined, serialized };
     }
     if (value.kind === 'json' && value.status === 200 && !detached.fallback && value.completion) {
       void cache.store(probe.ticket, value.completion, served.surface.id === 'chat' ? undefined : (value.serialized ?? JSON.stringify(value.body)));
@@ -405,6 +411,8 @@ export class Engine {
         ctx.fallback = `${ctx.requestedModel} -> ${outcome.model.config.id}`;
         ctx.headers['x-tollgate-fallback'] = ctx.fallback;
       }
+      ctx.headers['x-tollgate-attempts'] = String(ctx.attempts);
+      ctx.headers['x-tollgate-model'] = outcome.model.config.id;
       const value = outcome.value;
       const canonical = parsed.canonical;
       const countPrompt = () => countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions);
@@ -431,18 +439,21 @@ export class Engine {
       if (value.kind === 'native') {
         const estimated = value.usage === undefined;
         const usage = estimated ? { ...NO_TOKENS, prompt: countPrompt(), completion: countTextTokens(value.text ?? '') } : tokenUsageOf(value.usage);
-        this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
-        return { kind: 'json', status: 200, headers: ctx.headers, body: undefined, serialized: value.body };
+        const cost = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
+        ctx.headers['x-tollgate-cost-usd'] = costHeader(cost);
+        return { kind: 'json', status: 200, headers: ctx.headers, body: undefined, serialized: bodyWithCost(value.body, cost) };
       }
       const completion = value.completion;
       const usage = this.completionUsage(completion, canonical);
       const costMicros = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: usage.usage, estimated: usage.estimated, stream: false });
       const body = surface.encodeResponse(completion, info, { usage: usage.usage, estimated: usage.estimated, costMicros });
+      ctx.headers['x-tollgate-cost-usd'] = costHeader(costMicros);
       return { kind: 'json', status: 200, headers: ctx.headers, body, completion };
     } catch (err) {
       const gerr = err instanceof AttemptsExhausted ? err.error : toGatewayError(err);
       // A request that reached an upstream is recorded (at no cost) even when it ends in an error.
       const reachedUpstream = ctx.attempts > 0;
+      if (reachedUpstream) ctx.headers['x-tollgate-attempts'] = String(ctx.attempts);
       if (!reachedUpstream) {
         releaseCredit(this.deps.accounts, this.deps.log, ctx);
       } else {
@@ -512,13 +523,17 @@ export class Engine {
       const reported = outcome.value.usage?.prompt_tokens;
       const estimated = !(typeof reported === 'number' && reported > 0);
       const promptTokens = estimated ? promptEstimate : reported;
-      outcome.value.usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
-      this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: { ...NO_TOKENS, prompt: promptTokens }, estimated, stream: false });
+      const cost = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: { ...NO_TOKENS, prompt: promptTokens }, estimated, stream: false });
+      outcome.value.usage = { prompt_tokens: promptTokens, total_tokens: promptTokens, cost: costUsd(cost) };
+      ctx.headers['x-tollgate-cost-usd'] = costHeader(cost);
+      ctx.headers['x-tollgate-attempts'] = String(ctx.attempts);
+      ctx.headers['x-tollgate-model'] = outcome.model.config.id;
       return { kind: 'json', status: 200, headers: ctx.headers, body: outcome.value };
     } catch (err) {
       const gerr = toGatewayError(err instanceof AttemptsExhausted ? err.error : err);
       // A request that reached an upstream is recorded (at no cost) even when it ends in an error.
       if (ctx.attempts > 0) {
+        ctx.headers['x-tollgate-attempts'] = String(ctx.attempts);
         this.settle(ctx, {
           status: meta.signal.aborted ? 499 : gerr.status,
           errorCode: meta.signal.aborted ? 'client_closed' : gerr.code,

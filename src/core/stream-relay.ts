@@ -7,6 +7,7 @@ import type { AdapterContext, StreamPiece, StreamTranslator, UpstreamRequest } f
 import type { ChannelRuntime } from '../routing/channels.js';
 import { readBody, type UpstreamResponse } from '../routing/transport.js';
 import { type TokenUsage, tokenUsageOf } from './canonical.js';
+import { frameWithCost } from './answer-cost.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { countTextTokens } from './tokens.js';
 import type { Usage } from './types.js';
@@ -109,6 +110,10 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
   let pieces: StreamPiece[] = start.buffered;
   let ended = false;
   let settled = false;
+  // The upstream's closing usage frame (native lane) waits, with what follows it, for the
+  // settlement: it goes out with the request's cost in its usage object.
+  let closing: string | undefined;
+  let afterClosing = '';
   try {
     for (;;) {
       let out = '';
@@ -121,11 +126,19 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         if (p.usage) usage = p.usage;
         if (p.text) text += p.text;
         if (p.content) sinceCheckpoint++;
-        if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) out += p.frame;
-        if (p.events !== undefined) out += o.encoder.events(p.events);
+        if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) {
+          if (closing !== undefined) afterClosing += p.frame;
+          else if (p.usage && (p.usageOnly || p.finishReason || p.done)) closing = p.frame;
+          else out += p.frame;
+        }
+        if (p.events !== undefined) {
+          if (closing !== undefined) afterClosing += o.encoder.events(p.events);
+          else out += o.encoder.events(p.events);
+        }
         if (p.done) done = true;
       }
       if (failure) {
+        if (closing !== undefined) out += closing + afterClosing;
         if (out) yield out;
         break;
       }
@@ -136,8 +149,9 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
           settled = true;
           const costMicros = o.finish({ status: 200, errorCode: null, usage: t.usage, estimated: t.estimated });
           const totals: AnswerTotals = { usage: t.usage, estimated: t.estimated, costMicros };
+          if (closing !== undefined) out += frameWithCost(closing, costMicros) + afterClosing;
           out += o.encoder.end(totals);
-        }
+        } else if (closing !== undefined) out += closing + afterClosing;
         if (out) yield out;
         break;
       }

@@ -154,5 +154,5 @@ export interface EmbeddingsResponse {
   object: 'list';
   data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }>;
   model: string;
-  usage: { prompt_tokens: number; total_tokens: number };
+  usage: { prompt_tokens: number; total_tokens: number; cost?: number };
 }

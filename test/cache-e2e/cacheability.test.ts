@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { type CountingUpstream, startCountingUpstream } from '../helpers/money.js';
-import { ask, cacheable, gatewayConfig, MODEL, tapCacheWrites, type WriteTap } from './support.js';
+import { ask, cacheable, gatewayConfig, MODEL, tapCacheWrites, type WriteTap, withoutCost } from './support.js';
 
 let upstream: CountingUpstream;
 let gw: TestGateway;
@@ -46,7 +46,8 @@ describe('cacheable requests', () => {
     expect(first.cacheType).toBeNull();
     const second = await send(body);
     expect(second).toMatchObject({ cache: 'HIT', cacheType: 'exact', upstreamCalls: 0 });
-    expect(second.text).toBe(first.text);
+    expect(withoutCost(second.text)).toBe(withoutCost(first.text));
+    expect(JSON.parse(second.text).usage.cost).toBe(0);
   });
 
   it('top_p 1 is the default and stays cacheable (MISS then HIT)', async () => {
@@ -63,7 +64,8 @@ describe('cacheable requests', () => {
     expect(first).toMatchObject({ cache: 'MISS', upstreamCalls: 1 });
     const second = await send(shuffled);
     expect(second).toMatchObject({ cache: 'HIT', cacheType: 'exact', upstreamCalls: 0 });
-    expect(second.text).toBe(first.text);
+    expect(withoutCost(second.text)).toBe(withoutCost(first.text));
+    expect(JSON.parse(second.text).usage.cost).toBe(0);
   });
 });
 

@@ -212,3 +212,10 @@ export function serverResponseClosed(gw: TestGateway, requestId: string): Promis
   server.on('request', onRequest);
   return closed.promise;
 }
+
+/** An answer body without its usage.cost (a hit is the stored answer, at cost 0). */
+export function withoutCost(text: string): string {
+  const body = JSON.parse(text) as { usage?: Record<string, unknown> };
+  if (body.usage) delete body.usage.cost;
+  return JSON.stringify(body);
+}

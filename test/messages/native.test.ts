@@ -248,7 +248,13 @@ describe('native lane through the gateway', () => {
       const body = { ...EVERY_BLOCK, stream: true };
       const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(res.status).toBe(200);
-      expect(await res.text()).toBe(STREAM.replace('"model":"claude-sonnet-4-5-20250929"', '"model":"claude-sonnet-4.5"'));
+      // The only other change: the closing usage (message_delta) carries the request's cost.
+      const text = await res.text();
+      const delta = text.split('\n\n').find((e) => e.startsWith('event: message_delta')) ?? '';
+      const cost = (JSON.parse(delta.slice(delta.indexOf('data:') + 5)) as { usage: { cost: number } }).usage.cost;
+      expect(cost).toBeGreaterThan(0);
+      const expected = STREAM.replace('"model":"claude-sonnet-4-5-20250929"', '"model":"claude-sonnet-4.5"').replace('"web_search_requests":1}}}', `"web_search_requests":1},"cost":${cost}}}`);
+      expect(text).toBe(expected);
       expect(JSON.parse(seen[0])).toEqual({ ...body, model: 'claude-sonnet-4-5' });
     } finally {
       await gw.close();

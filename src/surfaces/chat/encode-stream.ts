@@ -1,5 +1,6 @@
 // Typed stream events → OpenAI `chat.completion.chunk` frames. Each chunk is written as a
 // string around a prebuilt prefix, so only the new text is JSON-encoded per event.
+import { costUsd } from '../../core/answer-cost.js';
 import { usageObject } from '../../core/canonical.js';
 import type { StreamEvent } from '../../core/canonical.js';
 import type { GatewayError } from '../../core/errors.js';
@@ -77,7 +78,7 @@ export class ChatStreamEncoder implements StreamEncoder {
   end(totals: AnswerTotals): string {
     // Translated lanes always write the usage chunk the client asked for; the native lane relays the
     // upstream's own and adds Tollgate's count only when the upstream sent none.
-    const usage = this.facts.relayUsageFrames && (!this.info.native || totals.estimated) ? `data: ${this.prefix}],"usage":${JSON.stringify(usageObject(totals.usage))}}\n\n` : '';
+    const usage = this.facts.relayUsageFrames && (!this.info.native || totals.estimated) ? `data: ${this.prefix}],"usage":${JSON.stringify({ ...usageObject(totals.usage), cost: costUsd(totals.costMicros) })}}\n\n` : '';
     return `${usage}data: [DONE]\n\n`;
   }
 

@@ -1,6 +1,7 @@
 // The Chat Completions surface (SPEC §3): the canonical form itself, so parsing is validation,
 // the native lane is any OpenAI-compatible provider, and encoding is nearly the identity.
 // It must not hold routing, billing or HTTP logic: those are the engine's and the transport's.
+import { costUsd } from '../../core/answer-cost.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { ChatCompletion } from '../../core/types.js';
 import { requestedOutputTokens, validateChatRequest, validateForModel } from '../../core/validate.js';
@@ -25,8 +26,8 @@ function parse(body: unknown): ParsedRequest {
   };
 }
 
-/** Canonical-only fields never reach a Chat Completions client. */
-function encodeResponse(c: ChatCompletion, info: AnswerInfo, _totals: AnswerTotals): ChatCompletion {
+/** Canonical-only fields never reach a Chat Completions client; usage carries the request's cost. */
+function encodeResponse(c: ChatCompletion, info: AnswerInfo, totals: AnswerTotals): ChatCompletion {
   c.model = info.model;
   for (const ch of c.choices) {
     const m = ch.message;
@@ -35,7 +36,8 @@ function encodeResponse(c: ChatCompletion, info: AnswerInfo, _totals: AnswerTota
       delete m.reasoning_redacted;
     }
   }
-  return c;
+  // A copy: the completion itself is what the cache keeps, and a hit costs nothing.
+  return c.usage ? { ...c, usage: { ...c.usage, cost: costUsd(totals.costMicros) } } : c;
 }
 
 export const chatSurface: Surface = {
