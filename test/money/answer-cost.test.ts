@@ -138,6 +138,13 @@ describe('cost on non-stream answers', () => {
     }
   });
 
+  it('completions (mock)', async () => {
+    const r = await nonStream(await post('/v1/completions', { model: 'mock-chat', prompt: 'Say something priced', max_tokens: 20 }), (b) => b.usage);
+    expect(r.ledger).toBeGreaterThan(0);
+    expect(r.body).toBe(r.ledger);
+    expect(r.header).toBe(r.ledger);
+  });
+
   it('embeddings', async () => {
     const r = await nonStream(await post('/v1/embeddings', { model: 'mock-embedding', input: 'embed this text for money '.repeat(400) }), (b) => b.usage);
     expect(r.ledger).toBeGreaterThan(0);
@@ -179,6 +186,13 @@ describe('cost on stream answers', () => {
     expect(s.ledger).toBeGreaterThan(0);
     expect(micros(last.usage.cost)).toBe(s.ledger);
     expect(s.text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('completions (mock): the final usage chunk carries cost', async () => {
+    const s = await streamed('/v1/completions', { model: 'mock-chat', prompt: 'Stream something priced', max_tokens: 20, stream_options: { include_usage: true } });
+    const last = sseJson(s.text).at(-1) as { usage: { cost: number } };
+    expect(s.ledger).toBeGreaterThan(0);
+    expect(micros(last.usage.cost)).toBe(s.ledger);
   });
 
   it('chat (Anthropic, translated lane)', async () => {

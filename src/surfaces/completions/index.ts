@@ -2,6 +2,7 @@
 // OpenAI-compatible provider receives the client's body as it is (native lane, POST
 // {base}/completions); any other provider gets a one-message chat request, which can carry
 // neither fill-in-the-middle (`suffix`), `echo`, `logprobs`, `best_of` nor several prompts.
+import { costUsd } from '../../core/answer-cost.js';
 import { usageObject } from '../../core/canonical.js';
 import { GatewayError } from '../../core/errors.js';
 import { countTextTokens } from '../../core/tokens.js';
@@ -228,7 +229,7 @@ function encodeResponse(c: ChatCompletion, info: AnswerInfo, totals: AnswerTotal
       logprobs: null,
       finish_reason: legacyFinish(ch.finish_reason),
     })),
-    usage: usageObject(totals.usage),
+    usage: { ...usageObject(totals.usage), cost: costUsd(totals.costMicros) },
   };
 }
 
@@ -257,7 +258,7 @@ class CompletionsStreamEncoder implements StreamEncoder {
 
   end(totals: AnswerTotals): string {
     // The native lane relays the upstream's usage chunk; Tollgate writes one when it had to count.
-    const usage = this.facts.relayUsageFrames && (!this.info.native || totals.estimated) ? `data: ${this.prefix}],"usage":${JSON.stringify(usageObject(totals.usage))}}\n\n` : '';
+    const usage = this.facts.relayUsageFrames && (!this.info.native || totals.estimated) ? `data: ${this.prefix}],"usage":${JSON.stringify({ ...usageObject(totals.usage), cost: costUsd(totals.costMicros) })}}\n\n` : '';
     return `${usage}data: [DONE]\n\n`;
   }
 
