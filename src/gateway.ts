@@ -179,7 +179,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       if (org.allowed_models && !org.allowed_models.includes(model)) continue;
       alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state }, announce);
     }
-  });
+  }, undefined, (provider, inFlight) => metrics.upstreamInFlight.set({ provider }, inFlight));
   const limiter = createLimiter(config, kv, log);
   let engineRef: Engine | undefined;
   const cache = createResponseCache(config.cache, {

@@ -63,8 +63,14 @@ export const providerSchema = z
     /** Extra headers sent upstream (e.g. an organisation id). */
     headers: z.record(z.string(), z.string()).default({}),
     timeouts: timeoutsSchema.prefault({}),
-    /** Max sockets per upstream origin. */
-    connections: positiveInt.default(256),
+    /** Max sockets to the provider's origin; null: as many as requests in flight (see max_in_flight). */
+    connections: positiveInt.nullable().default(null),
+    /** Requests in flight to this provider at once; beyond it a bounded wait, then 503 overloaded. */
+    max_in_flight: positiveInt.default(20000),
+    /** How long a request waits for a free slot at max_in_flight before 503 overloaded (0: refuse at once). */
+    queue_timeout_ms: z.number().int().nonnegative().default(2000),
+    /** The provider speaks HTTP/2: h2 by ALPN over https, prior-knowledge h2c over http; many streams per connection. */
+    http2: z.boolean().default(false),
     /** azure-openai only. */
     api_version: z.string().optional(),
     /** mock only: token rate for streaming (tokens/s, 0 = as fast as possible) and faults. */

@@ -378,13 +378,16 @@ export class Engine {
         signal,
         {
           beforeAttempt: (model) => this.ensureReservation(ctx, model, facts),
-          run: async (channel, model, sig) => {
+          run: async (channel, model, sig, slot) => {
             ctx.attempts++;
             const native = this.nativeLane(channel, served);
             const actx = this.adapterContext(channel, model, ctx, stream, native !== undefined);
             const up = this.upstreamRequest(channel, served, actx, ctx, native);
             if (stream) {
               const start = await openStream(channel, actx, up, sig, native ? native.streamTranslator : channel.adapter.streamTranslator);
+              // The provider slot stays taken until the relay ends (completion, error or client gone).
+              slot.handedOver = true;
+              start.slot = slot;
               return { kind: 'stream', start, native: native !== undefined };
             }
             up.timeoutMs = channel.provider.timeouts.request_ms;

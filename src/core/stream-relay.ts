@@ -5,6 +5,7 @@
 import type { AnswerTotals, StreamEncoder } from '../surfaces/types.js';
 import type { AdapterContext, StreamPiece, StreamTranslator, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime } from '../routing/channels.js';
+import type { Slot } from '../routing/in-flight.js';
 import { readBody, type UpstreamResponse } from '../routing/transport.js';
 import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import { frameWithCost } from './answer-cost.js';
@@ -18,6 +19,8 @@ export interface StreamStart {
   translator: StreamTranslator;
   /** pieces read before commit, in order */
   buffered: StreamPiece[];
+  /** the provider's in-flight slot, released when the relay ends */
+  slot?: Slot;
 }
 
 const MAX_ERROR_BODY = 1024 * 1024;
@@ -170,6 +173,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
     else if (reason instanceof GatewayError) failure = reason;
   } finally {
     if (!ended) start.res.discard();
+    start.slot?.release();
     if (!settled) {
       const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
       if (failure && !o.signal.aborted) o.onBrokenAfterCommit();

@@ -15,6 +15,7 @@ export interface Metrics {
   cache: Counter<'layer' | 'result'>;
   breakerState: Gauge<'model' | 'channel'>;
   usageQueue: Gauge;
+  upstreamInFlight: Gauge<'provider'>;
 }
 
 export function createMetrics(): Metrics {
@@ -35,5 +36,6 @@ export function createMetrics(): Metrics {
     cache: new Counter({ name: 'tollgate_cache_lookups_total', help: 'Cache lookups by layer and result (hit|miss|bypass)', labelNames: ['layer', 'result'], registers: [registry] }),
     breakerState: new Gauge({ name: 'tollgate_channel_state', help: 'Channel circuit state: 0 closed, 1 half-open, 2 open', labelNames: ['model', 'channel'], registers: [registry] }),
     usageQueue: new Gauge({ name: 'tollgate_usage_queue_length', help: 'Usage records waiting to be written', registers: [registry] }),
+    upstreamInFlight: new Gauge({ name: 'tollgate_upstream_in_flight_requests', help: 'Requests in flight to each provider (streams until they end)', labelNames: ['provider'], registers: [registry] }),
   };
 }

@@ -2,10 +2,13 @@
 // exponential backoff and jitter, an attempt cap and a retry budget (SPEC §5). It alone
 // records circuit-breaker outcomes: success when an attempt's run resolves, failure only
 // when the error is the channel's (see GatewayError.blame), never for a request's own outcome.
+// Each attempt holds a slot of its provider's in-flight cap (routing/in-flight.ts) from before
+// it is sent until it ends; a stream's slot is handed to the relay and freed when the stream ends.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from './channels.js';
+import type { Slot } from './in-flight.js';
 
 /** Retries may use at most `ratio` of the requests seen recently (a leaky token bucket). */
 export class RetryBudget {
@@ -29,8 +32,12 @@ export class RetryBudget {
 export interface AttemptHooks<T> {
   /** Before each attempt: e.g. make sure the reservation covers this model. Throws to stop. */
   beforeAttempt(model: ModelRuntime): Promise<void> | void;
-  /** Sends and reads one attempt; resolving means the channel delivered (a success for its breaker). */
-  run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal): Promise<T>;
+  /**
+   * Sends and reads one attempt; resolving means the channel delivered (a success for its breaker).
+   * The slot is released when run settles, unless run sets `slot.handedOver` (a stream whose
+   * relay goes on after the attempt) and releases it itself.
+   */
+  run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal, slot: Slot): Promise<T>;
   onAttemptOk?(channel: ChannelRuntime, model: ModelRuntime): void;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
 }
@@ -73,6 +80,8 @@ export async function runAttempts<T>(
   let failed = 0;
   let rateLimited = 0;
   let retryAfterS: number | undefined;
+  // Providers found at their in-flight cap (after the wait) during this request.
+  const full = new Set<string>();
   budget.onRequest();
   for (let ci = 0; ci < candidates.length; ci++) {
     const model = candidates[ci];
@@ -83,11 +92,22 @@ export async function runAttempts<T>(
       continue;
     }
     const tried = new Set<string>();
+    // Channels on a full provider join `tried` unattempted: picked last, and no cause for a backoff.
+    let skipped = 0;
+    const skipFull = () => {
+      for (const c of model.channels) {
+        if (full.has(c.provider.id) && !tried.has(c.id)) {
+          tried.add(c.id);
+          skipped++;
+        }
+      }
+    };
+    skipFull();
     while (attempts < cfg.max_attempts && attempts < modelCap) {
       const channel = table.pick(model, tried);
-      if (!channel) break;
+      if (!channel || full.has(channel.provider.id)) break;
       // Retrying this model spends the retry budget and backs off; moving on to a fallback model does neither.
-      if (tried.size > 0) {
+      if (tried.size > skipped) {
         // Out of retry budget: no more retries of this model, but fallbacks may still serve.
         if (!budget.tryWithdraw()) break;
         const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
@@ -100,10 +120,24 @@ export async function runAttempts<T>(
         continue;
       }
       tried.add(channel.id);
+      // A slot of the provider's in-flight cap: at once, or after a bounded wait, else 503 overloaded.
+      let slot: Slot;
+      try {
+        slot = channel.gate.tryAcquire() ?? (await channel.gate.acquire(signal));
+      } catch (err) {
+        channel.breaker.releaseProbe();
+        if (signal.aborted) throw err;
+        // Full is not broken: the breaker is untouched, and the provider is not waited on again for this request.
+        lastError = toGatewayError(err);
+        tried.delete(channel.id);
+        full.add(channel.provider.id);
+        skipFull();
+        continue;
+      }
       attempts++;
       const started = Date.now();
       try {
-        const value = await hooks.run(channel, model, signal);
+        const value = await hooks.run(channel, model, signal, slot);
         channel.breaker.record(true, Date.now() - started);
         hooks.onAttemptOk?.(channel, model);
         return { value, model, channel, attempts };
@@ -126,6 +160,8 @@ export async function runAttempts<T>(
           rateLimited++;
           if (gerr.retryAfterS !== undefined) retryAfterS = retryAfterS === undefined ? gerr.retryAfterS : Math.min(retryAfterS, gerr.retryAfterS);
         }
+      } finally {
+        if (!slot.handedOver) slot.release();
       }
     }
     if (attempts >= cfg.max_attempts) break;

@@ -5,7 +5,8 @@ import { effectiveExtraParameters } from '../core/extra-parameters.js';
 import { createAdapter, createTransport } from '../providers/registry.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { CircuitBreaker, type CircuitState } from './breaker.js';
-import type { Transport } from './transport.js';
+import { InFlightGate } from './in-flight.js';
+import { type Transport, upstreamCapacity } from './transport.js';
 
 export interface ChannelRuntime {
   /** stable id: "<model>#<index>" */
@@ -17,6 +18,8 @@ export interface ChannelRuntime {
   weight: number;
   adapter: ProviderAdapter;
   transport: Transport;
+  /** the provider's in-flight cap, shared by every channel on it */
+  gate: InFlightGate;
   breaker: CircuitBreaker;
 }
 
@@ -31,7 +34,15 @@ export class ChannelTable {
   readonly models = new Map<string, ModelRuntime>();
   private readonly transports: Transport[] = [];
 
-  constructor(config: Config, onStateChange?: (model: string, channel: ChannelRuntime, state: CircuitState) => void, random: () => number = Math.random) {
+  /** Per provider id: requests in flight and the cap. */
+  readonly gates = new Map<string, InFlightGate>();
+
+  constructor(
+    config: Config,
+    onStateChange?: (model: string, channel: ChannelRuntime, state: CircuitState) => void,
+    random: () => number = Math.random,
+    onInFlight?: (provider: string, inFlight: number) => void,
+  ) {
     this.random = random;
     const providers = new Map(config.providers.map((p) => [p.id, p]));
     const adapters = new Map<string, ProviderAdapter>();
@@ -42,6 +53,7 @@ export class ChannelTable {
       const t = createTransport(p);
       transports.set(p.id, t);
       this.transports.push(t);
+      this.gates.set(p.id, new InFlightGate(p.id, upstreamCapacity(p), p.queue_timeout_ms, onInFlight && ((n) => onInFlight(p.id, n))));
     }
     for (const m of config.models) {
       const channels = m.channels.map((c, i): ChannelRuntime => {
@@ -55,6 +67,7 @@ export class ChannelTable {
           weight: c.weight,
           adapter: adapters.get(c.provider)!,
           transport: transports.get(c.provider)!,
+          gate: this.gates.get(c.provider)!,
           breaker: new CircuitBreaker({
             failureThreshold: cb.failure_threshold,
             failureRate: cb.failure_rate,

@@ -1,6 +1,6 @@
 // Sending one upstream request: the Transport contract and its undici implementation
 // (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, buildConnector, errors as undiciErrors } from 'undici';
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamHeaders, UpstreamRequest } from '../providers/types.js';
@@ -54,14 +54,48 @@ export function transportError(err: unknown, providerId: string, signal: AbortSi
   return new GatewayError('provider_error', `The request to the provider (${providerId}) failed.`, { retryable: true, blame: 'channel', cause: err });
 }
 
+/** HTTP/2 streams one upstream connection carries at once (Node's and most servers' advertised limit is at least this). */
+export const H2_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * The most requests the provider's pool can carry at once without queueing: what its gate
+ * admits. HTTP/1.1 carries one request per connection, HTTP/2 many.
+ */
+export function upstreamCapacity(provider: ProviderConfig): number {
+  if (provider.connections === null) return provider.max_in_flight;
+  return Math.min(provider.max_in_flight, provider.connections * (provider.http2 ? H2_STREAMS_PER_CONNECTION : 1));
+}
+
+/**
+ * Opens connections that must speak HTTP/2: ALPN "h2" over TLS, prior knowledge (h2c) over
+ * plain HTTP. A TLS server that picks HTTP/1.1 is refused rather than used, since requests
+ * multiplexed for HTTP/2 would be pipelined behind each other on an HTTP/1.1 connection.
+ */
+function h2Connector(provider: ProviderConfig): buildConnector.connector {
+  const plain = new URL(provider.base_url ?? 'https://invalid').protocol === 'http:';
+  const base = buildConnector({ timeout: provider.timeouts.connect_ms, noDelay: true, allowH2: true, ...(plain ? { useH2c: true } : {}) } as buildConnector.BuildOptions);
+  return (opts, callback) =>
+    base(opts, (err, socket) => {
+      if (err || !socket) return callback(err ?? new Error('no socket'), null);
+      if ((socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2') {
+        socket.destroy();
+        return callback(new Error(`the provider (${provider.id}) does not offer HTTP/2 (ALPN); set http2: false for it`), null);
+      }
+      callback(null, socket);
+    });
+}
+
 export function createUndiciTransport(provider: ProviderConfig): Transport {
   const t = provider.timeouts;
   const agent = new Agent({
+    // Never fewer connections (HTTP/2 streams) than the gate admits requests: no silent queue here.
     connections: provider.connections,
     keepAliveTimeout: 30_000,
-    connect: { timeout: t.connect_ms, noDelay: true },
     headersTimeout: t.first_byte_ms,
     bodyTimeout: t.idle_ms,
+    ...(provider.http2
+      ? { allowH2: true, connect: h2Connector(provider), pipelining: H2_STREAMS_PER_CONNECTION, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION }
+      : { connect: { timeout: t.connect_ms, noDelay: true } }),
   });
   return {
     async send(req, signal) {

@@ -249,6 +249,9 @@ describe('the anthropic adapter against the fake', () => {
     headers: {},
     timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 1000, request_ms: 1000 },
     connections: 1,
+    max_in_flight: 20000,
+    queue_timeout_ms: 2000,
+    http2: false,
     tokens_per_second: 0,
   };
   const model: ModelConfig = {

@@ -16,7 +16,7 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwA
 const PDF = Buffer.from('%PDF-1.4\n%…\n').toString('base64');
 
 function provider(baseUrl: string, headers: Record<string, string> = {}): ProviderConfig {
-  return { id: 'anthropic', type: 'anthropic', base_url: baseUrl, api_key: 'sk-ant-upstream', headers, timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 1000, request_ms: 1000 }, connections: 4, tokens_per_second: 0 };
+  return { id: 'anthropic', type: 'anthropic', base_url: baseUrl, api_key: 'sk-ant-upstream', headers, timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 1000, request_ms: 1000 }, connections: 4, max_in_flight: 20000, queue_timeout_ms: 2000, http2: false, tokens_per_second: 0 };
 }
 
 const MODEL = { id: 'claude-sonnet-4.5', kind: 'chat', context_window: 200000, max_output_tokens: 64000, pricing: { input_per_mtok: 3, output_per_mtok: 15 }, maintenance: false, channels: [] } as unknown as ModelConfig;

@@ -13,6 +13,9 @@ function provider(over: Partial<ProviderConfig> = {}): ProviderConfig {
     headers: {},
     timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 30000, request_ms: 600000 },
     connections: 16,
+    max_in_flight: 20000,
+    queue_timeout_ms: 2000,
+    http2: false,
     tokens_per_second: 0,
     ...over,
   };

@@ -15,6 +15,9 @@ const provider: ProviderConfig = {
   headers: {},
   timeouts: { connect_ms: 1, first_byte_ms: 1, idle_ms: 1, request_ms: 1 },
   connections: 1,
+    max_in_flight: 20000,
+    queue_timeout_ms: 2000,
+    http2: false,
   tokens_per_second: 0,
 };
 const model: ModelConfig = {
