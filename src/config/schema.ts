@@ -97,6 +97,10 @@ export const channelSchema = z
 const modelSlug = /^[a-z0-9][a-z0-9._:/-]*$/;
 
 export const PRICING_HELP = 'set pricing: { input_per_mtok, output_per_mtok } in USD per million tokens, or pricing: free for a model that costs nothing';
+/** Image prices: one price for every image, or by size (`1024x1024`) and optionally quality (`standard`, `hd`, `low` …). */
+export const perImageSchema = z.union([usd, z.record(z.string().min(1), z.union([usd, z.record(z.string().min(1), usd)]))]);
+export type PerImagePrice = z.infer<typeof perImageSchema>;
+
 const pricingObject = z
   .object({
     input_per_mtok: usd.default(0),
@@ -105,6 +109,10 @@ const pricingObject = z
     cache_read_per_mtok: usd.optional(),
     /** prompt tokens written to the provider's cache; default: 1.25× input on Anthropic, the input price elsewhere */
     cache_write_per_mtok: usd.optional(),
+    /** image models: USD per image, flat or by size and then quality ({ "1024x1024": { standard: 0.04, hd: 0.08 } }) */
+    per_image: perImageSchema.optional(),
+    /** transcription models: USD per second of audio (when set, it replaces the token prices) */
+    per_audio_second: usd.optional(),
   })
   .strict();
 /** `free` is the explicit zero price. The config loader refuses a model without pricing, so none is free by omission. */
@@ -117,7 +125,8 @@ export const modelSchema = z
     id: z.string().regex(modelSlug, 'a model id is a lowercase slug such as gpt-5.4'),
     /** Other names clients send for this model (e.g. claude-sonnet-4-5, claude-sonnet-4-5-20250929). */
     aliases: z.array(z.string().regex(modelSlug, 'an alias is a lowercase slug such as claude-sonnet-4-5')).optional(),
-    kind: z.enum(['chat', 'embedding']).default('chat'),
+    /** chat (chat, messages, responses, completions), embedding, image (/v1/images/generations), transcription (/v1/audio/*) */
+    kind: z.enum(['chat', 'embedding', 'image', 'transcription']).default('chat'),
     context_window: positiveInt.default(128000),
     max_output_tokens: positiveInt.default(16384),
     pricing: pricingSchema.prefault({}),
@@ -139,6 +148,8 @@ export const configSchema = z
         /** Without admin_token: a file holding the admin token, created once (mode 0600) and reused. */
         admin_token_file: z.string().min(1).optional(),
         max_body_bytes: positiveInt.default(10 * 1024 * 1024),
+        /** largest audio upload /v1/audio/* accepts (the multipart body); larger is 413 payload_too_large as soon as the limit is passed */
+        max_audio_bytes: positiveInt.default(75 * 1024 * 1024),
         shutdown_grace_s: z.number().nonnegative().default(30),
         public_metrics: z.boolean().default(false),
         header_timeout_ms: positiveInt.default(10000),

@@ -9,7 +9,7 @@ import { authenticateKey } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
 import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
-import type { Config } from '../config/schema.js';
+import type { Config, ModelConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CacheLayer, ResponseCache } from '../cache/index.js';
 import type { RateLimiter } from '../limits/index.js';
@@ -26,6 +26,7 @@ import { AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
 import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
+import { imageCount, perImageMicros, validateImagesRequest } from './images.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
@@ -52,6 +53,8 @@ export interface EngineDeps {
 }
 
 const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
+/** Output tokens one image may cost when a model is priced by tokens (a large, high-quality image). */
+const IMAGE_OUTPUT_TOKEN_BOUND = 6240;
 
 /** How a finished request is recorded and billed. */
 export interface Settlement {
@@ -62,6 +65,8 @@ export interface Settlement {
   usage: TokenUsage;
   estimated: boolean;
   stream: boolean;
+  /** The cost in micro-USD when it is not the tokens at the token prices (images, audio seconds). */
+  costMicros?: number;
 }
 
 /** A cache hit is served by no upstream and costs nothing. */
@@ -137,9 +142,7 @@ export class Engine {
     const table = this.deps.channels;
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(table, facts.model, visible);
-    if (model.config.kind !== 'chat') {
-      throw new GatewayError('invalid_value', `"${model.config.id}" is an embedding model; use POST /v1/embeddings, or pick a chat model from GET /v1/models.`, { param: 'model' });
-    }
+    if (model.config.kind !== 'chat') throw wrongKind(model, 'chat');
     if (!visible(model.config.id)) throw notAllowed(model.config.id);
     for (const extra of facts.fallbacks) {
       if (table.get(extra) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
@@ -479,9 +482,7 @@ export class Engine {
     const req = validateEmbeddingsRequest(body);
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(this.deps.channels, req.model, visible);
-    if (model.config.kind !== 'embedding') {
-      throw new GatewayError('invalid_value', `"${model.config.id}" is a chat model; use POST /v1/chat/completions, or pick an embedding model from GET /v1/models.`, { param: 'model' });
-    }
+    if (model.config.kind !== 'embedding') throw wrongKind(model, 'embedding');
     if (!visible(model.config.id)) throw notAllowed(model.config.id);
     const promptEstimate = estimateEmbeddingTokens(req);
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
@@ -551,6 +552,108 @@ export class Engine {
     }
   }
 
+  /** POST /v1/images/generations: priced per image (size × quality) or by the upstream's tokens; the whole price reserved first. */
+  async images(body: unknown, meta: InboundMeta): Promise<JsonResult> {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const req = validateImagesRequest(body);
+    const visible = (id: string) => isModelAllowed(id, org, key);
+    const model = resolveModel(this.deps.channels, req.model, visible);
+    if (model.config.kind !== 'image') throw wrongKind(model, 'image');
+    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    const count = imageCount(req);
+    const each = perImageMicros(model.config, req);
+    const promptTokens = countTextTokens(req.prompt);
+    // Without a per-image price, images are billed by tokens: the reservation covers the prompt and a large image's output tokens.
+    const reserve = each !== undefined ? each * count : worstCaseMicros(model.config, promptTokens, IMAGE_OUTPUT_TOKEN_BOUND * count);
+    const ctx = newContext(meta, org, key, model, promptTokens, 'images');
+    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptTokens);
+    const run = () =>
+      this.runPriced<{ body: Record<string, unknown>; images: number; usage: Usage | undefined }>(ctx, model, reserve, {
+        attempt: async (channel, m, sig) => {
+          const adapter = channel.adapter;
+          if (!adapter.imagesRequest) throw new GatewayError('invalid_value', `The provider behind "${m.config.id}" does not generate images.`, { param: 'model' });
+          const actx = this.adapterContext(channel, m, ctx, false);
+          const up = adapter.imagesRequest({ ...req }, actx);
+          if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
+          up.timeoutMs = channel.provider.timeouts.request_ms;
+          const res = await channel.transport.send(up, sig);
+          const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+          if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            throw new GatewayError('provider_error', `The provider (${channel.provider.id}) sent an images answer that is not JSON.`, { blame: 'channel' });
+          }
+          const data = (parsed as { data?: unknown } | null)?.data;
+          if (!Array.isArray(data)) throw new GatewayError('provider_error', `The provider (${channel.provider.id}) sent an images answer without "data".`, { blame: 'channel' });
+          const u = (parsed as { usage?: { input_tokens?: unknown; output_tokens?: unknown } }).usage;
+          const usage =
+            typeof u?.input_tokens === 'number' && typeof u.output_tokens === 'number'
+              ? { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.input_tokens + u.output_tokens }
+              : undefined;
+          return { body: parsed as Record<string, unknown>, images: data.length, usage };
+        },
+        price: (v) => {
+          // Per image: the images delivered (never more than asked for); by tokens: the upstream's count, or the reservation's bound.
+          if (each !== undefined) return { usage: { ...NO_TOKENS, prompt: promptTokens }, estimated: false, cost: each * Math.min(v.images, count) };
+          if (v.usage) return { usage: tokenUsageOf(v.usage), estimated: false, cost: undefined };
+          return { usage: { ...NO_TOKENS, prompt: promptTokens, completion: IMAGE_OUTPUT_TOKEN_BOUND * v.images }, estimated: true, cost: undefined };
+        },
+      }).then((v) => ({ kind: 'json' as const, status: 200, headers: ctx.headers, body: v.body }));
+    if (!meta.idempotencyKey) return run();
+    return (await this.withIdempotency(ctx, { surface: 'images', body: req }, run)) as JsonResult;
+  }
+
+  /**
+   * A non-chat request priced by the caller: reserves `reserveMicros` before the first attempt,
+   * runs the attempts, settles at `price(value)` (token prices when it gives no cost), and on a
+   * failure settles at zero (a request that reached an upstream is recorded) or releases.
+   */
+  async runPriced<T>(
+    ctx: RequestContext,
+    model: ModelRuntime,
+    reserveMicros: number,
+    hooks: {
+      attempt: (channel: ChannelRuntime, m: ModelRuntime, signal: AbortSignal) => Promise<T>;
+      price: (value: T) => { usage: TokenUsage; estimated: boolean; cost: number | undefined };
+    },
+  ): Promise<T> {
+    const { org, key, meta } = ctx;
+    try {
+      const outcome = await runAttempts<T>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
+        beforeAttempt: async (m) => {
+          if (ctx.reservation || !this.deps.config.billing.enabled) return;
+          const r = await reserveCredit(this.deps.accounts, { orgId: org.id, keyId: key.id, amount: reserveMicros, keyBudget: budgetLeftOf(key), orgCap: org.spend_cap_micros });
+          ctx.reservation = r.reservation;
+          ctx.reservedFor = m.config.id;
+        },
+        run: (channel, m, sig) => {
+          ctx.attempts++;
+          return hooks.attempt(channel, m, sig);
+        },
+      });
+      const p = hooks.price(outcome.value);
+      this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage: p.usage, estimated: p.estimated, stream: false, costMicros: p.cost });
+      return outcome.value;
+    } catch (err) {
+      const gerr = toGatewayError(err instanceof AttemptsExhausted ? err.error : err);
+      if (ctx.attempts > 0) {
+        this.settle(ctx, {
+          status: meta.signal.aborted ? 499 : gerr.status,
+          errorCode: meta.signal.aborted ? 'client_closed' : gerr.code,
+          servedModel: model,
+          channel: undefined,
+          usage: NO_TOKENS,
+          estimated: false,
+          stream: false,
+          costMicros: 0,
+        });
+      } else if (ctx.reservation) releaseCredit(this.deps.accounts, this.deps.log, ctx);
+      throw gerr.withHeaders(ctx.headers);
+    }
+  }
+
   /** Usage from the upstream, or Tollgate's own count (marked estimated) when it sent none. */
   private completionUsage(c: ChatCompletion, req: ChatRequest): { usage: TokenUsage; estimated: boolean } {
     const u = c.usage as Usage | undefined | null;
@@ -572,7 +675,7 @@ export class Engine {
     const model = s.servedModel.config;
     const u = s.usage;
     const providerType = s.channel?.provider.type ?? s.servedModel.channels[0]?.provider.type;
-    const cost = this.deps.config.billing.enabled && u.prompt + u.completion > 0 ? costMicros(model, u, providerType) : 0;
+    const cost = !this.deps.config.billing.enabled ? 0 : s.costMicros !== undefined ? s.costMicros : u.prompt + u.completion > 0 ? costMicros(model, u, providerType) : 0;
     const record = finishedRequest(ctx, {
       model: model.id,
       provider: s.channel?.provider.id ?? null,
@@ -613,6 +716,23 @@ export class Engine {
     if (cost > 0) m.costMicros.inc({ model: model.id }, cost);
     return cost;
   }
+}
+
+const ROUTE_OF_KIND: Record<ModelConfig['kind'], string> = {
+  chat: 'POST /v1/chat/completions (or /v1/messages, /v1/responses, /v1/completions)',
+  embedding: 'POST /v1/embeddings',
+  image: 'POST /v1/images/generations',
+  transcription: 'POST /v1/audio/transcriptions or /v1/audio/translations',
+};
+
+/** A model named on a route that does not serve its kind. */
+function wrongKind(model: ModelRuntime, wanted: ModelConfig['kind']): GatewayError {
+  const kind = model.config.kind;
+  return new GatewayError(
+    'invalid_value',
+    `"${model.config.id}" is ${kind === 'image' ? 'an' : 'a'} ${kind} model; use ${ROUTE_OF_KIND[kind]}, or pick ${wanted === 'embedding' || wanted === 'image' ? 'an' : 'a'} ${wanted} model from GET /v1/models.`,
+    { param: 'model' },
+  );
 }
 
 /** The key's budget as this key's own spend may use it: less what the keys it replaced spent. */

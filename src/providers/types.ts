@@ -33,6 +33,8 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /** A body read from a source that may be sent again (a spooled upload): each call starts it from the beginning. Replaces `body`. */
+  bodyStream?: () => AsyncIterable<Uint8Array>;
   /** Non-stream requests: the whole request may take this long (replaces the first-byte timeout). */
   timeoutMs?: number;
 }
@@ -82,6 +84,10 @@ export interface ProviderAdapter {
   embeddingsResponse?(body: string, ctx: AdapterContext): EmbeddingsResponse;
   /** Finishing touches that need the original request (e.g. base64 encoding a provider cannot do). */
   completeEmbeddings?(resp: EmbeddingsResponse, req: EmbeddingsRequest): EmbeddingsResponse;
+  /** Image generation (the OpenAI Images API): the client's body with the model replaced. */
+  imagesRequest?(body: Record<string, unknown>, ctx: AdapterContext): UpstreamRequest;
+  /** Audio transcription or translation: a multipart/form-data body (already carrying the upstream model) sent as it is streamed. */
+  audioRequest?(operation: 'transcriptions' | 'translations', contentType: string, body: () => AsyncIterable<Uint8Array>, ctx: AdapterContext): UpstreamRequest;
   /** Map a non-2xx upstream answer to a GatewayError (status, code, message, retryable, retryAfterS). */
   mapError(status: number, body: string, headers: UpstreamHeaders): GatewayError;
   /** Surface ids (see src/surfaces/types.ts) whose protocol this provider speaks as its own. */

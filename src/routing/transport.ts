@@ -1,5 +1,6 @@
 // Sending one upstream request: the Transport contract and its undici implementation
 // (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
+import { Readable } from 'node:stream';
 import { Agent, buildConnector, errors as undiciErrors } from 'undici';
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
@@ -105,7 +106,7 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
           path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
           method: req.method,
           headers: req.headers,
-          body: req.body,
+          body: req.bodyStream ? Readable.from(req.bodyStream()) : req.body,
           signal,
           // A non-stream answer's headers come when the generation ends: wait for the whole request.
           ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),

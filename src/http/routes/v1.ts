@@ -81,6 +81,11 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
+  app.post('/v1/images/generations', async (req, reply) => {
+    const result = await gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    return reply.code(result.status).headers(result.headers).send(result.body);
+  });
+
   app.get('/v1/models', async (req) => withPageFields(gw.engine.listModels({ auth: authHeaders(req) })));
   app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => gw.engine.getModel({ auth: authHeaders(req) }, req.params.id));
 }

@@ -5,6 +5,7 @@ import type { MockFaults } from '../../config/schema.js';
 import { countTextTokens, tokenizer } from '../../core/tokens.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
 import { planFaults } from './faults.js';
+import { mockPng } from './png.js';
 import { fnv1a, type MockOutput, MockRequestError, mockCompletion, mockEmbedding, streamPieces } from './model.js';
 
 export interface MockSettings {
@@ -76,7 +77,7 @@ function hangUntilAborted(signal: AbortSignal): Promise<never> {
 
 export const MOCK_MODELS = ['mock-chat', 'mock-chat-large', 'mock-embedding'];
 
-const MOCK_POST_ROUTES = new Set(['/chat/completions', '/completions', '/embeddings']);
+const MOCK_POST_ROUTES = new Set(['/chat/completions', '/completions', '/embeddings', '/images/generations']);
 
 export async function handleMockRequest(req: MockRequest, settings: MockSettings, signal: AbortSignal): Promise<MockReply> {
   if (settings.apiKey && header(req.headers, 'authorization') !== `Bearer ${settings.apiKey}`) {
@@ -105,6 +106,10 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
   if (path === '/embeddings') {
     if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data": [' };
     return embeddings(body as unknown as EmbeddingsRequest);
+  }
+  if (path === '/images/generations') {
+    if (plan.malformed) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data": [' };
+    return images(body);
   }
   const wordsOpt = Number(header(req.headers, 'x-mock-words'));
   if (path === '/completions') {
@@ -221,6 +226,21 @@ async function* emitFrames(frames: Uint8Array[], plan: ReturnType<typeof planFau
     if (i > 0 && delayMs > 0) await waitFor(delayMs, signal);
     yield frames[i];
   }
+}
+
+/**
+ * POST /images/generations: `n` small PNGs seeded by the prompt, size and quality and each
+ * image's index; `b64_json` unless `response_format` is `url` (then a data URL).
+ */
+function images(body: Record<string, unknown>): MockReply {
+  if (typeof body.prompt !== 'string' || body.prompt === '') return errorReply(400, '"prompt" must be a non-empty string.', 'invalid_request_error');
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0 ? Math.min(body.n, 10) : 1;
+  const data = [];
+  for (let i = 0; i < n; i++) {
+    const png = mockPng(fnv1a(`${body.prompt}|${String(body.size)}|${String(body.quality)}|${i}`)).toString('base64');
+    data.push(body.response_format === 'url' ? { url: `data:image/png;base64,${png}`, revised_prompt: body.prompt } : { b64_json: png, revised_prompt: body.prompt });
+  }
+  return json(200, { created: Math.floor(Date.now() / 1000), data });
 }
 
 /** The prompts of a legacy completions request as text (token ids are decoded). */

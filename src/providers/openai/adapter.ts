@@ -21,7 +21,7 @@ export interface OpenAICompatibleVendor {
 }
 
 /** The OpenAI API operations Tollgate calls upstream. */
-export type OpenAIOperation = 'chat/completions' | 'completions' | 'embeddings' | 'models';
+export type OpenAIOperation = 'chat/completions' | 'completions' | 'embeddings' | 'models' | 'images/generations' | 'audio/transcriptions' | 'audio/translations';
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
@@ -53,6 +53,13 @@ export function createOpenAICompatibleAdapter(vendor: OpenAICompatibleVendor): A
       streamTranslator: createOpenAIStreamTranslator,
       embeddingsRequest: (req, ctx) => post('embeddings', ctx, toOpenAIEmbeddingsBody(req, ctx)),
       embeddingsResponse: fromOpenAIEmbeddingsBody,
+      imagesRequest: (body, ctx) => ({ method: 'POST', url: vendor.url(base, 'images/generations', ctx.upstreamModel, provider), headers, body: JSON.stringify({ ...body, model: ctx.upstreamModel }) }),
+      audioRequest: (op, contentType, body, ctx) => ({
+        method: 'POST',
+        url: vendor.url(base, `audio/${op}`, ctx.upstreamModel, provider),
+        headers: { ...headers, 'content-type': contentType },
+        bodyStream: body,
+      }),
       mapError: (status, body, h) => mapOpenAIError(status, body, h, provider.id),
       probeRequest: () => ({ method: 'GET', url: vendor.url(base, 'models', undefined, provider), headers }),
     };
