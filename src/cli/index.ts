@@ -84,6 +84,30 @@ program
     }),
   );
 
+program
+  .command('models')
+  .description('list the built-in model catalogue, marking the models the config serves')
+  .option('--config <file>', 'config file (default: $TOLLGATE_CONFIG, ./tollgate.yaml, else the embedded default)')
+  .option('--vendor <id>', 'only this vendor\'s models (openai, anthropic, gemini, deepseek, zhipu, mistral, groq, openrouter)')
+  .option('--json', 'print the catalogue entries as JSON')
+  .action((o: { config?: string; vendor?: string; json?: boolean }) =>
+    run(async () => {
+      const { CATALOGUE } = await import('../catalogue/index.js');
+      if (o.vendor && !CATALOGUE.vendors.some((v) => v.id === o.vendor)) {
+        throw new Error(`unknown vendor "${o.vendor}" (the catalogue has ${CATALOGUE.vendors.map((v) => v.id).join(', ')})`);
+      }
+      const config = loadConfig({ path: o.config, env }).config;
+      const { catalogueLines, servedMarks } = await import('./models.js');
+      if (o.json) {
+        const marks = servedMarks(config);
+        const models = CATALOGUE.models.filter((m) => !o.vendor || m.vendor === o.vendor).map((m) => ({ ...m, served: marks.get(m.id) === '*' ? 'configured' : marks.get(m.id) === '~' ? 'wildcard' : null }));
+        out(`${JSON.stringify({ vendors: CATALOGUE.vendors, models }, null, 2)}\n`);
+        return;
+      }
+      out(`${catalogueLines(config, { vendor: o.vendor }).join('\n')}\n`);
+    }),
+  );
+
 registerAdminCommands(program, env, out, run);
 
 program

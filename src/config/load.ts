@@ -3,9 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
+import { expandCatalogueModels } from './catalogue-refs.js';
 import { defaultConfigInput } from './defaults.js';
 import { knownKeysAt, nearestName } from './suggest.js';
-import { type Config, configSchema, PRICING_HELP } from './schema.js';
+import { type Config, configSchema, isWildcardId, PRICING_HELP } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -149,6 +150,12 @@ function crossCheck(cfg: Config, locate?: Locate): string[] {
       }
     });
     if (m.max_output_tokens > m.context_window) problems.push(problem(['models', i, 'max_output_tokens'], 'larger than context_window', locate));
+    const fromCatalogue = 'from_catalogue' in m.pricing;
+    if (isWildcardId(m.id)) {
+      if (m.aliases?.length) problems.push(problem(['models', i, 'aliases'], 'a wildcard route has no aliases: every name it matches is its own model', locate));
+    } else if (fromCatalogue) {
+      problems.push(problem(['models', i, 'pricing'], `pricing: catalogue is for wildcard routes such as "openai/*"; to take a catalogue entry's prices, write catalogue: ${m.id}`, locate));
+    }
   });
   // An alias must name exactly one model, and never shadow a model's own id.
   const aliasOwner = new Map<string, string>();
@@ -195,7 +202,9 @@ function unsetWarning(u: UnsetReference, locate?: Locate): string {
 
 function check(raw: unknown, env: Env, source: string, locate?: Locate): CheckedConfig {
   const unset: UnsetReference[] = [];
-  const interpolated = dropEmptyStrings(interpolate(raw, env, [], unset));
+  const expanded = expandCatalogueModels(dropEmptyStrings(interpolate(raw, env, [], unset)));
+  if (expanded.problems.length > 0) throw new ConfigError(`${source} has invalid settings`, expanded.problems.map((p) => problem(p.path, p.message, locate)));
+  const interpolated = expanded.raw;
   const unpriced = unpricedModels(interpolated, locate);
   const result = configSchema.safeParse(interpolated);
   if (!result.success) throw new ConfigError(`${source} has invalid settings`, [...unpriced, ...formatZodProblems(result.error, locate, unset)]);

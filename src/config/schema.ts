@@ -82,6 +82,8 @@ export const providerSchema = z
      * /v1/responses passes through natively. Default: true for OpenAI's own base URL.
      */
     responses: z.boolean().optional(),
+    /** Serve any model name as "<id>/<name>", priced from the built-in catalogue by the name (a wildcard route "<id>/*"). */
+    pass_through: z.boolean().optional(),
   })
   .strict();
 
@@ -95,6 +97,13 @@ export const channelSchema = z
   .strict();
 
 const modelSlug = /^[a-z0-9][a-z0-9._:/-]*$/;
+/** A model id: a slug, or a wildcard route such as "openai/*" or "*" (a slug prefix and a final "*"). */
+const modelIdPattern = /^(?:[a-z0-9][a-z0-9._:/-]*\*?|\*)$/;
+
+/** True for a wildcard route's id ("openai/*", "*"). */
+export function isWildcardId(id: string): boolean {
+  return id.endsWith('*');
+}
 
 export const PRICING_HELP = 'set pricing: { input_per_mtok, output_per_mtok } in USD per million tokens, or pricing: free for a model that costs nothing';
 /** Image prices: one price for every image, or by size (`1024x1024`) and optionally quality (`standard`, `hd`, `low` …). */
@@ -115,14 +124,19 @@ const pricingObject = z
     per_audio_second: usd.optional(),
   })
   .strict();
-/** `free` is the explicit zero price. The config loader refuses a model without pricing, so none is free by omission. */
-export const pricingSchema = z.union([z.literal('free').transform(() => pricingObject.parse({})), pricingObject], {
-  error: (iss) => (iss.code === 'invalid_union' ? `expected an object or "free": ${PRICING_HELP}` : undefined),
+/**
+ * `free` is the explicit zero price. The config loader refuses a model without pricing, so none is free by omission.
+ * `catalogue` (wildcard routes only, their default) prices each name from the built-in catalogue at request time.
+ */
+export const pricingSchema = z.union([z.literal('free').transform(() => pricingObject.parse({})), z.literal('catalogue').transform(() => ({ ...pricingObject.parse({}), from_catalogue: true as const })), pricingObject], {
+  error: (iss) => (iss.code === 'invalid_union' ? `expected an object or "free" (or "catalogue" on a wildcard route): ${PRICING_HELP}` : undefined),
 });
 
 export const modelSchema = z
   .object({
-    id: z.string().regex(modelSlug, 'a model id is a lowercase slug such as gpt-5.4'),
+    id: z.string().regex(modelIdPattern, 'a model id is a lowercase slug such as gpt-5.4, or a wildcard route such as openai/*'),
+    /** Start from this built-in catalogue entry (its id or alias); every other field given here overrides the entry's. */
+    catalogue: z.string().min(1).optional(),
     /** Other names clients send for this model (e.g. claude-sonnet-4-5, claude-sonnet-4-5-20250929). */
     aliases: z.array(z.string().regex(modelSlug, 'an alias is a lowercase slug such as claude-sonnet-4-5')).optional(),
     /** chat (chat, messages, responses, completions), embedding, image (/v1/images/generations), transcription (/v1/audio/*) */

@@ -56,6 +56,12 @@ const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
 /** Output tokens one image may cost when a model is priced by tokens (a large, high-quality image). */
 const IMAGE_OUTPUT_TOKEN_BOUND = 6240;
 
+/** A fallback id served through a wildcard route (priced), if any. */
+function wildcardModel(table: ChannelTable, id: string): ModelRuntime | undefined {
+  const routed = table.matchWildcard(id);
+  return routed?.kind === 'model' ? routed.model : undefined;
+}
+
 /** How a finished request is recorded and billed. */
 export interface Settlement {
   status: number;
@@ -111,8 +117,11 @@ export class Engine {
   listModels(meta: Pick<InboundMeta, 'auth'>): { object: 'list'; data: Record<string, unknown>[] } {
     const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
     const data: Record<string, unknown>[] = [];
-    for (const m of this.deps.channels.models.values()) {
-      if (m.config.maintenance || !isModelAllowed(m.config.id, org, key)) continue;
+    const listed = new Set<string>();
+    // Configured models, then the catalogue models reachable through wildcard routes.
+    for (const m of [...this.deps.channels.models.values(), ...this.deps.channels.wildcardModels()]) {
+      if (m.config.maintenance || listed.has(m.config.id) || !isModelAllowed(m.config.id, org, key)) continue;
+      listed.add(m.config.id);
       data.push(describeModel(m));
     }
     return { object: 'list', data };
@@ -145,7 +154,7 @@ export class Engine {
     if (model.config.kind !== 'chat') throw wrongKind(model, 'chat');
     if (!visible(model.config.id)) throw notAllowed(model.config.id);
     for (const extra of facts.fallbacks) {
-      if (table.get(extra) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
+      if ((table.get(extra) || wildcardModel(table, extra)) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
     }
     const promptEstimate = surface.checkModel(parsed, model);
     const ctx = newContext(meta, org, key, model, promptEstimate, surface.id);
@@ -319,7 +328,7 @@ export class Engine {
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
-      const m = table.get(id);
+      const m = id === primary ? ctx.model : (table.get(id) ?? wildcardModel(table, id));
       if (m?.config.kind !== 'chat') continue;
       if (id !== primary && (!isModelAllowed(id, ctx.org, ctx.key) || needed > m.config.context_window)) continue;
       out.push(m);

@@ -37,25 +37,45 @@ export function suggestModel(wanted: string, ids: Iterable<string>): string | un
   return bestScore <= Math.max(2, Math.floor(wanted.length / 5)) ? best : undefined;
 }
 
+/** An allowed_models list admits a model by its id, or by a pattern ending in "*" ("openai/*") that its id starts with. */
+function listAdmits(list: readonly string[], modelId: string): boolean {
+  return list.some((entry) => entry === modelId || (entry.endsWith('*') && modelId.startsWith(entry.slice(0, -1))));
+}
+
 export function isModelAllowed(modelId: string, org: OrgRow, key: KeyRow): boolean {
-  if (org.allowed_models && !org.allowed_models.includes(modelId)) return false;
-  if (key.allowed_models && !key.allowed_models.includes(modelId)) return false;
+  if (org.allowed_models && !listAdmits(org.allowed_models, modelId)) return false;
+  if (key.allowed_models && !listAdmits(key.allowed_models, modelId)) return false;
   return true;
 }
 
-/** A model by its id or one of its aliases; models are few, so a scan on a miss costs less than keeping an index fresh. */
+/**
+ * A model by its id or one of its aliases, else through a wildcard route; models are few, so a
+ * scan on a miss costs less than keeping an index fresh.
+ */
 export function findModel(table: ChannelTable, name: string): ModelRuntime | undefined {
   const m = table.get(name);
   if (m) return m;
   for (const candidate of table.models.values()) {
     if (candidate.config.aliases?.includes(name)) return candidate;
   }
-  return undefined;
+  const routed = table.matchWildcard(name);
+  return routed?.kind === 'model' ? routed.model : undefined;
+}
+
+/** The refusal of a name a wildcard route matches but the catalogue has no price for: never served free. */
+function unpricedName(name: string, route: string): GatewayError {
+  return new GatewayError(
+    'model_not_found',
+    `The model "${name}" matches the route "${route}", but Tollgate's model catalogue has no price for it, so it is not served. Pick a model from GET /v1/models, or ask the operator to add "${name}" to the config with its pricing.`,
+    { param: 'model' },
+  );
 }
 
 export function resolveModel(table: ChannelTable, modelId: string, visible: (id: string) => boolean): ModelRuntime {
   const m = findModel(table, modelId);
   if (m) return m;
+  const routed = table.matchWildcard(modelId);
+  if (routed?.kind === 'unpriced') throw unpricedName(modelId, routed.route.config.id);
   const hint = suggestModel(
     modelId,
     [...table.models.keys()].filter((id) => visible(id)),

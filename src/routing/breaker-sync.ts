@@ -36,7 +36,7 @@ export class BreakerSync {
 
   private apply(msg: BreakerChange): void {
     if (typeof msg?.channel !== 'string') return;
-    for (const m of this.table.models.values()) {
+    for (const m of this.table.runtimes()) {
       for (const c of m.channels) {
         if (c.id !== msg.channel) continue;
         this.applying = true;

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CATALOGUE } from '../../src/catalogue/index.js';
 import { defaultConfigInput } from '../../src/config/defaults.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -72,7 +73,7 @@ describe('the docs index', () => {
 describe('README: the models each provider key adds', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const mockOnly = new Set((defaultConfigInput({}).models as Array<{ id: string }>).map((m) => m.id));
-  for (const variable of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY']) {
+  for (const variable of CATALOGUE.vendors.map((v) => v.env[0])) {
     it(`lists exactly the models ${variable} adds to the embedded default`, () => {
       const added = (defaultConfigInput({ [variable]: 'x' }).models as Array<{ id: string }>).map((m) => m.id).filter((id) => !mockOnly.has(id));
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${variable}\` |`));

@@ -2,7 +2,8 @@
 // default with ANTHROPIC_API_KEY carries the current Claude models with their ids as aliases,
 // and GET /v1/models has the fields Anthropic's SDK reads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAUDE_MODELS, defaultConfigInput } from '../../src/config/defaults.js';
+import { vendorModels } from '../../src/catalogue/index.js';
+import { defaultConfigInput } from '../../src/config/defaults.js';
 import { ConfigError, validateConfig } from '../../src/config/load.js';
 import { chat, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chatModel } from '../helpers/upstream.js';
@@ -45,7 +46,7 @@ describe('embedded default with ANTHROPIC_API_KEY', () => {
     expect(sonnet?.channels).toEqual([expect.objectContaining({ provider: 'anthropic', upstream_model: 'claude-sonnet-4-5' })]);
     const haiku = config.models.find((m) => m.id === 'claude-haiku-4.5');
     expect(haiku?.aliases).toContain('claude-haiku-4-5-20251001');
-    expect(config.models.filter((m) => m.channels[0].provider === 'anthropic').length).toBe(CLAUDE_MODELS.length);
+    expect(config.models.filter((m) => m.channels[0].provider === 'anthropic').length).toBe(vendorModels('anthropic').length);
   });
 
   it('prices every class: input, output, cache write at 1.25× input and cache read at 0.1× input', () => {
