@@ -17,7 +17,7 @@ export { TargetPolicy } from './targets.js';
 export const ALERT_EVENTS = ['model.unavailable', 'model.recovered', 'balance.low', 'budget.threshold'] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number] | 'test';
 
-const settingsSchema = z
+export const settingsSchema = z
   .object({
     webhook_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').nullable().optional(),
     email: z.string().email().nullable().optional(),

@@ -1,6 +1,7 @@
 // The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
 // one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,6 +10,7 @@ import type { Gateway } from '../gateway.js';
 import type { Surface } from '../surfaces/types.js';
 import { authenticateEarly, bodyPending } from './early-auth.js';
 import { boundReflection, clientErrorResponse, normaliseError, sendError } from './errors.js';
+import { type DocumentedRoute, type RouteDoc, buildOpenApiDocument } from './openapi.js';
 import { checkJsonDepth } from './parse.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminStatsRoutes } from './routes/admin-stats.js';
@@ -18,6 +20,8 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerResponsesRoutes } from './routes/responses.js';
 import { registerV1Routes } from './routes/v1.js';
 import { StreamRegistry } from './sse.js';
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const NUL_IN_URL = /%00|\u0000/i;
@@ -29,8 +33,8 @@ export interface HttpApp {
   streams: StreamRegistry;
   /** true once shutdown began: readiness fails and new requests get 503 */
   draining: { value: boolean };
-  /** Every route served, as registered (for tests that must cover all of them). */
-  routes: Array<{ method: string; url: string }>;
+  /** Every route served, as registered, with its OpenAPI declaration (for tests that must cover all of them). */
+  routes: DocumentedRoute[];
 }
 
 export function buildHttpApp(gw: Gateway): HttpApp {
@@ -169,10 +173,11 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
 
   const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];
-  const routes: Array<{ method: string; url: string }> = [];
+  const routes: DocumentedRoute[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const m of methods) if (m.toUpperCase() !== 'HEAD') routes.push({ method: m.toUpperCase(), url: route.url });
+    const doc = (route.config as { doc?: RouteDoc } | undefined)?.doc;
+    for (const m of methods) if (m.toUpperCase() !== 'HEAD') routes.push({ method: m.toUpperCase(), url: route.url, doc });
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\\\*/g, '.*')}$`);
     known.push({ pattern, methods: new Set(methods.map((m) => m.toUpperCase())) });
   });
@@ -196,6 +201,12 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   registerAdminStatsRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
+  // The API description, generated from the routes' declarations once every route is registered.
+  let openapi: string | undefined;
+  app.get('/openapi.json', async (_req, reply) => {
+    openapi ??= JSON.stringify(buildOpenApiDocument(routes, PACKAGE_VERSION));
+    return reply.type('application/json; charset=utf-8').send(openapi);
+  });
   return { app, streams, draining, routes };
 }
 

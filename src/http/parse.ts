@@ -55,6 +55,21 @@ export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
   throw new GatewayError('invalid_value', `Invalid ${param ? `"${param}"` : 'body'}: ${issue.message}.`, { param });
 }
 
+/**
+ * A query string read through its declared schema (fields the schema does not name are ignored,
+ * as query strings collect tracking and cache-busting parameters); a bad value is invalid_value.
+ */
+export function parseQuery<T extends z.ZodObject>(schema: T, query: unknown): z.infer<T> {
+  const r = schema.safeParse(query ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const param = issue.path.map(String).join('.') || null;
+  throw new GatewayError('invalid_value', `Invalid query parameter ${param ? `"${param}"` : ''}: ${issue.message}. Give each parameter once.`, { param });
+}
+
+/** A query parameter holding one value (a repeated parameter arrives as an array and is refused). */
+export const queryText = (description: string) => z.string().optional().meta({ description });
+
 export const usdField = z.number().finite().nonnegative().max(1e9);
 export const modelList = z.array(z.string().min(1)).max(1000);
 export const fallbackRules = z.record(z.string().min(1), z.array(z.string().min(1)).max(20));

@@ -1,11 +1,13 @@
 // The JSON shapes of management answers (SPEC §2): micro-USD to decimal USD, epoch ms to ISO.
+// Typed by the answer schemas in schemas.ts, which the OpenAPI document is generated from.
 import { microsToUsd } from '../billing/money.js';
 import type { KeyRow, LedgerRow, OrgRow, UsageRow } from '../store/types.js';
+import type { KeyObject, LedgerObject, OrgObject, UsageObject } from './schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const usdOrNull = (m: number | null) => (m === null ? null : microsToUsd(m));
 
-export function presentOrg(o: OrgRow, balanceMicros: number, spendMicros: number): Record<string, unknown> {
+export function presentOrg(o: OrgRow, balanceMicros: number, spendMicros: number): OrgObject {
   return {
     id: o.id,
     object: 'organization',
@@ -24,7 +26,7 @@ export function presentOrg(o: OrgRow, balanceMicros: number, spendMicros: number
   };
 }
 
-export function presentKey(k: KeyRow, spendMicros: number, now = Date.now()): Record<string, unknown> {
+export function presentKey(k: KeyRow, spendMicros: number, now = Date.now()): KeyObject {
   const status = k.revoked_at !== null ? 'revoked' : k.expires_at !== null && k.expires_at <= now ? 'expired' : k.disabled ? 'disabled' : 'active';
   return {
     id: k.id,
@@ -50,7 +52,7 @@ export function presentKey(k: KeyRow, spendMicros: number, now = Date.now()): Re
   };
 }
 
-export function presentLedger(e: LedgerRow): Record<string, unknown> {
+export function presentLedger(e: LedgerRow): LedgerObject {
   return {
     id: e.id,
     kind: e.kind,
@@ -62,7 +64,7 @@ export function presentLedger(e: LedgerRow): Record<string, unknown> {
   };
 }
 
-export function presentUsage(u: UsageRow): Record<string, unknown> {
+export function presentUsage(u: UsageRow): UsageObject {
   return {
     request_id: u.request_id,
     key_id: u.key_id,

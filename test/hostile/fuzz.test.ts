@@ -122,7 +122,8 @@ function describeFuzz(name: string, start: () => Promise<{ gw: TestGateway; clea
       expect(hits.length).toBeGreaterThan(300);
       const failures = hits.filter((h) => h.status >= 500).map((h) => `${h.route} [${h.input}] → ${h.status}`);
       expect(failures).toEqual([]);
-      const echoes = hits.filter((h) => h.bytes > 20_000).map((h) => `${h.route} [${h.input}] → ${h.bytes} bytes`);
+      // The API description is large and the same for every input: not an echo.
+      const echoes = hits.filter((h) => h.bytes > 20_000 && h.route !== 'GET /openapi.json').map((h) => `${h.route} [${h.input}] → ${h.bytes} bytes`);
       expect(echoes).toEqual([]);
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
       await flushed(gw);

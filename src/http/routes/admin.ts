@@ -11,6 +11,7 @@ import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
 import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
 import { presentKey, presentLedger, presentOrg } from '../present.js';
+import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, listOf, orgObject } from '../schemas.js';
 
 const createOrgSchema = z
   .object({
@@ -54,7 +55,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return presentOrg(o, snap.balance, snap.orgSpend);
   };
 
-  app.post('/admin/orgs', async (req, reply) => {
+  app.post('/admin/orgs', { config: { doc: { summary: 'Create an org with its first management key (shown once)', auth: 'admin', body: createOrgSchema, responses: { 201: createdOrgAnswer } } } }, async (req, reply) => {
     admin(req);
     const body = parseBody(createOrgSchema, req.body);
     const { org, managementKey } = await gw.tenants.createOrg({
@@ -66,20 +67,20 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return reply.code(201).send({ org: await orgOut(org.id), management_key: managementKey });
   });
 
-  app.get('/admin/orgs', async (req) => {
+  app.get('/admin/orgs', { config: { doc: { summary: 'Every org', auth: 'admin', responses: { 200: listOf(orgObject) } } } }, async (req) => {
     admin(req);
     const orgs = gw.view.allOrgs().sort((a, b) => a.created_at - b.created_at);
     const data = await Promise.all(orgs.map((o) => orgOut(o.id)));
     return { object: 'list', data };
   });
 
-  app.get<{ Params: { id: string } }>('/admin/orgs/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/admin/orgs/:id', { config: { doc: { summary: 'One org, by id or name', auth: 'admin', responses: { 200: orgObject } } } }, async (req) => {
     admin(req);
     return orgOut(req.params.id);
   });
 
   /** The org's keys (prefixes only), for the operator. */
-  app.get<{ Params: { id: string } }>('/admin/orgs/:id/keys', async (req) => {
+  app.get<{ Params: { id: string } }>('/admin/orgs/:id/keys', { config: { doc: { summary: 'An org\'s keys (prefixes only)', auth: 'admin', responses: { 200: listOf(keyObject) } } } }, async (req) => {
     admin(req);
     const org = findOrg(req.params.id);
     const keys = gw.view.keysOf(org.id).sort((a, b) => b.created_at - a.created_at);
@@ -88,7 +89,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
   });
 
   /** A new key for any org: a management key unless the body says "type": "inference". Shown once. */
-  app.post<{ Params: { id: string } }>('/admin/orgs/:id/keys', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/admin/orgs/:id/keys', { config: { doc: { summary: 'Create a key for an org (management unless type is inference); shown once', auth: 'admin', body: createKeySchema, responses: { 201: createdKeyObject } } } }, async (req, reply) => {
     admin(req);
     const body = parseBody(createKeySchema, req.body);
     const org = findOrg(req.params.id);
@@ -96,7 +97,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return reply.code(201).send({ ...presentKey(row, 0), key });
   });
 
-  app.patch<{ Params: { id: string } }>('/admin/orgs/:id', async (req) => {
+  app.patch<{ Params: { id: string } }>('/admin/orgs/:id', { config: { doc: { summary: 'Change an org', auth: 'admin', body: patchOrgSchema, responses: { 200: orgObject } } } }, async (req) => {
     admin(req);
     const body = parseBody(patchOrgSchema, req.body);
     const current = findOrg(req.params.id);
@@ -113,7 +114,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return orgOut(current.id);
   });
 
-  app.post<{ Params: { id: string } }>('/admin/orgs/:id/credits', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/admin/orgs/:id/credits', { config: { doc: { summary: 'Grant credit (idempotent with idempotency_key)', auth: 'admin', body: creditSchema, responses: { 201: creditAnswer, 200: creditAnswer.meta({ description: 'The grant with this idempotency_key had already been applied' }) } } } }, async (req, reply) => {
     admin(req);
     const body = parseBody(creditSchema, req.body);
     const org = findOrg(req.params.id);
@@ -121,7 +122,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
   });
 
-  app.get('/admin/models', async (req) => {
+  app.get('/admin/models', { config: { doc: { summary: 'Every model with its channels\' health', auth: 'admin', responses: { 200: listOf(adminModelObject) } } } }, async (req) => {
     admin(req);
     const data = [];
     for (const m of gw.channels.models.values()) {

@@ -1,6 +1,7 @@
 // /api/*: an org admin's account routes (management key), plus /api/balance for inference keys.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { settingsSchema as alertSettingsSchema } from '../../alerts/index.js';
 import { authenticateKeyOrExplain, type Principal } from '../../auth/authenticate.js';
 import { microsToUsd } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
@@ -8,21 +9,48 @@ import { describeModel, isModelAllowed } from '../../core/models.js';
 import type { UsageGroup } from '../../store/types.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
-import { parseBody, parseLimit, parseTime } from '../parse.js';
+import { parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
 import { presentKey, presentLedger, presentUsage } from '../present.js';
+import {
+  accountModelObject,
+  alertSettingsAnswer,
+  alertTestAnswer,
+  balanceAnswer,
+  createdKeyObject,
+  keyObject,
+  ledgerPage,
+  listOf,
+  pageOf,
+  rotatedKeyObject,
+  usageGroupsAnswer,
+  usageObject,
+  webhookSecretAnswer,
+} from '../schemas.js';
 
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
 
 const GROUPS = new Set(['hour', 'day', 'model', 'key']);
 
+const pageQuery = z.object({
+  cursor: queryText('The next_cursor of the previous page.'),
+  limit: queryText('Rows per page, 1 to 1000 (default 100).'),
+});
+const usageQuery = pageQuery.extend({
+  from: queryText('Earliest time: ISO 8601 or epoch milliseconds.'),
+  to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds.'),
+  key_id: queryText('Only this key\'s requests.'),
+  model: queryText('Only this model\'s requests.'),
+  group_by: queryText('Totals instead of records: hour or day, model, key (comma-separated).'),
+});
+
 export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): void {
   const mk = (req: FastifyRequest): Principal => authenticateKeyOrExplain(gw.view, gw.config.server.admin_token, authHeaders(req), ['mk']);
   const keySpend = async (orgId: string, keyId: string) => (await gw.accounts.snapshot(orgId, [keyId])).keySpends.get(keyId) ?? 0;
 
-  app.get('/api/balance', async (req) => {
+  app.get('/api/balance', { config: { doc: { summary: 'The org balance, and the calling inference key\'s spend and limits', auth: 'inference_or_management', responses: { 200: balanceAnswer } } } }, async (req) => {
     const p = authenticateKeyOrExplain(gw.view, gw.config.server.admin_token, authHeaders(req), ['sk', 'mk']);
     const snap = await gw.accounts.snapshot(p.org.id, p.key.kind === 'sk' ? [p.key.id] : []);
-    const out: Record<string, unknown> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
+    const out: z.infer<typeof balanceAnswer> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
     if (p.key.kind === 'sk') {
       const spend = (snap.keySpends.get(p.key.id) ?? 0) + (p.key.spend_offset_micros ?? 0);
@@ -39,7 +67,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return out;
   });
 
-  app.get('/api/keys', async (req) => {
+  app.get('/api/keys', { config: { doc: { summary: 'The org\'s keys (prefixes only)', auth: 'management', responses: { 200: listOf(keyObject) } } } }, async (req) => {
     const { org } = mk(req);
     const keys = gw.view.keysOf(org.id).sort((a, b) => b.created_at - a.created_at);
     const spends = (await gw.accounts.snapshot(org.id, keys.map((k) => k.id))).keySpends;
@@ -47,20 +75,20 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return { object: 'list', data };
   });
 
-  app.post('/api/keys', async (req, reply) => {
+  app.post('/api/keys', { config: { doc: { summary: 'Create a key (inference unless type is management); the key is shown once', auth: 'management', body: createKeySchema, responses: { 201: createdKeyObject } } } }, async (req, reply) => {
     const { org } = mk(req);
     const body = parseBody(createKeySchema, req.body);
     const { row, key } = await gw.tenants.createKey(org.id, keyKindOf(body, 'inference'), toSettings(body));
     return reply.code(201).send({ ...presentKey(row, 0), key });
   });
 
-  app.get<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/keys/:id', { config: { doc: { summary: 'One key', auth: 'management', responses: { 200: keyObject } } } }, async (req) => {
     const { org } = mk(req);
     const k = gw.tenants.ownedKey(org.id, req.params.id);
     return presentKey(k, await keySpend(org.id, k.id));
   });
 
-  app.patch<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+  app.patch<{ Params: { id: string } }>('/api/keys/:id', { config: { doc: { summary: 'Change a key\'s name, limits, models or state', auth: 'management', body: patchKeySchema, responses: { 200: keyObject } } } }, async (req) => {
     const p = mk(req);
     const body = parseBody(patchKeySchema, req.body);
     if (req.params.id === p.key.id && body.disabled === true) {
@@ -70,13 +98,13 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return presentKey(k, await keySpend(p.org.id, k.id));
   });
 
-  app.delete<{ Params: { id: string } }>('/api/keys/:id', async (req) => {
+  app.delete<{ Params: { id: string } }>('/api/keys/:id', { config: { doc: { summary: 'Revoke a key', auth: 'management', responses: { 200: keyObject } } } }, async (req) => {
     const { org } = mk(req);
     const k = await gw.tenants.revokeKey(org.id, req.params.id);
     return presentKey(k, await keySpend(org.id, k.id));
   });
 
-  app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', async (req, reply) => {
+  app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', { config: { doc: { summary: 'Replace a key; the old one keeps working for overlap_s seconds', auth: 'management', body: rotateSchema, responses: { 201: rotatedKeyObject } } } }, async (req, reply) => {
     const { org } = mk(req);
     const body = parseBody(rotateSchema, req.body);
     const spent = await keySpend(org.id, req.params.id);
@@ -84,9 +112,9 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, await keySpend(org.id, r.previous.id)) });
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/usage', async (req) => {
+  app.get('/api/usage', { config: { doc: { summary: 'Usage records, newest first, or totals grouped with group_by', auth: 'management', query: usageQuery, responses: { 200: z.union([pageOf(usageObject), usageGroupsAnswer]) } } } }, async (req) => {
     const { org } = mk(req);
-    const q = req.query;
+    const q = parseQuery(usageQuery, req.query);
     const from = parseTime(q.from, 'from');
     const to = parseTime(q.to, 'to');
     const keyId = q.key_id || undefined;
@@ -118,14 +146,15 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return { object: 'list', data: page.rows.map(presentUsage), next_cursor: page.next_cursor ?? null };
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/ledger', async (req) => {
+  app.get('/api/ledger', { config: { doc: { summary: 'Credit grants and charges, newest first', auth: 'management', query: pageQuery, responses: { 200: ledgerPage } } } }, async (req) => {
     const { org } = mk(req);
-    const page = await gw.store.listLedger(org.id, { cursor: req.query.cursor || undefined, limit: parseLimit(req.query.limit) });
+    const q = parseQuery(pageQuery, req.query);
+    const page = await gw.store.listLedger(org.id, { cursor: q.cursor || undefined, limit: parseLimit(q.limit) });
     return { object: 'list', data: page.rows.map(presentLedger), next_cursor: page.next_cursor ?? null, balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance) };
   });
 
   /** The org's models with live availability, for the console (management key). */
-  app.get('/api/models', async (req) => {
+  app.get('/api/models', { config: { doc: { summary: 'The org\'s models with live availability', auth: 'management', responses: { 200: listOf(accountModelObject) } } } }, async (req) => {
     const { org, key } = mk(req);
     const data = [];
     for (const m of gw.channels.models.values()) {
@@ -135,19 +164,19 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return { object: 'list', data };
   });
 
-  app.get('/api/alerts', async (req) => {
+  app.get('/api/alerts', { config: { doc: { summary: 'Alert settings', auth: 'management', responses: { 200: alertSettingsAnswer } } } }, async (req) => {
     const { org } = mk(req);
     return gw.alerts.getSettings(org.id);
   });
-  app.put('/api/alerts', async (req) => {
+  app.put('/api/alerts', { config: { doc: { summary: 'Change alert settings; the first webhook makes a signing secret, shown once', auth: 'management', body: alertSettingsSchema, responses: { 200: alertSettingsAnswer } } } }, async (req) => {
     const { org } = mk(req);
     return gw.alerts.putSettings(org.id, req.body);
   });
-  app.post('/api/alerts/test', async (req) => {
+  app.post('/api/alerts/test', { config: { doc: { summary: 'Send a test alert', auth: 'management', responses: { 200: alertTestAnswer } } } }, async (req) => {
     const { org } = mk(req);
     return gw.alerts.sendTest(org.id);
   });
-  app.post('/api/alerts/secret/rotate', async (req, reply) => {
+  app.post('/api/alerts/secret/rotate', { config: { doc: { summary: 'Replace the webhook signing secret, shown once', auth: 'management', responses: { 201: webhookSecretAnswer } } } }, async (req, reply) => {
     const { org } = mk(req);
     return reply.code(201).send(await gw.alerts.rotateSecret(org.id));
   });

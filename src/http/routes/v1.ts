@@ -7,6 +7,25 @@ import { completionsSurface } from '../../surfaces/completions/index.js';
 import { countMessagesTokens, countTokensAnswer, messagesCountTokensSurface, messagesSurface } from '../../surfaces/messages/index.js';
 import type { Surface } from '../../surfaces/types.js';
 import { type RouteContext, authHeaders } from '../app.js';
+import type { RouteDoc } from '../openapi.js';
+import {
+  chatCompletion,
+  chatRequest,
+  completionsRequest,
+  countTokensAnswerSchema,
+  countTokensRequest,
+  embeddingsAnswer,
+  embeddingsRequest,
+  imagesAnswer,
+  imagesRequest,
+  messageObject,
+  messagesRequest,
+  modelObject,
+  modelPage,
+  responseObject,
+  responsesRequest,
+  textCompletion,
+} from '../schemas.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -49,8 +68,8 @@ function withPageFields(list: { object: 'list'; data: Record<string, unknown>[] 
  * One inference route for a surface: the engine does the work, the surface's encoders shape
  * the answer, and errors (before the stream) use the surface's envelope (route config).
  */
-export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: RouteContext, path: string, surface: Surface): void {
-  app.post(path, { config: { surface } }, async (req, reply) => {
+export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: RouteContext, path: string, surface: Surface, doc?: RouteDoc): void {
+  app.post(path, { config: { surface, doc } }, async (req, reply) => {
     const ac = clientAbort(reply.raw);
     const abort = (reason: unknown) => ac.abort(reason);
     const result = await gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal));
@@ -66,26 +85,47 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
 
 export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { gw } = ctx;
-  registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface);
-  registerSurfaceRoute(app, ctx, '/v1/completions', completionsSurface);
-  registerSurfaceRoute(app, ctx, '/v1/responses', gw.responses);
-  registerSurfaceRoute(app, ctx, '/v1/messages', messagesSurface);
+  const sse = 'Server-sent events in the protocol\'s own stream format, when the body has "stream": true.';
+  registerSurfaceRoute(app, ctx, '/v1/chat/completions', chatSurface, {
+    summary: 'OpenAI Chat Completions',
+    auth: 'inference',
+    body: chatRequest,
+    responses: { 200: chatCompletion },
+    stream: sse,
+  });
+  registerSurfaceRoute(app, ctx, '/v1/completions', completionsSurface, {
+    summary: 'OpenAI legacy text completions',
+    auth: 'inference',
+    body: completionsRequest,
+    responses: { 200: textCompletion },
+    stream: sse,
+  });
+  registerSurfaceRoute(app, ctx, '/v1/responses', gw.responses, { summary: 'OpenAI Responses', auth: 'inference', body: responsesRequest, responses: { 200: responseObject }, stream: sse });
+  registerSurfaceRoute(app, ctx, '/v1/messages', messagesSurface, {
+    summary: 'Anthropic Messages',
+    auth: 'inference',
+    body: messagesRequest,
+    responses: { 200: messageObject },
+    stream: sse,
+    errors: 'anthropic',
+  });
   // The engine authenticates, validates and resolves the model; the count is of the Messages body itself.
-  app.post('/v1/messages/count_tokens', { config: { surface: messagesSurface } }, async (req) => {
+  const countDoc: RouteDoc = { summary: 'Count the input tokens of a Messages request', auth: 'inference', body: countTokensRequest, responses: { 200: countTokensAnswerSchema }, errors: 'anthropic' };
+  app.post('/v1/messages/count_tokens', { config: { surface: messagesSurface, doc: countDoc } }, async (req) => {
     await gw.engine.countTokens(messagesCountTokensSurface, req.body, inboundMeta(req, new AbortController().signal));
     return countTokensAnswer(countMessagesTokens(req.body as Record<string, unknown>));
   });
 
-  app.post('/v1/embeddings', async (req, reply) => {
+  app.post('/v1/embeddings', { config: { doc: { summary: 'OpenAI Embeddings', auth: 'inference', body: embeddingsRequest, responses: { 200: embeddingsAnswer } } } }, async (req, reply) => {
     const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
-  app.post('/v1/images/generations', async (req, reply) => {
+  app.post('/v1/images/generations', { config: { doc: { summary: 'OpenAI image generation', auth: 'inference', body: imagesRequest, responses: { 200: imagesAnswer } } } }, async (req, reply) => {
     const result = await gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
-  app.get('/v1/models', async (req) => withPageFields(gw.engine.listModels({ auth: authHeaders(req) })));
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => gw.engine.getModel({ auth: authHeaders(req) }, req.params.id));
+  app.get('/v1/models', { config: { doc: { summary: 'The models the key may use', auth: 'inference', responses: { 200: modelPage } } } }, async (req) => withPageFields(gw.engine.listModels({ auth: authHeaders(req) })));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', { config: { doc: { summary: 'One model, by id or alias', auth: 'inference', responses: { 200: modelObject } } } }, async (req) => gw.engine.getModel({ auth: authHeaders(req) }, req.params.id));
 }
