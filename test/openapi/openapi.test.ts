@@ -139,6 +139,7 @@ describe('real answers of every route validate against the document', () => {
     await call('GET', '/v1/models/nope', sk, undefined, 404);
     await call('POST', '/v1/chat/completions', sk, { model: 'mock-chat', messages: [{ role: 'user', content: 'hello' }] }, 200);
     await call('POST', '/v1/chat/completions', sk, { model: 'mock-chat' }, 400);
+    await call('POST', '/v1/completions', sk, { model: 'mock-chat', prompt: 'Once upon', max_tokens: 10 }, 200);
     const resp = await call('POST', '/v1/responses', sk, { model: 'mock-chat', input: 'hello' }, 200);
     const respId = resp.json.id as string;
     await call('GET', `/v1/responses/${respId}`, sk, undefined, 200);
@@ -159,6 +160,11 @@ describe('real answers of every route validate against the document', () => {
     await call('GET', '/api/usage?group_by=week', mk, undefined, 400);
     await call('GET', '/api/usage?from=a&from=b', mk, undefined, 400);
     await call('GET', '/api/ledger?limit=10', mk, undefined, 200);
+    await call('GET', `/admin/usage?org_id=${org.id}&limit=5`, ADMIN_TOKEN, undefined, 200);
+    await call('GET', '/admin/usage?org_id=nobody', ADMIN_TOKEN, undefined, 404);
+    await call('GET', '/admin/stats?by=model,provider', ADMIN_TOKEN, undefined, 200);
+    await call('GET', '/admin/stats?bucket=week', ADMIN_TOKEN, undefined, 400);
+    await call('GET', '/admin/stats/orgs?limit=3', ADMIN_TOKEN, undefined, 200);
 
     const rotated = await call('POST', `/api/keys/${keyId}/rotate`, mk, { overlap_s: 0 }, 201);
     await call('DELETE', `/api/keys/${rotated.json.id as string}`, mk, undefined, 200);

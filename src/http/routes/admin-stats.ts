@@ -1,14 +1,16 @@
 // The operator's view of traffic across every org (admin token): usage rows with the filters an
 // org's usage page has plus the org, time series per model and provider, and orgs by spend.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { authenticateAdmin } from '../../auth/authenticate.js';
 import { microsToUsd } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
 import { LATENCY_BOUNDS_MS } from '../../store/schema.js';
 import type { OpsStat } from '../../store/types.js';
 import { authHeaders, type RouteContext } from '../app.js';
-import { parseLimit, parseTime } from '../parse.js';
+import { parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
 import { presentUsage } from '../present.js';
+import { pageOf, usageObject } from '../schemas.js';
 
 const DAY = 86_400_000;
 /** Hour buckets over a longer range would be thousands of points per series. */
@@ -16,7 +18,58 @@ const MAX_HOURLY_RANGE = 31 * DAY;
 const MAX_RANGE = 400 * DAY;
 const BY = new Set(['model', 'provider']);
 
-type Query = Record<string, string | undefined>;
+type Query = { from?: string; to?: string };
+
+const windowQuery = z.object({
+  from: queryText('Start: ISO 8601 or epoch milliseconds (default: 24 hours before `to`).'),
+  to: queryText('End: ISO 8601 or epoch milliseconds (default: now).'),
+});
+const adminUsageQuery = z.object({
+  org_id: queryText('Only this org (id or name).'),
+  key_id: queryText('Only this key\'s requests.'),
+  model: queryText('Only this model\'s requests.'),
+  from: queryText('Earliest time: ISO 8601 or epoch milliseconds.'),
+  to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds.'),
+  cursor: queryText('The next_cursor of the previous page.'),
+  limit: queryText('Rows per page, 1 to 1000 (default 100).'),
+});
+const statsQuery = windowQuery.extend({
+  bucket: queryText('hour (default; at most 31 days) or day (at most 400 days).'),
+  by: queryText('Split series by model and/or provider (comma-separated).'),
+});
+const topOrgsQuery = windowQuery.extend({ limit: queryText('How many orgs, 1 to 1000 (default 10).') });
+
+const adminUsageObject = usageObject.extend({ org_id: z.string(), org_name: z.string().nullable() });
+const statFields = {
+  requests: z.number().int(),
+  errors: z.number().int(),
+  error_rate: z.number(),
+  cache_hits: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  revenue_usd: z.number().meta({ description: 'Charges, US dollars' }),
+  avg_latency_ms: z.number(),
+  p50_latency_le_ms: z.number().nullable().meta({ description: 'Histogram bound holding half the requests; null above the last bound' }),
+  p95_latency_le_ms: z.number().nullable(),
+};
+const statObject = z.object({ bucket: z.string(), model: z.string().optional(), provider: z.string().nullable().optional(), ...statFields });
+type StatObject = z.infer<typeof statObject>;
+const statsAnswer = z.object({
+  object: z.literal('list'),
+  bucket: z.enum(['hour', 'day']),
+  by: z.array(z.enum(['model', 'provider'])),
+  from: z.string(),
+  to: z.string(),
+  latency_bounds_ms: z.array(z.number()),
+  totals: z.object({ model: z.string().optional(), provider: z.string().nullable().optional(), ...statFields }),
+  data: z.array(statObject),
+});
+const topOrgsAnswer = z.object({
+  object: z.literal('list'),
+  from: z.string(),
+  to: z.string(),
+  data: z.array(z.object({ org_id: z.string(), name: z.string().nullable(), requests: z.number().int(), errors: z.number().int(), revenue_usd: z.number() })),
+});
 
 /** The requested window, defaulting to the last 24 hours; refused when empty or too long. */
 function windowOf(q: Query, bucket: 'hour' | 'day'): { from: number; to: number } {
@@ -44,7 +97,7 @@ function quantileBound(s: OpsStat, q: number): number | null {
   return null;
 }
 
-function presentStat(s: OpsStat): Record<string, unknown> {
+function presentStat(s: OpsStat): StatObject {
   return {
     bucket: new Date(s.bucket).toISOString(),
     ...(s.model !== undefined ? { model: s.model } : {}),
@@ -93,9 +146,9 @@ export function registerAdminStatsRoutes(app: FastifyInstance, { gw }: RouteCont
   const admin = (req: FastifyRequest) => authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
 
   /** Usage rows of every org, or of one (`org_id`), with the filters of GET /api/usage. */
-  app.get<{ Querystring: Query }>('/admin/usage', async (req) => {
+  app.get('/admin/usage', { config: { doc: { summary: 'Usage records of every org, or of one, newest first', auth: 'admin', query: adminUsageQuery, responses: { 200: pageOf(adminUsageObject) } } } }, async (req) => {
     admin(req);
-    const q = req.query;
+    const q = parseQuery(adminUsageQuery, req.query);
     const orgRef = q.org_id || undefined;
     let orgId: string | undefined;
     if (orgRef !== undefined) {
@@ -120,9 +173,9 @@ export function registerAdminStatsRoutes(app: FastifyInstance, { gw }: RouteCont
   });
 
   /** Traffic, revenue, errors and latency over time across every org, split by model and/or provider. */
-  app.get<{ Querystring: Query }>('/admin/stats', async (req) => {
+  app.get('/admin/stats', { config: { doc: { summary: 'Traffic, revenue, errors and latency over time, by model and/or provider', auth: 'admin', query: statsQuery, responses: { 200: statsAnswer } } } }, async (req) => {
     admin(req);
-    const q = req.query;
+    const q = parseQuery(statsQuery, req.query);
     const bucket = q.bucket ?? 'hour';
     if (bucket !== 'hour' && bucket !== 'day') throw new GatewayError('invalid_value', '"bucket" must be hour or day.', { param: 'bucket' });
     const by = (q.by ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -143,10 +196,11 @@ export function registerAdminStatsRoutes(app: FastifyInstance, { gw }: RouteCont
   });
 
   /** Orgs ranked by charges over the window (default: the last 24 hours). */
-  app.get<{ Querystring: Query }>('/admin/stats/orgs', async (req) => {
+  app.get('/admin/stats/orgs', { config: { doc: { summary: 'Orgs ranked by charges over a window', auth: 'admin', query: topOrgsQuery, responses: { 200: topOrgsAnswer } } } }, async (req) => {
     admin(req);
-    const { from, to } = windowOf(req.query, 'day');
-    const rows = await gw.store.topOrgs({ from, to, limit: parseLimit(req.query.limit, 10) });
+    const q = parseQuery(topOrgsQuery, req.query);
+    const { from, to } = windowOf(q, 'day');
+    const rows = await gw.store.topOrgs({ from, to, limit: parseLimit(q.limit, 10) });
     return {
       object: 'list',
       from: new Date(from).toISOString(),
