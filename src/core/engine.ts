@@ -81,7 +81,9 @@ const FREE_HIT_HEADERS = { 'x-tollgate-cost-usd': costHeader(0), 'x-tollgate-att
 const NO_TOKENS: TokenUsage = { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 };
 
 /** A non-stream answer from one attempt: canonical (translated lane) or the provider's own body (native lane). */
-type JsonAnswer = { kind: 'canonical'; completion: ChatCompletion } | { kind: 'native'; body: string; usage: Usage | undefined; text: string | undefined };
+type JsonAnswer =
+  | { kind: 'canonical'; completion: ChatCompletion }
+  | { kind: 'native'; body: string; usage: Usage | undefined; text: string | undefined; object: Record<string, unknown> | undefined };
 
 function newContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number, surface = 'chat'): RequestContext {
   return {
@@ -156,6 +158,7 @@ export class Engine {
     for (const extra of facts.fallbacks) {
       if ((table.get(extra) || wildcardModel(table, extra)) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
     }
+    if (parsed.requiresNative && !speaksNatively(model, surface)) throw parsed.requiresNative.refusal;
     const promptEstimate = surface.checkModel(parsed, model);
     const ctx = newContext(meta, org, key, model, promptEstimate, surface.id);
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
@@ -331,6 +334,8 @@ export class Engine {
       const m = id === primary ? ctx.model : (table.get(id) ?? wildcardModel(table, id));
       if (m?.config.kind !== 'chat') continue;
       if (id !== primary && (!isModelAllowed(id, ctx.org, ctx.key) || needed > m.config.context_window)) continue;
+      // A fallback that cannot serve the request natively is no fallback for it.
+      if (served.parsed.requiresNative && !speaksNatively(m, served.surface)) continue;
       out.push(m);
     }
     return out;
@@ -381,6 +386,7 @@ export class Engine {
     const signal = ctx.meta.signal;
     const stream = facts.stream;
     const m = this.deps.metrics;
+    const eligible = parsed.requiresNative ? (channel: ChannelRuntime) => this.nativeLane(channel, served) !== undefined : undefined;
     try {
       const outcome = await runAttempts<JsonAnswer | { kind: 'stream'; start: StreamStart; native: boolean }>(
         this.deps.channels,
@@ -409,10 +415,11 @@ export class Engine {
             let answer: JsonAnswer;
             if (native?.response) {
               const a = native.response(text, actx);
-              answer = { kind: 'native', body: a.body, usage: a.usage, text: a.text };
+              answer = { kind: 'native', body: a.body, usage: a.usage, text: a.text, object: a.object };
             } else answer = { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
             return answer;
           },
+          eligible,
           onAttemptOk: (channel, model) => m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' }),
           onAttemptError: (channel, err) => {
             m.upstreamAttempts.inc({ provider: channel.provider.id, model: channel.model.id, outcome: 'error' });
@@ -432,7 +439,7 @@ export class Engine {
       const canonical = parsed.canonical;
       const countPrompt = () => countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions);
       if (value.kind === 'stream') {
-        const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native };
+        const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
         return {
           kind: 'stream',
           headers: ctx.headers,
@@ -450,13 +457,14 @@ export class Engine {
           }),
         };
       }
-      const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native' };
+      const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native', request: parsed };
       if (value.kind === 'native') {
         const estimated = value.usage === undefined;
         const usage = estimated ? { ...NO_TOKENS, prompt: countPrompt(), completion: countTextTokens(value.text ?? '') } : tokenUsageOf(value.usage);
-        const cost = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
-        ctx.headers['x-tollgate-cost-usd'] = costHeader(cost);
-        return { kind: 'json', status: 200, headers: ctx.headers, body: undefined, serialized: bodyWithCost(value.body, cost) };
+        const costMicros = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
+        ctx.headers['x-tollgate-cost-usd'] = costHeader(costMicros);
+        const relayed = surface.encodeNative ? surface.encodeNative({ body: value.body, object: value.object }, info, { usage, estimated, costMicros }) : value.body;
+        return { kind: 'json', status: 200, headers: ctx.headers, body: undefined, serialized: bodyWithCost(relayed, costMicros) };
       }
       const completion = value.completion;
       const usage = this.completionUsage(completion, canonical);
@@ -747,6 +755,11 @@ function wrongKind(model: ModelRuntime, wanted: ModelConfig['kind']): GatewayErr
 /** The key's budget as this key's own spend may use it: less what the keys it replaced spent. */
 function budgetLeftOf(key: KeyRow): number | null {
   return key.budget_micros === null ? null : key.budget_micros - (key.spend_offset_micros ?? 0);
+}
+
+/** Whether any channel of the model speaks the surface's protocol natively. */
+function speaksNatively(model: ModelRuntime, surface: Surface): boolean {
+  return model.channels.some((c) => c.adapter.native?.[surface.id] !== undefined);
 }
 
 /** A request on its way through the engine: the surface it came in on and what that surface parsed. */

@@ -130,9 +130,10 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         if (p.text) text += p.text;
         if (p.content) sinceCheckpoint++;
         if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) {
-          if (closing !== undefined) afterClosing += p.frame;
-          else if (p.usage && (p.usageOnly || p.finishReason || p.done)) closing = p.frame;
-          else out += p.frame;
+          const frame = o.encoder.relay ? o.encoder.relay(p) : p.frame;
+          if (closing !== undefined) afterClosing += frame;
+          else if (p.usage && (p.usageOnly || p.finishReason || p.done)) closing = frame;
+          else out += frame;
         }
         if (p.events !== undefined) {
           if (closing !== undefined) afterClosing += o.encoder.events(p.events);

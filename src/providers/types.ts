@@ -63,6 +63,11 @@ export interface StreamPiece {
   done?: boolean;
   /** The upstream reported an error inside the stream. */
   error?: GatewayError;
+  /**
+   * Native lane: the parsed upstream event of this frame, set only for the few frames a surface
+   * reads (those carrying a whole response object); the surface's encoder must not change it.
+   */
+  nativeEvent?: Readonly<Record<string, unknown>>;
 }
 
 export interface StreamTranslator {
@@ -108,6 +113,8 @@ export interface NativeAnswer {
   finishReason?: FinishReason;
   /** the output text, for counting when no usage was reported */
   text?: string;
+  /** the parsed upstream body, for a surface that keeps or reads it (e.g. stored Responses) */
+  object?: Record<string, unknown>;
 }
 
 /**

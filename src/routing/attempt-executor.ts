@@ -40,6 +40,8 @@ export interface AttemptHooks<T> {
   run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal, slot: Slot): Promise<T>;
   onAttemptOk?(channel: ChannelRuntime, model: ModelRuntime): void;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
+  /** When set, only channels it accepts are tried (the request needs something only they offer). */
+  eligible?(channel: ChannelRuntime): boolean;
 }
 
 export interface AttemptOutcome<T> {
@@ -104,7 +106,7 @@ export async function runAttempts<T>(
     };
     skipFull();
     while (attempts < cfg.max_attempts && attempts < modelCap) {
-      const channel = table.pick(model, tried);
+      const channel = table.pick(model, tried, Date.now(), hooks.eligible);
       if (!channel || full.has(channel.provider.id)) break;
       // Retrying this model spends the retry budget and backs off; moving on to a fallback model does neither.
       if (tried.size > skipped) {

@@ -206,9 +206,11 @@ export class ChannelTable {
    * Picks a channel: among channels whose breaker admits traffic, the best priority (lowest
    * number), weighted at random; channels already tried for this request come last.
    */
-  pick(model: ModelRuntime, tried: ReadonlySet<string>, now = Date.now()): ChannelRuntime | undefined {
-    const untried = model.channels.filter((c) => !tried.has(c.id) && c.breaker.isAvailable(now));
-    const pool = untried.length > 0 ? untried : model.channels.filter((c) => c.breaker.isAvailable(now));
+  /** `only`, when given, limits the choice to the channels it accepts (e.g. those with a native lane). */
+  pick(model: ModelRuntime, tried: ReadonlySet<string>, now = Date.now(), only?: (c: ChannelRuntime) => boolean): ChannelRuntime | undefined {
+    const channels = only ? model.channels.filter(only) : model.channels;
+    const untried = channels.filter((c) => !tried.has(c.id) && c.breaker.isAvailable(now));
+    const pool = untried.length > 0 ? untried : channels.filter((c) => c.breaker.isAvailable(now));
     if (pool.length === 0) return undefined;
     let best = Number.POSITIVE_INFINITY;
     for (const c of pool) if (c.priority < best) best = c.priority;

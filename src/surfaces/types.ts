@@ -5,6 +5,7 @@
 // (auth, limits, credit, idempotency, cache, routing, fallbacks, billing, usage) is the engine's.
 import type { TokenUsage, StreamEvent } from '../core/canonical.js';
 import type { GatewayError } from '../core/errors.js';
+import type { StreamPiece } from '../providers/types.js';
 import type { ChatCompletion, ChatRequest } from '../core/types.js';
 import type { ModelRuntime } from '../routing/channels.js';
 
@@ -49,6 +50,12 @@ export interface ParsedRequest {
   /** inbound headers a native upstream must receive (e.g. anthropic-version, anthropic-beta) */
   forwardHeaders: Record<string, string>;
   facts: RequestFacts;
+  /**
+   * Set when only an upstream speaking this surface's protocol natively can serve the request
+   * (a built-in tool, an id only such an upstream holds): routing then uses only channels with
+   * a native lane for the surface, and a model without one is refused with `refusal`.
+   */
+  requiresNative?: { reason: string; refusal: GatewayError };
 }
 
 /** What an encoder knows about the answer it writes. */
@@ -60,6 +67,16 @@ export interface AnswerInfo {
   created: number;
   /** true when the upstream speaks this surface's protocol and its frames/body are relayed as they are */
   native: boolean;
+  /** what the surface's parse returned for this request */
+  request: ParsedRequest;
+}
+
+/** A native non-stream answer: the body relayed to the client and the upstream's object parsed from it. */
+export interface NativeBody {
+  /** the upstream's body with the public model id */
+  body: string;
+  /** the parsed body, when the native protocol reads it (read-only) */
+  object: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** The final figures of an answer, given to the encoders that report them. */
@@ -81,6 +98,11 @@ export interface StreamEncoder {
   end(totals: AnswerTotals): string;
   /** One frame reporting an error after the stream started (the stream then closes). */
   error(err: GatewayError): string;
+  /**
+   * Native lane: what to write for a relayed upstream frame (absent: the frame as it is). Sees
+   * every native piece in order, so it can also keep what the upstream's final frame carries.
+   */
+  relay?(piece: StreamPiece): string;
 }
 
 export interface Surface {
@@ -98,6 +120,8 @@ export interface Surface {
   checkModel(req: ParsedRequest, model: ModelRuntime): number;
   /** The JSON answer for a canonical completion (translated lanes and cache hits). */
   encodeResponse(c: ChatCompletion, info: AnswerInfo, totals: AnswerTotals): unknown;
+  /** Native lane, non-stream: the serialized answer to send (absent: the upstream's body as it is). */
+  encodeNative?(answer: NativeBody, info: AnswerInfo, totals: AnswerTotals): string;
   streamEncoder(info: AnswerInfo, facts: RequestFacts): StreamEncoder;
   /** This surface's error body for any error on its routes (status comes from the error). */
   errorBody(err: GatewayError): unknown;

@@ -8,10 +8,9 @@ import { ChatStreamEncoder } from '../../src/surfaces/chat/encode-stream.js';
 export type ChatPiece = StreamPiece & { json?: string };
 
 export function withChatJson(pieces: readonly StreamPiece[], model: string): ChatPiece[] {
-  const enc = new ChatStreamEncoder(
-    { requestId: 'test', model, created: 1, native: false },
-    { model, fallbacks: [], stream: true, maxOutputTokens: undefined, n: 1, relayUsageFrames: true },
-  );
+  const facts = { model, fallbacks: [], stream: true, maxOutputTokens: undefined, n: 1, relayUsageFrames: true };
+  const request = { canonical: { model, messages: [] }, native: undefined, forwardHeaders: {}, facts };
+  const enc = new ChatStreamEncoder({ requestId: 'test', model, created: 1, native: false, request }, facts);
   return pieces.map((p) => {
     let frames = p.frame ?? (p.events ? enc.events(p.events) : '');
     if (p.usage && p.usageOnly && p.frame === undefined) {

@@ -37,7 +37,7 @@ function runtime(over: { native?: boolean; max_output_tokens?: number; context_w
   } as unknown as ModelRuntime;
 }
 
-const info: AnswerInfo = { requestId: 'req_1', model: 'claude-sonnet-4.5', created: 1, native: false };
+const info: AnswerInfo = { requestId: 'req_1', model: 'claude-sonnet-4.5', created: 1, native: false, request: parse(base) };
 const usage: TokenUsage = { prompt: 1000, completion: 50, cacheRead: 800, cacheWrite: 100, reasoning: 10 };
 
 describe('POST /v1/messages validation (400 with Tollgate codes, before any upstream call)', () => {

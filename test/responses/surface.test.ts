@@ -181,14 +181,17 @@ describe('parse: Responses request → canonical request', () => {
 });
 
 describe('checkModel: what the serving model can do', () => {
-  it('returns 400 for built-in tools on a model served only through Chat Completions, and accepts them where a Responses upstream serves', async () => {
+  it('marks built-in tools as needing the native lane, with the 400 a model without one answers', async () => {
     const { surface } = setup();
     const p = await surface.parse({ model: 'm', input: 'search', tools: [{ type: 'web_search' }] }, {}, caller());
-    const err = await badRequest(() => surface.checkModel(p, model(false)));
-    expect(err.code).toBe('unsupported_parameter');
-    expect(err.param).toBe('tools');
-    expect(err.message).toContain('web_search');
+    const err = p.requiresNative?.refusal;
+    expect(err?.code).toBe('unsupported_parameter');
+    expect(err?.status).toBe(400);
+    expect(err?.param).toBe('tools');
+    expect(err?.message).toContain('web_search');
     expect(surface.checkModel(p, model(true))).toBeGreaterThan(0);
+    const plain = await surface.parse({ model: 'm', input: 'search', tools: [{ type: 'function', name: 'f' }] }, {}, caller());
+    expect(plain.requiresNative).toBeUndefined();
   });
 
   it('refuses max_output_tokens above the model limit and a prompt beyond the context, unless truncation is auto', async () => {
@@ -213,10 +216,10 @@ describe('encodeResponse: the response object', () => {
   it('carries output items, status, usage with cached and reasoning details, and the cost', async () => {
     const { surface } = setup();
     const c = caller();
-    await surface.parse({ model: 'm', input: 'Hi', store: false, metadata: { run: '7' }, tools: [{ type: 'custom', name: 'apply_patch' }] }, {}, c);
+    const p = await surface.parse({ model: 'm', input: 'Hi', store: false, metadata: { run: '7' }, tools: [{ type: 'custom', name: 'apply_patch' }] }, {}, c);
     const r = surface.encodeResponse(
       completion({ role: 'assistant', content: 'Hello', reasoning_content: 'thinking', tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"diff"}' } }] }, 'tool_calls'),
-      { requestId: c.requestId, model: 'm', created: 100, native: false },
+      { requestId: c.requestId, model: 'm', created: 100, native: false, request: p },
       totals,
     ) as Record<string, unknown>;
     expect(r).toMatchObject({
@@ -240,8 +243,8 @@ describe('encodeResponse: the response object', () => {
   it('reports an answer cut by the output limit as incomplete with max_output_tokens', async () => {
     const { surface } = setup();
     const c = caller();
-    await surface.parse({ model: 'm', input: 'Hi' }, {}, c);
-    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'Hel' }, 'length'), { requestId: c.requestId, model: 'm', created: 1, native: false }, totals) as Record<string, unknown>;
+    const p = await surface.parse({ model: 'm', input: 'Hi' }, {}, c);
+    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'Hel' }, 'length'), { requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, totals) as Record<string, unknown>;
     expect(r.status).toBe('incomplete');
     expect(r.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
@@ -249,8 +252,8 @@ describe('encodeResponse: the response object', () => {
   it('hands signed reasoning back only when asked, and reads it back on the next turn (store: false round trip)', async () => {
     const { surface } = setup();
     const c = caller();
-    await surface.parse({ model: 'm', input: 'Hi', store: false, include: ['reasoning.encrypted_content'] }, {}, c);
-    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'Yes', reasoning_content: 'because', reasoning_signature: 'sig-1', reasoning_redacted: ['opaque'] }), { requestId: c.requestId, model: 'm', created: 1, native: false }, totals) as {
+    const p = await surface.parse({ model: 'm', input: 'Hi', store: false, include: ['reasoning.encrypted_content'] }, {}, c);
+    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'Yes', reasoning_content: 'because', reasoning_signature: 'sig-1', reasoning_redacted: ['opaque'] }), { requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, totals) as {
       output: Array<Record<string, unknown>>;
     };
     const reasoning = r.output[0];
@@ -260,8 +263,8 @@ describe('encodeResponse: the response object', () => {
     expect(next.canonical.messages[1]).toEqual({ role: 'assistant', content: 'Yes', reasoning_content: 'because', reasoning_signature: 'sig-1', reasoning_redacted: ['opaque'] });
 
     const c2 = caller();
-    await surface.parse({ model: 'm', input: 'Hi', store: false }, {}, c2);
-    const hidden = surface.encodeResponse(completion({ role: 'assistant', content: 'Yes', reasoning_content: 'because', reasoning_signature: 'sig-1' }), { requestId: c2.requestId, model: 'm', created: 1, native: false }, totals) as {
+    const p2 = await surface.parse({ model: 'm', input: 'Hi', store: false }, {}, c2);
+    const hidden = surface.encodeResponse(completion({ role: 'assistant', content: 'Yes', reasoning_content: 'because', reasoning_signature: 'sig-1' }), { requestId: c2.requestId, model: 'm', created: 1, native: false, request: p2 }, totals) as {
       output: Array<Record<string, unknown>>;
     };
     expect(hidden.output[0].encrypted_content).toBeUndefined();
@@ -277,8 +280,8 @@ describe('streamEncoder: events with sequence numbers', () => {
   async function run(evs: StreamEvent[], body: Record<string, unknown> = {}) {
     const { surface, store } = setup();
     const c = caller();
-    await surface.parse({ model: 'm', input: 'Hi', tools: [{ type: 'function', name: 'f' }], ...body }, {}, c);
-    const enc = surface.streamEncoder({ requestId: c.requestId, model: 'm', created: 1, native: false }, { model: 'm', fallbacks: [], stream: true, maxOutputTokens: undefined, n: 1, relayUsageFrames: false });
+    const p = await surface.parse({ model: 'm', input: 'Hi', tools: [{ type: 'function', name: 'f' }], ...body }, {}, c);
+    const enc = surface.streamEncoder({ requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, p.facts);
     let text = '';
     for (const ev of evs) text += enc.events([ev]);
     return { enc, text, store, surface };
@@ -380,8 +383,8 @@ describe('stored responses: previous_response_id', () => {
   it('continues a stored conversation of the same org and is 404 for another org', async () => {
     const { surface } = setup();
     const c = caller('org_a');
-    await surface.parse({ model: 'm', input: 'My name is Ada.', instructions: 'Be nice.' }, {}, c);
-    const first = surface.encodeResponse(completion({ role: 'assistant', content: 'Hello Ada' }), { requestId: c.requestId, model: 'm', created: 1, native: false }, totals) as { id: string };
+    const p = await surface.parse({ model: 'm', input: 'My name is Ada.', instructions: 'Be nice.' }, {}, c);
+    const first = surface.encodeResponse(completion({ role: 'assistant', content: 'Hello Ada' }), { requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, totals) as { id: string };
     const next = await surface.parse({ model: 'm', input: 'What is my name?', previous_response_id: first.id }, {}, caller('org_a'));
     // Instructions do not carry over (as in OpenAI's API); the turns do.
     expect(next.canonical.messages).toEqual([
@@ -396,20 +399,21 @@ describe('stored responses: previous_response_id', () => {
       'What is my name?',
     ].map((x) => (typeof x === 'string' ? { type: 'message', role: 'user', content: [{ type: 'input_text', text: x }] } : x)));
     const foreign = await surface.parse({ model: 'm', input: 'x', previous_response_id: first.id }, {}, caller('org_b'));
-    const err = await badRequest(() => surface.checkModel(foreign, model(false)));
-    expect(err.status).toBe(404);
-    expect(err.param).toBe('previous_response_id');
+    const err = foreign.requiresNative?.refusal;
+    expect(err?.status).toBe(404);
+    expect(err?.param).toBe('previous_response_id');
+    expect(next.requiresNative).toBeUndefined();
   });
 
   it('keeps a stored response for the configured retention, and nothing with store: false', async () => {
     const store = memoryStore();
     const surface = createResponsesSurface({ store, retentionDays: 2, log: { warn: () => undefined } });
     const kept = caller();
-    await surface.parse({ model: 'm', input: 'keep' }, {}, kept);
-    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: kept.requestId, model: 'm', created: 1, native: false }, totals) as { id: string };
+    const pk = await surface.parse({ model: 'm', input: 'keep' }, {}, kept);
+    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: kept.requestId, model: 'm', created: 1, native: false, request: pk }, totals) as { id: string };
     const dropped = caller();
-    await surface.parse({ model: 'm', input: 'drop', store: false }, {}, dropped);
-    surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: dropped.requestId, model: 'm', created: 1, native: false }, totals);
+    const pd = await surface.parse({ model: 'm', input: 'drop', store: false }, {}, dropped);
+    surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: dropped.requestId, model: 'm', created: 1, native: false, request: pd }, totals);
     await surface.stored.flush();
     expect([...store.rows.keys()]).toEqual([r.id]);
     const row = store.rows.get(r.id)!;
@@ -422,6 +426,6 @@ describe('stored responses: previous_response_id', () => {
     const p = await surface.parse({ model: 'm', input: 'x', previous_response_id: 'resp_upstream_1' }, {}, caller());
     expect(surface.checkModel(p, model(true))).toBeGreaterThan(0);
     expect(p.native).toMatchObject({ previous_response_id: 'resp_upstream_1', input: 'x' });
-    expect((await badRequest(() => surface.checkModel(p, model(false)))).code).toBe('not_found');
+    expect(p.requiresNative?.refusal.code).toBe('not_found');
   });
 });

@@ -93,8 +93,10 @@ export function createResponsesStreamTranslator(ctx: AdapterContext): StreamTran
       const message = errorMessage(type === 'error' ? ev : (ev.response as Json | undefined)?.error) ?? 'the response failed';
       return { error: new GatewayError('provider_error', `The provider (${ctx.provider.id}) reported an error mid-stream: ${message}`, { retryable: true }) };
     }
-    const json = isObj(ev.response) ? renameModel(data, ev.response, ev, publicModel) : data;
+    const carriesResponse = isObj(ev.response);
+    const json = carriesResponse ? renameModel(data, ev.response as Json, ev, publicModel) : data;
     const piece: StreamPiece = { frame: `${event !== undefined ? `event: ${event}\n` : ''}data: ${json}\n\n` };
+    if (carriesResponse) piece.nativeEvent = ev;
     if (CONTENT_DELTAS.has(type)) {
       piece.content = true;
       if (typeof ev.delta === 'string' && !type.startsWith('response.reasoning')) piece.text = ev.delta;
@@ -147,7 +149,7 @@ export function createResponsesNative(url: string, headers: Readonly<Record<stri
         throw malformedUpstream(ctx.provider.id, 'the response body is not JSON');
       }
       if (!isObj(r) || r.object !== 'response') throw malformedUpstream(ctx.provider.id, 'the body is not a Responses "response" object');
-      return { body: renameModel(body, r, r, ctx.model.id), usage: usageFromResponses(r.usage), finishReason: finishOf(r), text: answerText(r) };
+      return { body: renameModel(body, r, r, ctx.model.id), usage: usageFromResponses(r.usage), finishReason: finishOf(r), text: answerText(r), object: r };
     },
     streamTranslator: createResponsesStreamTranslator,
   };

@@ -3,11 +3,12 @@
 import type { StreamEvent } from '../../core/canonical.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { FinishReason } from '../../core/types.js';
+import type { StreamPiece } from '../../providers/types.js';
 import type { AnswerInfo, AnswerTotals, StreamEncoder } from '../types.js';
 import { customInput, reasoningItem } from './encode-response.js';
 import { newItemId, sealReasoning } from './items.js';
 import { clientOutput, finalResponse, responseSkeleton } from './response-object.js';
-import type { CustomToolCallItem, FunctionCallItem, MessageItem, OutputItem, ReasoningItem, ResponseObject, ResponseRequestInfo } from './types.js';
+import type { CustomToolCallItem, FunctionCallItem, Json, MessageItem, OutputItem, ReasoningItem, ResponseObject, ResponseRequestInfo } from './types.js';
 
 type Open =
   | { kind: 'reasoning'; item: ReasoningItem; at: number; text: string; part: boolean; signature?: string; redacted?: string[] }
@@ -249,17 +250,66 @@ export class ResponsesStreamEncoder implements StreamEncoder {
 }
 
 /**
- * Native lane: the upstream's own frames are relayed and already close the stream; only an
- * error after the start needs a frame of ours.
+ * Puts Tollgate's response id where the upstream wrote its own, by text so the rest of the bytes
+ * stay as they came (item ids differ from the response id, so the first match is the response's).
+ * Undefined when the upstream spelt it another way (the caller then re-serialises).
+ */
+export function withResponseId(text: string, theirs: string, ours: string): string | undefined {
+  if (theirs === ours) return text;
+  const needle = `"id":${JSON.stringify(theirs)}`;
+  const at = text.indexOf(needle);
+  return at === -1 ? undefined : `${text.slice(0, at)}"id":${JSON.stringify(ours)}${text.slice(at + needle.length)}`;
+}
+
+/**
+ * Native lane: the upstream's own frames are relayed and already close the stream. The frames
+ * carrying the response object get Tollgate's id (unless `responseId` is undefined: a
+ * continuation only the upstream holds stays the upstream's); the final object goes to
+ * `onDone`. An error after the start becomes `error` then `response.failed`, numbered after the
+ * upstream's last event.
  */
 export class NativeResponsesStreamEncoder implements StreamEncoder {
+  /** upstream events relayed so far: their sequence numbers run from 0 */
+  #relayed = 0;
+  #last: Json | undefined;
+  #final: Json | undefined;
+
+  constructor(
+    private readonly responseId: string | undefined,
+    private readonly onDone: (final: Readonly<Json>, costMicros: number) => void,
+  ) {}
+
+  relay(piece: StreamPiece): string {
+    this.#relayed++;
+    const frame = piece.frame ?? '';
+    const ev = piece.nativeEvent;
+    if (ev === undefined) return frame;
+    const response = ev.response as Json;
+    this.#last = response;
+    if (piece.done) this.#final = response;
+    const theirs = response.id;
+    if (this.responseId === undefined || typeof theirs !== 'string') return frame;
+    const ours = this.responseId;
+    return withResponseId(frame, theirs, ours) ?? `event: ${String(ev.type)}\ndata: ${JSON.stringify({ ...ev, response: { ...response, id: ours } })}\n\n`;
+  }
+
   events(): string {
     return '';
   }
-  end(): string {
+
+  end(totals: AnswerTotals): string {
+    if (this.#final && this.responseId !== undefined) this.onDone(this.#final, totals.costMicros);
     return '';
   }
+
   error(err: GatewayError): string {
-    return `event: error\ndata: ${JSON.stringify({ type: 'error', sequence_number: 0, code: err.code, message: err.message, param: err.param })}\n\n`;
+    let seq = this.#relayed;
+    const frame = (type: string, body: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...body })}\n\n`;
+    let s = frame('error', { code: err.code, message: err.message, param: err.param });
+    if (this.#last) {
+      const id = this.responseId ?? this.#last.id;
+      s += frame('response.failed', { response: { ...this.#last, id, status: 'failed', error: { code: err.code, message: err.message } } });
+    }
+    return s;
   }
 }

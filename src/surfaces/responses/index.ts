@@ -2,14 +2,13 @@
 // the response object, stream events and OpenAI's error envelope. It must not route, bill or
 // call upstreams: the engine does that for every surface.
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../../core/errors.js';
 import { estimatePromptTokens, promptTokenBound } from '../../core/tokens.js';
 import type { ChatCompletion, ChatMessage } from '../../core/types.js';
 import type { ModelRuntime } from '../../routing/channels.js';
-import type { AnswerInfo, AnswerTotals, Caller, InboundHeaders, ParsedRequest, RequestFacts, StreamEncoder, Surface } from '../types.js';
+import type { AnswerInfo, AnswerTotals, Caller, InboundHeaders, NativeBody, ParsedRequest, RequestFacts, StreamEncoder, Surface } from '../types.js';
 import { outputItems } from './encode-response.js';
-import { NativeResponsesStreamEncoder, ResponsesStreamEncoder } from './encode-stream.js';
+import { NativeResponsesStreamEncoder, ResponsesStreamEncoder, withResponseId } from './encode-stream.js';
 import { parseResponsesBody, type ResponsesParsed } from './parse.js';
 import { clientOutput, finalResponse, outputText } from './response-object.js';
 import { type ResponsesStore, StoredResponses } from './stored.js';
@@ -28,24 +27,8 @@ export interface ResponsesSurface extends Surface {
   readonly stored: StoredResponses;
 }
 
-/**
- * Requests parsed but not yet answered, bounded in count and in the size of the conversations
- * they hold for storing: a request can fail, or be served natively, without any answer here.
- */
-const PENDING_MAX = 10_000;
-const PENDING_MAX_BYTES = 128 * 1024 * 1024;
-const PENDING_TTL_MS = 15 * 60_000;
-
-function pendingSize(info: ResponseRequestInfo): number {
-  return info.context.length === 0 ? 1 : JSON.stringify(info.context).length + JSON.stringify(info.input).length;
-}
-
 export function newResponseId(): string {
   return `resp_${randomBytes(24).toString('hex')}`;
-}
-
-function nativeCapable(model: ModelRuntime): boolean {
-  return model.channels.some((c) => c.adapter.native?.responses !== undefined);
 }
 
 /** `truncation: "auto"`: drop the oldest turns (never the system prompt) until the prompt fits. */
@@ -62,44 +45,32 @@ function truncate(messages: ChatMessage[], budget: number, tools: unknown): numb
   return prompt;
 }
 
+/**
+ * Keeps an answer a Responses upstream gave (store: true), under Tollgate's id and the public
+ * model, so GET, input_items and previous_response_id work through Tollgate whichever
+ * upstream serves next. Only finished answers are kept.
+ */
+function keepNative(stored: StoredResponses, info: ResponseRequestInfo, upstream: Readonly<Record<string, unknown>>, model: string, costMicros: number): void {
+  if (!info.echo.store || (upstream.status !== 'completed' && upstream.status !== 'incomplete')) return;
+  const usage = upstream.usage;
+  const response = {
+    ...upstream,
+    id: info.responseId,
+    model,
+    previous_response_id: info.echo.previous_response_id,
+    ...(typeof usage === 'object' && usage !== null ? { usage: { ...usage, cost: costMicros / 1e6 } } : {}),
+  } as unknown as ResponseObject;
+  stored.save(info, response);
+}
+
 export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSurface {
   const stored = new StoredResponses({
     store: deps.store,
     retentionMs: deps.retentionDays * 86_400_000,
     onError: (err, responseId) => deps.log.warn({ err, responseId }, 'storing a response failed'),
   });
-  const pending = new LRUCache<string, ResponseRequestInfo>({ max: PENDING_MAX, maxSize: PENDING_MAX_BYTES, sizeCalculation: pendingSize, ttl: PENDING_TTL_MS });
-
-  const infoFor = (answer: AnswerInfo): ResponseRequestInfo => {
-    const info = pending.get(answer.requestId);
-    pending.delete(answer.requestId);
-    if (info) return info;
-    // Not parsed here (evicted): answer correctly, keep nothing.
-    return {
-      responseId: newResponseId(),
-      orgId: '',
-      keyId: '',
-      echo: {
-        instructions: null,
-        max_output_tokens: null,
-        parallel_tool_calls: true,
-        previous_response_id: null,
-        reasoning: { effort: null, summary: null },
-        store: false,
-        temperature: 1,
-        text: { format: { type: 'text' } },
-        tool_choice: 'auto',
-        tools: [],
-        top_p: 1,
-        truncation: 'disabled',
-        metadata: {},
-      },
-      tools: new Map(),
-      includeEncrypted: false,
-      context: [],
-      input: [],
-    };
-  };
+  /** What parse kept for the encoders, carried by the engine with the request. */
+  const requestOf = (answer: AnswerInfo): ResponsesParsed => answer.request as ResponsesParsed;
 
   return {
     id: 'responses',
@@ -119,24 +90,27 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
         }
       }
       const parsed = parseResponsesBody(body, { responseId: newResponseId(), orgId: caller.orgId, keyId: caller.keyId }, history);
-      if (unknownPrevious) parsed.unknownPrevious = unknownPrevious;
-      pending.set(caller.requestId, parsed.info);
+      if (unknownPrevious) {
+        // Not ours: only the Responses upstream that holds it can continue it.
+        parsed.unknownPrevious = unknownPrevious;
+        parsed.requiresNative = { reason: `"previous_response_id" names a response only a Responses upstream may hold`, refusal: unknownPrevious };
+      } else if (parsed.nativeOnly.length > 0) {
+        const first = parsed.nativeOnly[0];
+        parsed.requiresNative = {
+          reason: first.what,
+          refusal: new GatewayError(
+            'unsupported_parameter',
+            `Model "${parsed.facts.model}" is served through a Chat Completions upstream, which cannot run ${first.what}. Remove it, or use a model whose provider speaks the Responses API.`,
+            { param: first.param },
+          ),
+        };
+      }
       return parsed;
     },
 
     checkModel(req: ParsedRequest, model: ModelRuntime): number {
+      // Whether the model can serve a request that needs the native lane is the engine's check (requiresNative).
       const r = req as Partial<ResponsesParsed> & ParsedRequest;
-      // An id Tollgate does not hold can only be continued where the upstream holds it.
-      if (r.unknownPrevious && !nativeCapable(model)) throw r.unknownPrevious;
-      const nativeOnly = r.nativeOnly ?? [];
-      if (nativeOnly.length > 0 && !nativeCapable(model)) {
-        const first = nativeOnly[0];
-        throw new GatewayError(
-          'unsupported_parameter',
-          `Model "${model.config.id}" is served through a Chat Completions upstream, which cannot run ${first.what}. Remove it, or use a model whose provider speaks the Responses API.`,
-          { param: first.param },
-        );
-      }
       const out = r.facts.maxOutputTokens;
       if (out !== undefined && out > model.config.max_output_tokens) {
         throw new GatewayError('invalid_value', `"max_output_tokens" is ${out}, above the ${model.config.max_output_tokens}-token output limit of "${model.config.id}". Use at most ${model.config.max_output_tokens}.`, {
@@ -159,7 +133,7 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
     },
 
     encodeResponse(c: ChatCompletion, answer: AnswerInfo, totals: AnswerTotals): unknown {
-      const info = infoFor(answer);
+      const info = requestOf(answer).info;
       const full = finalResponse(info, answer.model, answer.created, outputItems(c, info.tools), c.choices[0]?.finish_reason ?? undefined, totals);
       stored.save(info, full);
       const shown: ResponseObject = { ...full, output: clientOutput(full.output, info.includeEncrypted) };
@@ -167,9 +141,22 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
       return shown;
     },
 
+    encodeNative(answer: NativeBody, info: AnswerInfo, totals: AnswerTotals): string {
+      const parsed = requestOf(info);
+      const theirs = answer.object;
+      // A continuation of a response only the upstream holds stays the upstream's, id and all.
+      if (parsed.unknownPrevious || !theirs || typeof theirs.id !== 'string') return answer.body;
+      const r = parsed.info;
+      keepNative(stored, r, theirs, info.model, totals.costMicros);
+      return withResponseId(answer.body, theirs.id, r.responseId) ?? JSON.stringify({ ...JSON.parse(answer.body), id: r.responseId });
+    },
+
     streamEncoder(answer: AnswerInfo, _facts: RequestFacts): StreamEncoder {
-      const info = infoFor(answer);
-      if (answer.native) return new NativeResponsesStreamEncoder();
+      const parsed = requestOf(answer);
+      const info = parsed.info;
+      if (answer.native) {
+        return new NativeResponsesStreamEncoder(parsed.unknownPrevious ? undefined : info.responseId, (final, costMicros) => keepNative(stored, info, final, answer.model, costMicros));
+      }
       return new ResponsesStreamEncoder(answer, info, (full) => stored.save(info, full));
     },
 
