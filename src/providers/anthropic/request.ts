@@ -169,6 +169,21 @@ function assistantBlocks(content: ChatMessage['content'], where: string): Block[
   return blocks;
 }
 
+/**
+ * The reasoning of an earlier Anthropic answer, handed back as Anthropic requires on the next
+ * turn: the signed thinking block, then the redacted ones, ahead of the turn's text and tool
+ * calls. Reasoning without a signature (another provider's) cannot be verified and is left out.
+ */
+function reasoningBlocks(m: ChatMessage): Block[] {
+  const blocks: Block[] = [];
+  const signature = m.reasoning_signature;
+  if (typeof signature === 'string' && signature !== '') {
+    blocks.push({ type: 'thinking', thinking: typeof m.reasoning_content === 'string' ? m.reasoning_content : '', signature });
+  }
+  for (const data of m.reasoning_redacted ?? []) if (typeof data === 'string' && data !== '') blocks.push({ type: 'redacted_thinking', data });
+  return blocks;
+}
+
 function toolUseBlock(id: string, name: string, args: string, where: string): Block {
   let input: unknown;
   try {
@@ -223,7 +238,7 @@ function translateMessages(messages: readonly ChatMessage[]): { system: string[]
         append('user', userBlocks(m.content, where));
         break;
       case 'assistant': {
-        const blocks = assistantBlocks(m.content, where);
+        const blocks = [...reasoningBlocks(m), ...assistantBlocks(m.content, where)];
         for (const call of m.tool_calls ?? []) {
           blocks.push(toolUseBlock(call.id, call.function?.name ?? '', call.function?.arguments ?? '', where));
         }

@@ -1,7 +1,7 @@
 // OpenAI-compatible request building: the body passes through almost untouched; only the
 // model name, Tollgate's own fields and the usage request for streams change.
 import { acceptsExtraParameter } from '../../core/extra-parameters.js';
-import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
+import type { ChatMessage, ChatRequest, EmbeddingsRequest } from '../../core/types.js';
 import { ALL_CHAT_PARAMETERS } from '../../core/validate.js';
 import type { AdapterContext } from '../types.js';
 
@@ -9,11 +9,29 @@ import type { AdapterContext } from '../types.js';
 const GATEWAY_FIELDS = new Set(['models', 'tollgate']);
 const CHAT_PARAMETERS = new Set(['model', 'messages', ...ALL_CHAT_PARAMETERS]);
 
+/**
+ * Messages as an OpenAI-compatible server may see them: the signature and redacted reasoning
+ * another provider returned (kept in the canonical form for Anthropic) never leave Tollgate.
+ * The array is copied only when a message carries them.
+ */
+function withoutCanonicalFields(messages: ChatMessage[]): ChatMessage[] {
+  if (!messages.some((m) => m.reasoning_signature !== undefined || m.reasoning_redacted !== undefined)) return messages;
+  return messages.map((m) => {
+    if (m.reasoning_signature === undefined && m.reasoning_redacted === undefined) return m;
+    const { reasoning_signature: _signature, reasoning_redacted: _redacted, ...rest } = m;
+    return rest as ChatMessage;
+  });
+}
+
 export function toOpenAIChatBody(req: ChatRequest, ctx: AdapterContext): string {
   const out: Record<string, unknown> = {};
   const extras = ctx.model.extra_parameters;
   for (const key in req) {
     if (GATEWAY_FIELDS.has(key)) continue;
+    if (key === 'messages') {
+      out.messages = withoutCanonicalFields(req.messages);
+      continue;
+    }
     // A provider-specific field goes only to a model that declares it (a fallback may not).
     if (!CHAT_PARAMETERS.has(key) && !acceptsExtraParameter(extras, key)) continue;
     out[key] = req[key];

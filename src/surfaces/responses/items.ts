@@ -189,7 +189,9 @@ export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, b
         }
         if (text !== undefined) a.reasoning_content = (typeof a.reasoning_content === 'string' ? `${a.reasoning_content}\n\n` : '') + text;
         if (own?.signature !== undefined) a.reasoning_signature = own.signature;
-        const redacted = own ? own.redacted : sealed !== undefined ? [sealed] : undefined;
+        // Another provider's encrypted reasoning (a Responses upstream's) means nothing to a
+        // translated upstream and would be refused as Anthropic redacted thinking: it stays here.
+        const redacted = own?.redacted;
         if (redacted && redacted.length > 0) (a.reasoning_redacted ??= []).push(...redacted);
         return;
       }
