@@ -5,9 +5,11 @@
 //   7 route: attempts over channels and fallbacks (attempts.ts), reserving credit before
 //     each (credit-stage.ts)   8 relay (stream-relay.ts)   9 settle (settle + records.ts)
 // It returns a JSON result or a stream of SSE frames, and knows nothing about HTTP.
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { authenticateKey } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
-import { costMicros, worstCaseMicros } from '../billing/money.js';
+import { costMicros, MICROS_PER_USD, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config, ModelConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -26,6 +28,8 @@ import { AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
 import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
+import { AUDIO_TOKENS_PER_SECOND_BOUND, type AudioOperation, type AudioUpload, MIN_AUDIO_BYTES_PER_SECOND, reportedAudioUsage, TEXT_TOKENS_PER_SECOND_BOUND, validateAudioFields, wavDurationSeconds } from './audio.js';
+import { multipartBody } from './multipart.js';
 import { imageCount, perImageMicros, validateImagesRequest } from './images.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
@@ -620,6 +624,66 @@ export class Engine {
       }).then((v) => ({ kind: 'json' as const, status: 200, headers: ctx.headers, body: v.body }));
     if (!meta.idempotencyKey) return run();
     return (await this.withIdempotency(ctx, { surface: 'images', body: req }, run)) as JsonResult;
+  }
+
+  /**
+   * POST /v1/audio/transcriptions and /translations. The upload is already spooled to disk; it is
+   * sent upstream as multipart with the upstream model's name. Priced per audio second
+   * (`pricing.per_audio_second`) from the duration the upstream reports or the WAV header, else by
+   * the upstream's tokens; the reservation covers the longest the file can be.
+   */
+  async audio(op: AudioOperation, upload: AudioUpload, meta: InboundMeta): Promise<{ status: number; headers: Record<string, string>; contentType: string; body: string }> {
+    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const req = validateAudioFields(op, upload.fields, upload.file !== undefined);
+    const file = upload.file!;
+    const visible = (id: string) => isModelAllowed(id, org, key);
+    const model = resolveModel(this.deps.channels, req.model, visible);
+    if (model.config.kind !== 'transcription') throw wrongKind(model, 'transcription');
+    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    const wavSeconds = wavDurationSeconds(file.head, file.size);
+    const boundSeconds = wavSeconds ?? file.size / MIN_AUDIO_BYTES_PER_SECOND;
+    const perSecondUsd = model.config.pricing.per_audio_second;
+    const promptTokens = countTextTokens(req.fields.find(([n]) => n === 'prompt')?.[1] ?? '');
+    const reserve =
+      perSecondUsd !== undefined
+        ? Math.ceil(boundSeconds * perSecondUsd * MICROS_PER_USD)
+        : worstCaseMicros(model.config, promptTokens + Math.ceil(boundSeconds * AUDIO_TOKENS_PER_SECOND_BOUND), Math.ceil(boundSeconds * TEXT_TOKENS_PER_SECOND_BOUND));
+    const ctx = newContext(meta, org, key, model, promptTokens, op === 'transcriptions' ? 'transcriptions' : 'translations');
+    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptTokens);
+    const result = await this.runPriced<{ body: string; contentType: string }>(ctx, model, reserve, {
+      attempt: async (channel, m, sig) => {
+        const adapter = channel.adapter;
+        if (!adapter.audioRequest) throw new GatewayError('invalid_value', `The provider behind "${m.config.id}" does not transcribe audio.`, { param: 'model' });
+        const actx = this.adapterContext(channel, m, ctx, false);
+        const boundary = `tollgate-${randomBytes(12).toString('hex')}`;
+        const fields = req.fields.map(([n, v]): [string, string] => [n, n === 'model' ? channel.upstreamModel : v]);
+        const body = () => multipartBody(boundary, fields, { field: 'file', filename: file.filename, contentType: file.contentType, read: () => createReadStream(file.path) });
+        const up = adapter.audioRequest(op, `multipart/form-data; boundary=${boundary}`, body, actx);
+        if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
+        up.timeoutMs = channel.provider.timeouts.request_ms;
+        const res = await channel.transport.send(up, sig);
+        const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+        if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
+        const ct = res.headers['content-type'];
+        return { body: text, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? (req.responseFormat.endsWith('json') ? 'application/json' : 'text/plain; charset=utf-8') };
+      },
+      price: (v) => {
+        const reported = reportedAudioUsage(v.body, req.responseFormat);
+        const textTokens = countTextTokens(reported.text ?? '');
+        if (perSecondUsd !== undefined) {
+          const seconds = reported.seconds ?? wavSeconds;
+          // Neither the upstream nor the file says how long it is: the bound the reservation used, marked estimated.
+          const billed = seconds ?? boundSeconds;
+          return { usage: { ...NO_TOKENS, prompt: promptTokens, completion: textTokens }, estimated: seconds === undefined, cost: Math.round(billed * perSecondUsd * MICROS_PER_USD) };
+        }
+        if (reported.inputTokens !== undefined && reported.outputTokens !== undefined) {
+          return { usage: { ...NO_TOKENS, prompt: reported.inputTokens, completion: reported.outputTokens }, estimated: false, cost: undefined };
+        }
+        const seconds = reported.seconds ?? wavSeconds ?? boundSeconds;
+        return { usage: { ...NO_TOKENS, prompt: promptTokens + Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND_BOUND), completion: textTokens }, estimated: true, cost: undefined };
+      },
+    });
+    return { status: 200, headers: ctx.headers, contentType: result.contentType, body: result.body };
   }
 
   /**

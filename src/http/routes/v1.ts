@@ -1,7 +1,11 @@
 // /v1/*: the OpenAI-compatible surface. Parse, call the engine, serialise.
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { InboundMeta } from '../../core/context.js';
+import { GatewayError } from '../../core/errors.js';
+import { boundaryOf } from '../../core/multipart.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
 import { completionsSurface } from '../../surfaces/completions/index.js';
 import { countMessagesTokens, countTokensAnswer, messagesCountTokensSurface, messagesSurface } from '../../surfaces/messages/index.js';
@@ -26,6 +30,10 @@ import {
   responsesRequest,
   textCompletion,
 } from '../schemas.js';
+import { receiveAudioUpload } from '../audio-upload.js';
+
+/** The `json` answer of the audio routes (the other formats are text). */
+const transcriptionAnswer = z.looseObject({ text: z.string() });
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -124,6 +132,32 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   app.post('/v1/images/generations', { config: { doc: { summary: 'OpenAI image generation', auth: 'inference', body: imagesRequest, responses: { 200: imagesAnswer } } } }, async (req, reply) => {
     const result = await gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
     return reply.code(result.status).headers(result.headers).send(result.body);
+  });
+
+  // Audio uploads: the multipart body is not parsed by Fastify but read as it streams (see audio-upload.ts).
+  void app.register(async (audio) => {
+    audio.addContentTypeParser('multipart/form-data', (_req, payload, done) => done(null, payload));
+    for (const op of ['transcriptions', 'translations'] as const) {
+      const doc: RouteDoc = {
+        summary: op === 'transcriptions' ? 'OpenAI audio transcription (multipart upload)' : 'OpenAI audio translation to English (multipart upload)',
+        description: 'multipart/form-data with a "file" part and a "model" field; the answer is in the requested response_format (json, text, srt, vtt, verbose_json).',
+        auth: 'inference',
+        responses: { 200: transcriptionAnswer },
+      };
+      audio.post(`/v1/audio/${op}`, { config: { doc } }, async (req, reply) => {
+        const boundary = boundaryOf(header(req, 'content-type'));
+        if (boundary === undefined || !(req.body instanceof Readable)) {
+          throw new GatewayError('invalid_value', `Send /v1/audio/${op} as multipart/form-data with a "file" part and a "model" field.`, { param: 'file' });
+        }
+        const upload = await receiveAudioUpload(req.body, boundary, gw.config.server.max_audio_bytes);
+        try {
+          const result = await gw.engine.audio(op, upload, inboundMeta(req, clientAbort(reply.raw).signal));
+          return reply.code(result.status).headers(result.headers).type(result.contentType).send(result.body);
+        } finally {
+          await upload.dispose();
+        }
+      });
+    }
   });
 
   app.get('/v1/models', { config: { doc: { summary: 'The models the key may use', auth: 'inference', responses: { 200: modelPage } } } }, async (req) => withPageFields(gw.engine.listModels({ auth: authHeaders(req) })));

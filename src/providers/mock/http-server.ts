@@ -6,7 +6,7 @@ import { handleMockRequest, type MockSettings } from './server.js';
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-function readRequest(req: IncomingMessage): Promise<string> {
+function readRequest(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -19,7 +19,7 @@ function readRequest(req: IncomingMessage): Promise<string> {
       }
       parts.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', reject);
   });
 }
@@ -30,8 +30,8 @@ export async function startMockUpstream(opts: { host?: string; port?: number; se
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     try {
-      const body = await readRequest(req);
-      const reply = await handleMockRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body }, opts.settings, ac.signal);
+      const raw = await readRequest(req);
+      const reply = await handleMockRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: raw.toString('utf8'), raw }, opts.settings, ac.signal);
       if (typeof reply.body === 'string') {
         res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
         res.end(reply.body);

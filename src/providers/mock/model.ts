@@ -61,7 +61,7 @@ export class MockRequestError extends Error {
 
 const MAX_CHOICES = 128;
 
-function generatedText(seed: number, words: number): string {
+export function generatedText(seed: number, words: number): string {
   const out: string[] = [];
   let s = seed || 1;
   for (let i = 0; i < words; i++) {

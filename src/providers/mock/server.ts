@@ -6,7 +6,9 @@ import { countTextTokens, tokenizer } from '../../core/tokens.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../core/types.js';
 import { planFaults } from './faults.js';
 import { mockPng } from './png.js';
-import { fnv1a, type MockOutput, MockRequestError, mockCompletion, mockEmbedding, streamPieces } from './model.js';
+import { wavDurationSeconds } from '../../core/audio.js';
+import { boundaryOf, MultipartReader } from '../../core/multipart.js';
+import { fnv1a, generatedText, type MockOutput, MockRequestError, mockCompletion, mockEmbedding, streamPieces } from './model.js';
 
 export interface MockSettings {
   tokensPerSecond: number;
@@ -34,6 +36,8 @@ export interface MockRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The body's bytes, when it is not text (a multipart upload). */
+  raw?: Buffer;
 }
 
 export interface MockReply {
@@ -77,7 +81,7 @@ function hangUntilAborted(signal: AbortSignal): Promise<never> {
 
 export const MOCK_MODELS = ['mock-chat', 'mock-chat-large', 'mock-embedding'];
 
-const MOCK_POST_ROUTES = new Set(['/chat/completions', '/completions', '/embeddings', '/images/generations']);
+const MOCK_POST_ROUTES = new Set(['/chat/completions', '/completions', '/embeddings', '/images/generations', '/audio/transcriptions', '/audio/translations']);
 
 export async function handleMockRequest(req: MockRequest, settings: MockSettings, signal: AbortSignal): Promise<MockReply> {
   if (settings.apiKey && header(req.headers, 'authorization') !== `Bearer ${settings.apiKey}`) {
@@ -97,6 +101,7 @@ export async function handleMockRequest(req: MockRequest, settings: MockSettings
     const extra: Record<string, string> = plan.retryAfterS !== undefined ? { 'retry-after': String(plan.retryAfterS) } : {};
     return errorReply(plan.status, `Mock upstream injected HTTP ${plan.status}.`, plan.status === 429 ? 'rate_limit_error' : 'server_error', extra);
   }
+  if (path.startsWith('/audio/')) return audio(path === '/audio/translations' ? 'translate' : 'transcribe', req);
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(req.body);
@@ -241,6 +246,71 @@ function images(body: Record<string, unknown>): MockReply {
     data.push(body.response_format === 'url' ? { url: `data:image/png;base64,${png}`, revised_prompt: body.prompt } : { b64_json: png, revised_prompt: body.prompt });
   }
   return json(200, { created: Math.floor(Date.now() / 1000), data });
+}
+
+function timestamp(seconds: number, sep: string): string {
+  const ms = Math.round(seconds * 1000);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(Math.floor(ms / 3_600_000))}:${pad(Math.floor(ms / 60_000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}${sep}${pad(ms % 1000, 3)}`;
+}
+
+/**
+ * POST /audio/transcriptions and /audio/translations: a WAV file "transcribed" into words
+ * seeded by its bytes, two and a half words per second of audio (read from the WAV header), in
+ * every response_format; json carries usage in seconds, as OpenAI's whisper-1 does.
+ */
+async function audio(task: 'transcribe' | 'translate', req: MockRequest): Promise<MockReply> {
+  const boundary = boundaryOf(header(req.headers, 'content-type'));
+  if (!boundary || !req.raw) return errorReply(400, 'The mock upstream expects a multipart/form-data body.', 'invalid_request_error');
+  const fields = new Map<string, string>();
+  let current: { name: string; file: boolean; parts: Buffer[] } | undefined;
+  let file: Buffer | undefined;
+  const reader = new MultipartReader(boundary, {
+    part: (h) => {
+      current = { name: h.name, file: h.filename !== undefined, parts: [] };
+    },
+    data: (chunk) => {
+      current?.parts.push(Buffer.from(chunk));
+    },
+    partEnd: () => {
+      if (!current) return;
+      const bytes = Buffer.concat(current.parts);
+      if (current.file) file = bytes;
+      else fields.set(current.name, bytes.toString('utf8'));
+    },
+  });
+  try {
+    await reader.push(req.raw);
+    reader.end();
+  } catch (err) {
+    return errorReply(400, `The mock upstream could not read the upload: ${(err as Error).message}`, 'invalid_request_error');
+  }
+  if (!file) return errorReply(400, 'Missing the "file" part.', 'invalid_request_error');
+  if (!fields.get('model')) return errorReply(400, 'Missing the "model" field.', 'invalid_request_error');
+  const duration = wavDurationSeconds(file.subarray(0, 65536), file.length);
+  if (duration === undefined) return errorReply(400, 'The mock upstream transcribes WAV files only.', 'invalid_request_error');
+  const words = Math.max(1, Math.round(duration * 2.5));
+  const text = generatedText(fnv1a(`${task}|${file.toString('base64', 0, Math.min(file.length, 4096))}|${file.length}`), words);
+  const format = fields.get('response_format') ?? 'json';
+  const plain = (t: string, type: string) => ({ status: 200, headers: { 'content-type': `${type}; charset=utf-8` }, body: t });
+  switch (format) {
+    case 'text':
+      return plain(`${text}\n`, 'text/plain');
+    case 'srt':
+      return plain(`1\n${timestamp(0, ',')} --> ${timestamp(duration, ',')}\n${text}\n\n`, 'application/x-subrip');
+    case 'vtt':
+      return plain(`WEBVTT\n\n${timestamp(0, '.')} --> ${timestamp(duration, '.')}\n${text}\n\n`, 'text/vtt');
+    case 'verbose_json':
+      return json(200, {
+        task,
+        language: task === 'translate' ? 'english' : (fields.get('language') ?? 'english'),
+        duration,
+        text,
+        segments: [{ id: 0, seek: 0, start: 0, end: duration, text, tokens: [], temperature: 0, avg_logprob: 0, compression_ratio: 1, no_speech_prob: 0 }],
+      });
+    default:
+      return json(200, { text, usage: { type: 'duration', seconds: Math.ceil(duration) } });
+  }
 }
 
 /** The prompts of a legacy completions request as text (token ids are decoded). */

@@ -36,6 +36,12 @@ export function createMockTransport(provider: ProviderConfig): Transport {
       const onAbort = () => inner.abort(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       const url = new URL(req.url);
+      let raw: Buffer | undefined;
+      if (req.bodyStream) {
+        const parts: Buffer[] = [];
+        for await (const c of req.bodyStream()) parts.push(Buffer.from(c));
+        raw = Buffer.concat(parts);
+      }
       // As with the undici transport, a non-stream request waits for its whole answer (its own long generation).
       const first =
         req.timeoutMs !== undefined
@@ -44,7 +50,7 @@ export function createMockTransport(provider: ProviderConfig): Transport {
       let reply: Awaited<ReturnType<typeof handleMockRequest>>;
       try {
         reply = await Promise.race([
-          handleMockRequest({ method: req.method, path: url.pathname + url.search, headers: req.headers, body: req.body ?? '' }, settings, inner.signal),
+          handleMockRequest({ method: req.method, path: url.pathname + url.search, headers: req.headers, body: req.body ?? '', raw }, settings, inner.signal),
           first.promise,
         ]);
       } catch (err) {
