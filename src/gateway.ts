@@ -5,6 +5,7 @@ import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { ResilientLedger } from './billing/resilient-ledger.js';
 import { UsageWriter, type UsageWriterOptions } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
+import { AuditTrail } from './audit/index.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
@@ -38,6 +39,8 @@ export interface Gateway {
   responses: ResponsesSurface;
   tenants: TenantService;
   alerts: AlertService;
+  /** the audit trail of management actions */
+  audit: AuditTrail;
   metrics: Metrics;
   readiness(): Promise<Record<string, string>>;
   /** Stops background work and closes connections this gateway opened (not the store). */
@@ -265,6 +268,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     responses,
     tenants,
     alerts,
+    audit: new AuditTrail(store, log),
     metrics,
     async readiness() {
       const checks: Record<string, string> = {};

@@ -15,6 +15,7 @@ import { checkJsonDepth } from './parse.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminStatsRoutes } from './routes/admin-stats.js';
 import { registerApiRoutes } from './routes/api.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResponsesRoutes } from './routes/responses.js';
@@ -198,6 +199,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   registerResponsesRoutes(app, ctx, gw.responses.stored);
   registerApiRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   registerAdminStatsRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);

@@ -18,6 +18,8 @@ import type { Database } from './schema.js';
 import { deleteResponse, getResponse, pruneResponses, putResponse } from './stored-responses.js';
 import type {
   AlertSettingsRow,
+  AuditFilter,
+  AuditRow,
   ChangeRow,
   KeyRow,
   LedgerRow,
@@ -38,6 +40,7 @@ import type {
 import { appendChange, changesAfter, lastChange, releaseLease, takeLease } from './changes.js';
 import { aggregateUsage, listLedger, listUsage, operatorStats, pruneUsage, topOrgs } from './usage-queries.js';
 import { writeBatch } from './write-batch.js';
+import { insertAudit, listAudit } from './audit.js';
 
 type OrgPatch = Partial<Omit<OrgRow, 'id' | 'created_at'>>;
 type KeyPatch = Partial<Omit<KeyRow, 'id' | 'org_id' | 'hash' | 'created_at'>>;
@@ -213,6 +216,14 @@ export class KyselyStore implements Store {
 
   async listUsage(filter: UsageFilter): Promise<Page<UsageRow>> {
     return listUsage(this.#live(), filter);
+  }
+
+  async insertAudit(row: AuditRow): Promise<void> {
+    await insertAudit(this.#live(), row);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<Page<AuditRow>> {
+    return listAudit(this.#live(), filter);
   }
 
   async aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]> {

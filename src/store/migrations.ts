@@ -254,6 +254,28 @@ function operatorRollup(): Migration {
   };
 }
 
+/** The audit trail of management actions: append-only, read newest first by org or across orgs. */
+function auditLog(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('before', 'text')
+        .addColumn('after', 'text')
+        .addColumn('source_ip', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_org_created').on('audit_log').columns(['org_id', 'created_at']).execute();
+      await db.schema.createIndex('audit_log_created').on('audit_log').column('created_at').execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -264,6 +286,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0004_change_feed': changeFeed(dialect),
         '0005_idempotency_records': idempotencyRecords(),
         '0006_key_spend_offset': keySpendOffset(),
+        '0007_audit_log': auditLog(),
         '0010_operator_rollup': operatorRollup(),
       };
     },

@@ -114,6 +114,19 @@ export interface OpsRollupTable {
   latency_le_30000: number;
 }
 
+/** The audit trail: append-only, one row per management action. before/after are JSON text. */
+export interface AuditLogTable {
+  id: string;
+  org_id: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: string | null;
+  after: string | null;
+  source_ip: string | null;
+  created_at: number;
+}
+
 export interface AlertSettingsTable {
   org_id: string;
   settings: string;
@@ -169,6 +182,7 @@ export interface Database {
   usage_rollup_day: RollupTable;
   usage_rollup_ops_hour: OpsRollupTable;
   alert_settings: AlertSettingsTable;
+  audit_log: AuditLogTable;
   stored_responses: StoredResponsesTable;
   idempotency_records: IdempotencyRecordsTable;
 }

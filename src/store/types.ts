@@ -213,6 +213,35 @@ export interface ChangeRow {
   created_at: number;
 }
 
+/** One management action in the audit trail (never a key, token or secret in before/after). */
+export interface AuditRow {
+  id: string;
+  /** the org acted on; null for actions on no org */
+  org_id: string | null;
+  /** "operator" (admin token) or the management key's display prefix */
+  actor: string;
+  action: string;
+  /** the id of what was acted on (org, key), or the admin route used */
+  target: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  source_ip: string | null;
+  created_at: number;
+}
+
+export interface AuditFilter {
+  org_id?: string;
+  action?: string;
+  actor?: string;
+  target?: string;
+  /** inclusive, ms */
+  since?: number;
+  /** exclusive, ms */
+  until?: number;
+  cursor?: string;
+  limit: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Create or upgrade the schema. Safe to run on every start and concurrently from several instances. */
@@ -254,6 +283,10 @@ export interface Store {
   listLedger(orgId: string, opts: { cursor?: string; limit: number }): Promise<Page<LedgerRow>>;
   /** newest first */
   listUsage(filter: UsageFilter): Promise<Page<UsageRow>>;
+  /** Appends one audit record (never updated or deleted). */
+  insertAudit(row: AuditRow): Promise<void>;
+  /** newest first */
+  listAudit(filter: AuditFilter): Promise<Page<AuditRow>>;
   /** served from the roll-up tables, never by scanning raw usage */
   aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]>;
   /** every org's traffic per time bucket, optionally split by model and provider (operator) */

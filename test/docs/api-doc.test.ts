@@ -130,6 +130,7 @@ beforeAll(async () => {
   record('usage', ...adminUsage.map(({ org_id: _o, org_name: _n, ...u }) => u));
   record('admin-stat', ...((await json(await api('/admin/stats?by=model,provider', ADMIN_TOKEN))).data as unknown[]));
   record('admin-org-spend', ...((await json(await api('/admin/stats/orgs', ADMIN_TOKEN))).data as unknown[]));
+  record('audit', ...((await json(await api('/api/audit', mk))).data as unknown[]), ...((await json(await api('/admin/audit', ADMIN_TOKEN))).data as unknown[]));
 });
 
 afterAll(async () => {
@@ -151,7 +152,7 @@ describe('docs/api.md documents every route', () => {
 });
 
 describe('docs/api.md documents the fields of every answer object', () => {
-  for (const name of ['org', 'key', 'balance', 'model', 'usage', 'usage-group', 'ledger', 'admin-model', 'admin-channel', 'admin-usage', 'admin-stat', 'admin-org-spend']) {
+  for (const name of ['org', 'key', 'balance', 'model', 'usage', 'usage-group', 'ledger', 'admin-model', 'admin-channel', 'admin-usage', 'admin-stat', 'admin-org-spend', 'audit']) {
     it(`lists exactly the fields of the ${name} object`, () => {
       const documented = markedTable('fields', name);
       const samples = answers.get(name) ?? [];

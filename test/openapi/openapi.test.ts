@@ -165,6 +165,9 @@ describe('real answers of every route validate against the document', () => {
     await call('GET', '/admin/stats?by=model,provider', ADMIN_TOKEN, undefined, 200);
     await call('GET', '/admin/stats?bucket=week', ADMIN_TOKEN, undefined, 400);
     await call('GET', '/admin/stats/orgs?limit=3', ADMIN_TOKEN, undefined, 200);
+    await call('GET', '/api/audit?limit=5', mk, undefined, 200);
+    await call('GET', '/api/audit?action=nope', mk, undefined, 400);
+    await call('GET', `/admin/audit?org_id=${org.id}&action=org.create`, ADMIN_TOKEN, undefined, 200);
 
     const rotated = await call('POST', `/api/keys/${keyId}/rotate`, mk, { overlap_s: 0 }, 201);
     await call('DELETE', `/api/keys/${rotated.json.id as string}`, mk, undefined, 200);

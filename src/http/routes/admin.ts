@@ -12,6 +12,7 @@ import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
 import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
 import { presentKey, presentLedger, presentOrg } from '../present.js';
 import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, listOf, orgObject } from '../schemas.js';
+import { auditSource, keySnapshot, orgSnapshot } from './audit.js';
 
 const createOrgSchema = z
   .object({
@@ -64,6 +65,12 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
       allowedModels: body.allowed_models ?? null,
       spendCapMicros: body.spend_cap_usd == null ? null : usdToMicros(body.spend_cap_usd),
     });
+    const by = auditSource(req);
+    const mk = gw.view.keysOf(org.id).find((k) => k.kind === 'mk');
+    await gw.audit.record(by, { orgId: org.id, action: 'org.create', target: org.id, after: { ...orgSnapshot(org), management_key_prefix: mk?.prefix ?? null } });
+    if (body.credits_usd !== undefined && body.credits_usd > 0) {
+      await gw.audit.record(by, { orgId: org.id, action: 'credit.grant', target: org.id, after: { amount_usd: body.credits_usd, note: 'initial credit' } });
+    }
     return reply.code(201).send({ org: await orgOut(org.id), management_key: managementKey });
   });
 
@@ -94,6 +101,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     const body = parseBody(createKeySchema, req.body);
     const org = findOrg(req.params.id);
     const { row, key } = await gw.tenants.createKey(org.id, keyKindOf(body, 'management'), toSettings(body));
+    await gw.audit.record(auditSource(req), { orgId: org.id, action: row.kind === 'mk' ? 'management_key.mint' : 'key.create', target: row.id, after: keySnapshot(row) });
     return reply.code(201).send({ ...presentKey(row, 0), key });
   });
 
@@ -110,7 +118,9 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     if (body.rpm !== undefined) patch.rpm = body.rpm;
     if (body.tpm !== undefined) patch.tpm = body.tpm;
     if (body.semantic_cache !== undefined) patch.settings = { ...current.settings, semantic_cache: body.semantic_cache };
-    await gw.tenants.patchOrg(current.id, patch);
+    const updated = await gw.tenants.patchOrg(current.id, patch);
+    const action = updated.disabled !== current.disabled ? (updated.disabled ? 'org.disable' : 'org.enable') : 'org.update';
+    await gw.audit.record(auditSource(req), { orgId: current.id, action, target: current.id, before: orgSnapshot(current), after: orgSnapshot(updated) });
     return orgOut(current.id);
   });
 
@@ -119,6 +129,14 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     const body = parseBody(creditSchema, req.body);
     const org = findOrg(req.params.id);
     const r = await gw.tenants.grantCredit(org.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
+    if (r.applied) {
+      await gw.audit.record(auditSource(req), {
+        orgId: org.id,
+        action: 'credit.grant',
+        target: org.id,
+        after: { amount_usd: body.amount_usd, note: body.note ?? null, ledger_entry_id: r.entry.id, idempotency_key: body.idempotency_key ?? null },
+      });
+    }
     return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
   });
 

@@ -26,6 +26,7 @@ import {
   usageObject,
   webhookSecretAnswer,
 } from '../schemas.js';
+import { auditSource, keySnapshot } from './audit.js';
 
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
 
@@ -76,9 +77,10 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   });
 
   app.post('/api/keys', { config: { doc: { summary: 'Create a key (inference unless type is management); the key is shown once', auth: 'management', body: createKeySchema, responses: { 201: createdKeyObject } } } }, async (req, reply) => {
-    const { org } = mk(req);
+    const p = mk(req);
     const body = parseBody(createKeySchema, req.body);
-    const { row, key } = await gw.tenants.createKey(org.id, keyKindOf(body, 'inference'), toSettings(body));
+    const { row, key } = await gw.tenants.createKey(p.org.id, keyKindOf(body, 'inference'), toSettings(body));
+    await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: row.kind === 'mk' ? 'management_key.mint' : 'key.create', target: row.id, after: keySnapshot(row) });
     return reply.code(201).send({ ...presentKey(row, 0), key });
   });
 
@@ -94,21 +96,36 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     if (req.params.id === p.key.id && body.disabled === true) {
       throw new GatewayError('invalid_value', 'A management key cannot disable itself; use another management key.', { param: 'disabled' });
     }
+    const before = gw.tenants.ownedKey(p.org.id, req.params.id);
     const k = await gw.tenants.patchKey(p.org.id, req.params.id, toSettings(body));
+    await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: 'key.update', target: k.id, before: keySnapshot(before), after: keySnapshot(k) });
     return presentKey(k, await keySpend(p.org.id, k.id));
   });
 
   app.delete<{ Params: { id: string } }>('/api/keys/:id', { config: { doc: { summary: 'Revoke a key', auth: 'management', responses: { 200: keyObject } } } }, async (req) => {
-    const { org } = mk(req);
-    const k = await gw.tenants.revokeKey(org.id, req.params.id);
-    return presentKey(k, await keySpend(org.id, k.id));
+    const p = mk(req);
+    const before = gw.tenants.ownedKey(p.org.id, req.params.id);
+    const k = await gw.tenants.revokeKey(p.org.id, req.params.id);
+    if (before.revoked_at === null) {
+      await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: 'key.revoke', target: k.id, before: keySnapshot(before), after: keySnapshot(k) });
+    }
+    return presentKey(k, await keySpend(p.org.id, k.id));
   });
 
   app.post<{ Params: { id: string } }>('/api/keys/:id/rotate', { config: { doc: { summary: 'Replace a key; the old one keeps working for overlap_s seconds', auth: 'management', body: rotateSchema, responses: { 201: rotatedKeyObject } } } }, async (req, reply) => {
-    const { org } = mk(req);
+    const p = mk(req);
+    const org = p.org;
     const body = parseBody(rotateSchema, req.body);
     const spent = await keySpend(org.id, req.params.id);
+    const before = gw.tenants.ownedKey(org.id, req.params.id);
     const r = await gw.tenants.rotateKey(org.id, req.params.id, body.overlap_s ?? 24 * 3600, Date.now(), spent);
+    await gw.audit.record(auditSource(req, p.key.prefix), {
+      orgId: org.id,
+      action: 'key.rotate',
+      target: before.id,
+      before: keySnapshot(before),
+      after: { previous: keySnapshot(r.previous), replacement: keySnapshot(r.row) },
+    });
     return reply.code(201).send({ ...presentKey(r.row, 0), key: r.key, previous: presentKey(r.previous, await keySpend(org.id, r.previous.id)) });
   });
 
@@ -169,15 +186,20 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     return gw.alerts.getSettings(org.id);
   });
   app.put('/api/alerts', { config: { doc: { summary: 'Change alert settings; the first webhook makes a signing secret, shown once', auth: 'management', body: alertSettingsSchema, responses: { 200: alertSettingsAnswer } } } }, async (req) => {
-    const { org } = mk(req);
-    return gw.alerts.putSettings(org.id, req.body);
+    const p = mk(req);
+    const before = await gw.alerts.getSettings(p.org.id);
+    const after = await gw.alerts.putSettings(p.org.id, req.body);
+    await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: 'alerts.update', target: p.org.id, before: { ...before }, after: { ...after } });
+    return after;
   });
   app.post('/api/alerts/test', { config: { doc: { summary: 'Send a test alert', auth: 'management', responses: { 200: alertTestAnswer } } } }, async (req) => {
     const { org } = mk(req);
     return gw.alerts.sendTest(org.id);
   });
   app.post('/api/alerts/secret/rotate', { config: { doc: { summary: 'Replace the webhook signing secret, shown once', auth: 'management', responses: { 201: webhookSecretAnswer } } } }, async (req, reply) => {
-    const { org } = mk(req);
-    return reply.code(201).send(await gw.alerts.rotateSecret(org.id));
+    const p = mk(req);
+    const out = await gw.alerts.rotateSecret(p.org.id);
+    await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: 'alerts.secret_rotate', target: p.org.id, after: { webhook_secret_set: true } });
+    return reply.code(201).send(out);
   });
 }
