@@ -44,7 +44,8 @@ providers:
   #   type: gemini
   #   api_key: "\${GEMINI_API_KEY}"
 
-# Every model needs pricing (USD per million tokens), or "pricing: free" to serve it at no charge.
+# Every model needs pricing (USD per million tokens), or "pricing: free" to serve it at no charge,
+# or takes it from the built-in catalogue ("catalogue: <id>"; \`npx tollgate models\` lists it).
 models:
   - id: mock-chat                          # the public slug clients send as "model"
     context_window: 32000
@@ -52,13 +53,14 @@ models:
     pricing: { input_per_mtok: 1.0, output_per_mtok: 2.0 }
     channels:
       - { provider: mock, upstream_model: mock-chat, priority: 0, weight: 1 }
-  # - id: gpt-5.4
-  #   context_window: 400000
-  #   max_output_tokens: 128000
-  #   pricing: { input_per_mtok: 1.25, output_per_mtok: 10.0 }
+  # - catalogue: gpt-5.4                   # context, limits and prices from the catalogue
+  #   pricing: { output_per_mtok: 15.0 }   # any field written here overrides the catalogue's
   #   supported_parameters: [temperature, top_p, max_tokens, stream, tools]   # omitted: all
   #   channels:
   #     - { provider: openai, upstream_model: gpt-5.4 }
+  # - id: "openai/*"                       # a wildcard route: any "openai/<model>", priced from the catalogue
+  #   channels:                            # (a name the catalogue has no price for is refused)
+  #     - { provider: openai }
   # - id: llama3.2                         # a local model that costs nothing
   #   pricing: free
   #   channels:

@@ -48,6 +48,8 @@ export type WildcardMatch = { kind: 'model'; model: ModelRuntime } | { kind: 'un
 
 /** Names served through wildcard routes that are kept with their breakers (least recently used go first). */
 const MAX_WILDCARD_MODELS = 1000;
+/** A name a wildcard route may serve: model-name characters only, and short, since it is kept and sent upstream. */
+const ROUTABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
 export class ChannelTable {
   readonly models = new Map<string, ModelRuntime>();
@@ -133,7 +135,7 @@ export class ChannelTable {
    * route prices from the catalogue and the catalogue knows no price for the name.
    */
   matchWildcard(name: string): WildcardMatch | undefined {
-    if (this.wildcards.length === 0) return undefined;
+    if (this.wildcards.length === 0 || !ROUTABLE_NAME.test(name)) return undefined;
     const known = this.served.get(name);
     if (known) return { kind: 'model', model: known };
     const route = this.wildcards.find((w) => name.length > w.prefix.length && name.startsWith(w.prefix));

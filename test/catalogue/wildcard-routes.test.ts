@@ -4,9 +4,9 @@
 // refused before any upstream call and costs nothing; GET /v1/models lists what routes reach.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogueModel, vendorModels } from '../../src/catalogue/index.js';
-import { flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chat, flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { allLedger, allUsage, sumMicros } from '../helpers/money.js';
-import { completionBody, openaiProvider, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
+import { chunkFrame, completionBody, openaiProvider, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
 import { send } from '../resilience/support.js';
 
 const USAGE = { prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500 };
@@ -25,7 +25,21 @@ describe('wildcard routes and pass-through providers', () => {
   let key: string;
 
   beforeAll(async () => {
-    upstream = await startScriptedUpstream((_req, res) => {
+    upstream = await startScriptedUpstream((req, res) => {
+      const model = String(req.json?.model ?? '');
+      if (model === 'broken-model') {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'scripted failure', type: 'server_error' } }));
+        return;
+      }
+      if (req.json?.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunkFrame({ role: 'assistant', content: 'Routed ' }));
+        res.write(chunkFrame({ content: 'stream.' }, 'stop'));
+        res.write(`data: ${JSON.stringify({ id: 'chatcmpl-scripted', object: 'chat.completion.chunk', created: 1, model: 'scripted', choices: [], usage: USAGE })}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(completionBody('Routed answer.', USAGE));
     });
@@ -38,7 +52,10 @@ describe('wildcard routes and pass-through providers', () => {
           // Named like a catalogue vendor with no base URL of its own: its route lists Groq's models (never called here).
           { id: 'groq', type: 'openai', api_key: 'k' },
         ],
-        models: [...MOCK_MODELS, { id: 'up/*', channels: [{ provider: 'up' }] }, { id: 'groq/*', channels: [{ provider: 'groq' }] }, { id: 'flat/*', pricing: { input_per_mtok: 1, output_per_mtok: 1 }, channels: [{ provider: 'up', upstream_model: 'served-*' }] }],
+        models: [
+          ...MOCK_MODELS,
+          { id: 'broken', pricing: { input_per_mtok: 1, output_per_mtok: 1 }, channels: [{ provider: 'up', upstream_model: 'broken-model' }] },
+          { id: 'up/*', channels: [{ provider: 'up' }] }, { id: 'groq/*', channels: [{ provider: 'groq' }] }, { id: 'flat/*', pricing: { input_per_mtok: 1, output_per_mtok: 1 }, channels: [{ provider: 'up', upstream_model: 'served-*' }] }],
       },
     });
     ({ orgId, mk } = await gw.createOrg(10));
@@ -112,6 +129,35 @@ describe('wildcard routes and pass-through providers', () => {
     const one = await fetch(`${gw.url}/v1/models/${encodeURIComponent('up/gpt-5.4')}`, { headers: { authorization: `Bearer ${key}` } });
     expect(one.status).toBe(200);
     expect(await one.json()).toMatchObject({ id: 'up/gpt-5.4', pricing: { input_per_mtok: 2.5, output_per_mtok: 15 } });
+  });
+
+  it('bills a stream through a route at the catalogue price', async () => {
+    const before = await balanceMicros();
+    const res = await chat(gw.url, key, { model: 'up/gemini-3-flash-preview', stream: true, messages: [{ role: 'user', content: 'stream me' }] });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('Routed ');
+    expect(text).toContain('data: [DONE]');
+    expect(upstream.requests.at(-1)?.json?.model).toBe('gemini-3-flash-preview');
+    expect(before - (await balanceMicros())).toBe(expectedMicros('gemini-3-flash-preview'));
+  });
+
+  it('falls back to a name served through a route, billed at that name\'s price', async () => {
+    const before = await balanceMicros();
+    const r = await send(gw, key, { model: 'broken', models: ['up/gpt-5.4-nano'], messages: [{ role: 'user', content: 'fall back' }] });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers.get('x-tollgate-fallback')).toBe('broken -> up/gpt-5.4-nano');
+    expect(before - (await balanceMicros())).toBe(expectedMicros('gpt-5.4-nano'));
+  });
+
+  it('routes no name with characters a model name does not have, nor an overlong one', async () => {
+    const calls = upstream.requests.length;
+    for (const model of ['up/gpt 5.2', 'up/gpt-5.2\n', `up/${'x/'.repeat(150)}gpt-5.2`]) {
+      const r = await send(gw, key, { model, messages: [{ role: 'user', content: 'odd name' }] });
+      expect(r.status, model).toBe(404);
+      expect(r.error?.code).toBe('model_not_found');
+    }
+    expect(upstream.requests.length).toBe(calls);
   });
 
   it('admits route names through an allowed_models pattern and refuses others', async () => {

@@ -9,6 +9,7 @@ import { type AddressInfo, connect, createServer as createTcpServer, type Socket
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CATALOGUE } from '../../src/catalogue/index.js';
 import { handleMockRequest } from '../../src/providers/mock/server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -149,7 +150,8 @@ export async function freePort(): Promise<number> {
 
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['TOLLGATE_CONFIG', 'TOLLGATE_ADMIN_TOKEN', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
+  // Every vendor key variable too, so a key in the caller's environment adds no provider to the child's embedded default.
+  for (const name of ['TOLLGATE_CONFIG', 'TOLLGATE_ADMIN_TOKEN', ...CATALOGUE.vendors.flatMap((v) => v.env), 'OPENAI_BASE_URL', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
     delete env[name];
   }
   return env;

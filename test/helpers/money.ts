@@ -8,6 +8,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { CATALOGUE } from '../../src/catalogue/index.js';
 import { startMockUpstream } from '../../src/providers/mock/http-server.js';
 import type { LedgerRow, Store, UsageRow } from '../../src/store/types.js';
 
@@ -178,7 +179,8 @@ export const CLI = join(ROOT, 'bin', 'tollgate.js');
 /** Environment for a child tollgate: no inherited config or provider keys. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['TOLLGATE_CONFIG', 'TOLLGATE_ADMIN_TOKEN', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
+  // Every vendor key variable too, so a key in the caller's environment adds no provider to the child's embedded default.
+  for (const name of ['TOLLGATE_CONFIG', 'TOLLGATE_ADMIN_TOKEN', ...CATALOGUE.vendors.flatMap((v) => v.env), 'OPENAI_BASE_URL', 'PORT', 'NODE_OPTIONS', 'VITEST', 'VITEST_WORKER_ID', 'VITEST_POOL_ID']) {
     if (!(name in extra)) delete env[name];
   }
   return env;
