@@ -5,9 +5,10 @@
 // sets only the port, the store, the admin token, the upstream and a key_rpm high enough
 // not to refuse the benchmark's own load. Prints one table per scenario, then the headline
 // figures against their targets. Never run by CI.
-//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--billing-off --postgres --profile DIR --trace-gc FILE]
+//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--billing-off --postgres --profile DIR --trace-gc FILE --node-flags '...']
 // --profile DIR writes a .cpuprofile of the gateway to DIR (summarise it with
-// bench/profile-summary.mjs); --trace-gc FILE writes its GC trace to FILE.
+// bench/profile-summary.mjs); --trace-gc FILE writes its GC trace to FILE; --node-flags passes
+// V8/Node flags to the gateway (to try e.g. a young-generation size).
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,6 +53,7 @@ limits: { key_rpm: ${billing ? 100000000 : 'null'} }
   );
 writeConfig('tollgate.yaml', tgPort, true, 'tg.db');
 const nodeFlags = [
+  ...(option('--node-flags', '') || '').split(' ').filter(Boolean),
   ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
   ...(gcTrace ? ['--trace-gc'] : []),
 ];

@@ -117,12 +117,19 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       return;
     }
     const started = performance.now();
+    let counted = false;
+    // One listener per request: the metrics, and the in-flight count when this request took a slot.
     reply.raw.once('close', () => {
+      if (counted) {
+        inFlight--;
+        gw.metrics.inFlight.set(inFlight);
+      }
       const route = req.routeOptions.url ?? 'unmatched';
       const model = modelLabel(req.body);
       const status = String(reply.raw.statusCode);
       gw.metrics.requests.inc({ route, model, status });
-      const stream = String(reply.raw.getHeader('content-type') ?? '').startsWith('text/event-stream') ? 'true' : 'false';
+      const type = reply.raw.getHeader('content-type');
+      const stream = typeof type === 'string' && type.startsWith('text/event-stream') ? 'true' : 'false';
       gw.metrics.latency.observe({ route, model, stream }, (performance.now() - started) / 1000);
     });
     if (req.url.startsWith('/v1/')) {
@@ -135,11 +142,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
         return;
       }
       inFlight++;
+      counted = true;
       gw.metrics.inFlight.set(inFlight);
-      reply.raw.once('close', () => {
-        inFlight--;
-        gw.metrics.inFlight.set(inFlight);
-      });
     }
     try {
       authenticateEarly(gw.view, server.admin_token, req);
