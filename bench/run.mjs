@@ -68,7 +68,10 @@ const heapMb = async (url) => {
   const m = /^tollgate_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
   return m ? Number(m[1]) / 1024 / 1024 : Number.NaN;
 };
-const memory = [{ when: 'after start (and one admin call)', 'RSS MB': rssMb(tg.pid).toFixed(1), 'heap used MB': (await heapMb(tgUrl)).toFixed(1) }];
+const memory = [
+  { when: 'after start (and one admin call)', 'RSS MB': rssMb(tg.pid).toFixed(1), 'heap used MB': (await heapMb(tgUrl)).toFixed(1) },
+  { when: 'peak until then (VmHWM)', 'RSS MB': peakRssMb(tg.pid).toFixed(1), 'heap used MB': '' },
+];
 
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 };
 const direct = { ...body, model: 'mock-chat' };

@@ -29,6 +29,27 @@ const NUL_IN_URL = /%00|\u0000/i;
 
 export { authHeaders } from './auth-headers.js';
 
+/**
+ * Fastify loads its JSON-schema compilers (ajv with its formats, fast-json-stringify) when an
+ * instance is made, though no route here declares a schema (the engine validates bodies): about
+ * a hundred modules of start-up time and memory. These factories load them only if a route with
+ * a schema is ever compiled.
+ */
+const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+type CompilerFactory = (...args: unknown[]) => unknown;
+let validatorFactory: CompilerFactory | undefined;
+let serializerFactory: CompilerFactory | undefined;
+const lazyCompilers = {
+  buildValidator: (...args: unknown[]) => {
+    validatorFactory ??= (fromFastify('@fastify/ajv-compiler') as () => CompilerFactory)();
+    return validatorFactory(...args);
+  },
+  buildSerializer: (...args: unknown[]) => {
+    serializerFactory ??= (fromFastify('@fastify/fast-json-stringify-compiler') as () => CompilerFactory)();
+    return serializerFactory(...args);
+  },
+};
+
 export interface HttpApp {
   app: FastifyInstance;
   streams: StreamRegistry;
@@ -49,6 +70,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 256 },
+    schemaController: { compilersFactory: lazyCompilers as never },
     // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
     // default): check often enough that a stalled client is cut off close to its deadline.
     serverFactory: (handler) =>

@@ -40,7 +40,13 @@ interface Window {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function measure(opts: { requests?: number; warmup?: number; windows?: number } = {}): Promise<Record<string, Figures>> {
+export interface Measured {
+  scenarios: Record<string, Figures>;
+  /** Packages the configuration does not use that were loaded at start anyway. */
+  loadedUnused: string[];
+}
+
+export async function measure(opts: { requests?: number; warmup?: number; windows?: number } = {}): Promise<Measured> {
   const requests = opts.requests ?? 100;
   const warmup = opts.warmup ?? 200;
   const windows = opts.windows ?? 3;
@@ -63,7 +69,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
   };
   let pool: Pool | undefined;
   try {
-    const ready = (await Promise.race([next(), exited])) as { url: string; key: string };
+    const ready = (await Promise.race([next(), exited])) as { url: string; key: string; loadedUnused: string[] };
     pool = new Pool(ready.url, { connections: 1 });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${ready.key}` };
     const send = async (body: string, n: number) => {
@@ -95,7 +101,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
       };
     }
     await ask('stop').catch(() => undefined);
-    return out;
+    return { scenarios: out, loadedUnused: ready.loadedUnused };
   } finally {
     await pool?.close();
     if (child.exitCode === null) child.kill('SIGKILL');
