@@ -6,6 +6,8 @@ export interface SseEvent {
   data: string;
 }
 
+const STREAMING = { stream: true };
+
 export class SseParser {
   private readonly decoder = new TextDecoder();
   private buffer = '';
@@ -14,7 +16,7 @@ export class SseParser {
 
   /** Feed bytes; returns the events they complete. */
   push(chunk: Uint8Array): SseEvent[] {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
+    this.buffer += this.decoder.decode(chunk, STREAMING);
     return this.drain();
   }
 
@@ -40,7 +42,7 @@ export class SseParser {
       start = nl + 1;
       if (line.endsWith('\r')) line = line.slice(0, -1);
       if (line === '') {
-        if (this.data.length > 0) out.push({ event: this.event, data: this.data.join('\n') });
+        if (this.data.length > 0) out.push({ event: this.event, data: this.data.length === 1 ? this.data[0] : this.data.join('\n') });
         this.data = [];
         this.event = undefined;
         continue;

@@ -93,11 +93,13 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
     connections: provider.connections,
     keepAliveTimeout: 30_000,
     headersTimeout: t.first_byte_ms,
-    bodyTimeout: t.idle_ms,
+    // The idle timeout is the IdleWatch's: undici's would re-arm a timer on every chunk received.
+    bodyTimeout: 0,
     ...(provider.http2
       ? { allowH2: true, connect: h2Connector(provider), pipelining: H2_STREAMS_PER_CONNECTION, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION }
       : { connect: { timeout: t.connect_ms, noDelay: true } }),
   });
+  const idle = new IdleWatch(t.idle_ms);
   return {
     async send(req, signal) {
       try {
@@ -111,25 +113,102 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
           // A non-stream answer's headers come when the generation ends: wait for the whole request.
           ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
         });
-        const body = res.body;
         return {
           status: res.statusCode,
           headers: res.headers as UpstreamHeaders,
-          body: (async function* () {
-            try {
-              for await (const chunk of body) yield chunk as Uint8Array;
-            } catch (err) {
-              throw transportError(err, provider.id, signal, req.timeoutMs);
-            }
-          })(),
-          discard: () => body.destroy(),
+          body: watchedBody(res.body, idle, (err) => transportError(err, provider.id, signal, req.timeoutMs)),
+          discard: () => res.body.destroy(),
         };
       } catch (err) {
         throw transportError(err, provider.id, signal, req.timeoutMs);
       }
     },
-    close: () => agent.close(),
+    close: () => {
+      idle.stop();
+      return agent.close();
+    },
   };
+}
+
+interface Watched {
+  /** when the reader started waiting for the next chunk; 0 while it is not waiting */
+  waitingSince: number;
+  expire(): void;
+}
+
+/**
+ * The upstream idle timeout (timeouts.idle_ms) for every body of one provider, kept by one
+ * coarse sweep instead of a timer re-armed per chunk: a body whose reader has waited longer
+ * than idle_ms for the next chunk is destroyed with undici's body-timeout error. The sweep
+ * runs every tenth of idle_ms (at most every second) while bodies are open.
+ */
+class IdleWatch {
+  private readonly open = new Set<Watched>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
+
+  constructor(private readonly idleMs: number) {
+    this.tickMs = Math.max(5, Math.min(1000, Math.floor(idleMs / 10)));
+  }
+
+  add(w: Watched): void {
+    this.open.add(w);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  delete(w: Watched): void {
+    this.open.delete(w);
+    if (this.open.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const w of this.open) {
+      if (w.waitingSince !== 0 && now - w.waitingSince >= this.idleMs) {
+        this.delete(w);
+        w.expire();
+      }
+    }
+  }
+}
+
+/** The body as a plain async iterator (no generator in between), idle-watched, its errors mapped by `mapError`. */
+function watchedBody(body: Readable & AsyncIterable<unknown>, idle: IdleWatch, mapError: (err: unknown) => unknown): AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  const w: Watched = { waitingSince: 0, expire: () => body.destroy(new undiciErrors.BodyTimeoutError('upstream idle timeout')) };
+  idle.add(w);
+  body.once('close', () => idle.delete(w));
+  const onStep = (step: IteratorResult<Uint8Array>) => {
+    w.waitingSince = 0;
+    return step;
+  };
+  const onError = (err: unknown) => {
+    idle.delete(w);
+    throw mapError(err);
+  };
+  const iterator = {
+    next(): Promise<IteratorResult<Uint8Array>> {
+      w.waitingSince = Date.now();
+      return it.next().then(onStep, onError);
+    },
+    return(): Promise<IteratorResult<Uint8Array>> {
+      idle.delete(w);
+      w.waitingSince = 0;
+      return it.return ? it.return().then(onStep, onError) : Promise.resolve({ done: true, value: undefined });
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }
 
 /** Reads a whole upstream body as text, refusing to buffer past `limit` bytes. */

@@ -24,6 +24,12 @@ let tap: UsageTap;
 /** Answers chat completions over HTTP/2 (h2c): SSE for streams, JSON otherwise. */
 function answerH2(stream: ServerHttp2Stream, body: string): void {
   const req = JSON.parse(body) as { model: string; stream?: boolean };
+  if (req.model === 'h2-stall') {
+    // Headers and the role frame, then silence.
+    stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
+    stream.write(chunkFrame({ role: 'assistant', content: '' }));
+    return;
+  }
   const usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
   if (!req.stream) {
     stream.respond({ ':status': 200, 'content-type': 'application/json' });
@@ -60,6 +66,7 @@ beforeAll(async () => {
         { ...provider('strict', up.url), max_in_flight: 1, queue_timeout_ms: 0 },
         { ...provider('spare', up.url), max_in_flight: 1, queue_timeout_ms: 0 },
         { ...provider('h2', h2Url), http2: true, connections: 1 },
+        { ...provider('h2idle', h2Url, { idle_ms: 200 }), http2: true },
       ],
       models: [
         model('capped', [['two', 'capped-up']]),
@@ -71,6 +78,7 @@ beforeAll(async () => {
           ['spare', 'spilled-spare', 1],
         ]),
         model('over-h2', [['h2', 'h2-model']]),
+        model('stalls-h2', [['h2idle', 'h2-stall']]),
       ],
       routing: { retry_base_ms: 5, retry_max_ms: 20, retry_budget_ratio: 1 },
       circuit_breaker: { failure_threshold: 1000, min_requests: 1000 },
@@ -216,7 +224,13 @@ describe('providers[].http2', () => {
     expect(((await json.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content).toBe('over h2');
     expect(h2Versions.filter((p) => p === '/v1/chat/completions')).toHaveLength(4);
     // connections: 1 with HTTP/2: every request shared one session.
-    expect(h2Sessions - before).toBeLessThanOrEqual(1);
-    expect(h2Sessions).toBe(1);
+    expect(h2Sessions - before).toBe(1);
+  });
+
+  it('ends an HTTP/2 upstream that goes silent past timeouts.idle_ms with 504 timeout', async () => {
+    const res = await chat(gw.url, key, { model: 'stalls-h2', messages: [{ role: 'user', content: 'stall' }], stream: true });
+    const err = await expectError(res, 504, 'timeout');
+    expect(err.message).toContain('idle timeout');
+    expect(gate('h2idle').inFlight).toBe(0);
   });
 });

@@ -15,6 +15,8 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
   const native = ctx.native === true;
   let done = false;
   let started = false;
+  let needleModel: unknown;
+  let needle = '';
 
   function translate(data: string): StreamPiece | undefined {
     if (data === '[DONE]') {
@@ -37,7 +39,11 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
       let json = data;
       if (chunk.model !== publicModel) {
         // Rename by text when the upstream wrote the field plainly; re-serialise only as a fallback.
-        const needle = `"model":${JSON.stringify(chunk.model)}`;
+        // The upstream names one model throughout: its needle is built once.
+        if (chunk.model !== needleModel) {
+          needleModel = chunk.model;
+          needle = `"model":${JSON.stringify(chunk.model)}`;
+        }
         const at = data.indexOf(needle);
         json = at !== -1 ? `${data.slice(0, at)}"model":${quotedPublic}${data.slice(at + needle.length)}` : JSON.stringify({ ...chunk, model: publicModel });
       }
