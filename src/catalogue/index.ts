@@ -23,6 +23,10 @@ export interface CataloguePricing {
   output_per_mtok: number;
   cache_read_per_mtok: number;
   cache_write_per_mtok: number;
+  /** image models: USD per image, flat or by size and then quality */
+  per_image?: number | Record<string, number | Record<string, number>>;
+  /** transcription models: USD per second of audio (replaces the token prices) */
+  per_audio_second?: number;
 }
 
 export interface CatalogueModel {
@@ -30,7 +34,7 @@ export interface CatalogueModel {
   vendor: string;
   /** the name the vendor's API knows, when it differs from id */
   upstream?: string;
-  kind?: 'chat' | 'embedding';
+  kind?: 'chat' | 'embedding' | 'image' | 'transcription';
   context_window: number;
   max_output_tokens: number;
   pricing: CataloguePricing;

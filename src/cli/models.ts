@@ -31,7 +31,7 @@ const tokens = (n: number) => (n >= 1_000_000 && n % 1_000_000 === 0 ? `${n / 1_
 function capabilities(e: CatalogueModel): string {
   const c = e.capabilities;
   const out = [c.tools && 'tools', c.vision && 'vision', c.reasoning && 'reasoning', c.json_schema && 'json_schema'].filter(Boolean);
-  return (e.kind === 'embedding' ? ['embedding', ...out] : out).join(',') || '-';
+  return (e.kind && e.kind !== 'chat' ? [e.kind, ...out] : out).join(',') || '-';
 }
 
 /** The listing's lines: a header, one row per entry (optionally of one vendor), and a legend. */

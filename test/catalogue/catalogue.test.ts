@@ -45,16 +45,24 @@ describe('catalogue data', () => {
     it(`${m.id}: complete and priced`, () => {
       expect(m.id).toMatch(/^[a-z0-9][a-z0-9._:/-]*$/);
       expect(vendorIds.has(m.vendor), `vendor ${m.vendor}`).toBe(true);
-      expect(['chat', 'embedding', undefined]).toContain(m.kind);
+      expect(['chat', 'embedding', 'image', 'transcription', undefined]).toContain(m.kind);
       expect(Number.isInteger(m.context_window) && m.context_window > 0).toBe(true);
       expect(Number.isInteger(m.max_output_tokens) && m.max_output_tokens > 0).toBe(true);
       expect(m.max_output_tokens).toBeLessThanOrEqual(m.context_window);
       const p = m.pricing;
-      expect(Object.keys(p).sort()).toEqual(['cache_read_per_mtok', 'cache_write_per_mtok', 'input_per_mtok', 'output_per_mtok']);
-      for (const v of Object.values(p)) expect(Number.isFinite(v) && v >= 0).toBe(true);
-      // Priced: nothing in the catalogue is served free.
+      const { per_image, per_audio_second, ...tokenPrices } = p;
+      expect(Object.keys(tokenPrices).sort()).toEqual(['cache_read_per_mtok', 'cache_write_per_mtok', 'input_per_mtok', 'output_per_mtok']);
+      for (const v of Object.values(tokenPrices)) expect(Number.isFinite(v) && v >= 0).toBe(true);
+      // Priced: nothing in the catalogue is served free; image and audio models have their own unit price.
       expect(p.input_per_mtok).toBeGreaterThan(0);
       if ((m.kind ?? 'chat') === 'chat') expect(p.output_per_mtok).toBeGreaterThan(0);
+      if (m.kind === 'image') {
+        const prices = typeof per_image === 'number' ? [per_image] : Object.values(per_image ?? {}).flatMap((v) => (typeof v === 'number' ? [v] : Object.values(v)));
+        expect(prices.length).toBeGreaterThan(0);
+        for (const v of prices) expect(v).toBeGreaterThan(0);
+      } else expect(per_image).toBeUndefined();
+      if (m.kind === 'transcription') expect(per_audio_second).toBeGreaterThan(0);
+      else expect(per_audio_second).toBeUndefined();
       expect(p.cache_read_per_mtok).toBeLessThanOrEqual(p.input_per_mtok);
       expect(p.cache_read_per_mtok).toBeGreaterThan(0);
       expect(p.cache_write_per_mtok).toBeGreaterThanOrEqual(p.input_per_mtok);
@@ -172,6 +180,12 @@ describe('config: catalogue references', () => {
     expect(cfg.models[0]).toMatchObject({ id: 'house-gpt', catalogue: 'gpt-5.4', max_output_tokens: 1000, context_window: 1050000, channels: [{ provider: 'oai', upstream_model: 'gpt-5.4-2026' }] });
     expect(cfg.models[0].pricing).toEqual({ input_per_mtok: 2.5, output_per_mtok: 16, cache_read_per_mtok: 0.25, cache_write_per_mtok: 2.5 });
     expect(validateConfig({ providers, models: [{ catalogue: 'gpt-5.4', pricing: 'free' }] }, {}).models[0].pricing.input_per_mtok).toBe(0);
+  });
+
+  it('carries an image model\'s per-image prices and a transcription model\'s per-second price', () => {
+    const cfg = validateConfig({ providers, models: [{ catalogue: 'gpt-image-1' }, { catalogue: 'whisper-1' }] }, {});
+    expect(cfg.models[0]).toMatchObject({ kind: 'image', pricing: { per_image: { '1024x1024': { low: 0.011, medium: 0.042, high: 0.167 } } } });
+    expect(cfg.models[1]).toMatchObject({ kind: 'transcription', pricing: { per_audio_second: 0.0001 } });
   });
 
   it('refuses an unknown entry, suggesting the nearest', () => {
