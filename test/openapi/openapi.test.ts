@@ -37,9 +37,10 @@ function operationFor(method: string, path: string): { template: string; op: Ope
 
 /** Calls a route and checks its answer against the document: the status must be declared (or an error under `default`), the body must match. */
 async function call(method: string, path: string, auth: string | null, body?: unknown, expectStatus?: number): Promise<{ status: number; json: Record<string, unknown> }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const form = body instanceof FormData;
+  const headers: Record<string, string> = form ? {} : { 'content-type': 'application/json' };
   if (auth) headers.authorization = `Bearer ${auth}`;
-  const res = await fetch(gw.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(gw.url + path, { method, headers, body: body === undefined ? undefined : form ? body : JSON.stringify(body) });
   const text = await res.text();
   if (expectStatus !== undefined) expect(res.status, `${method} ${path}: ${text}`).toBe(expectStatus);
   const { template, op } = operationFor(method, path.split('?')[0]);
@@ -53,10 +54,30 @@ async function call(method: string, path: string, auth: string | null, body?: un
   return { status: res.status, json };
 }
 
+/** One second of silent 16 kHz mono 16-bit WAV. */
+function silentWav(seconds: number): Buffer {
+  const dataBytes = seconds * 16000 * 2;
+  const b = Buffer.alloc(44 + dataBytes);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(36 + dataBytes, 4);
+  b.write('WAVEfmt ', 8, 'latin1');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(16000, 24);
+  b.writeUInt32LE(32000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'latin1');
+  b.writeUInt32LE(dataBytes, 40);
+  return b;
+}
+
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
   const image = { id: 'mock-image', kind: 'image', pricing: { per_image: 0.02 }, channels: [{ provider: 'mock', upstream_model: 'mock-image' }] };
-  gw = await startTestGateway({ raw: { alerts: { allowed_hosts: ['127.0.0.1'] }, models: [...MOCK_MODELS, image] } });
+  const whisper = { id: 'mock-whisper', kind: 'transcription', pricing: { per_audio_second: 0.0001 }, channels: [{ provider: 'mock', upstream_model: 'mock-whisper' }] };
+  gw = await startTestGateway({ raw: { alerts: { allowed_hosts: ['127.0.0.1'] }, models: [...MOCK_MODELS, image, whisper] } });
   const res = await fetch(`${gw.url}/openapi.json`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -151,6 +172,12 @@ describe('real answers of every route validate against the document', () => {
     await call('POST', '/v1/messages/count_tokens', sk, { model: 'mock-chat', messages: [{ role: 'user', content: 'hello' }] }, 200);
     await call('POST', '/v1/embeddings', sk, { model: 'mock-embedding', input: ['a', 'b'] }, 200);
     await call('POST', '/v1/images/generations', sk, { model: 'mock-image', prompt: 'a kite', n: 1 }, 200);
+    for (const op of ['transcriptions', 'translations']) {
+      const form = new FormData();
+      form.append('model', 'mock-whisper');
+      form.append('file', new Blob([silentWav(1)], { type: 'audio/wav' }), 'a.wav');
+      await call('POST', `/v1/audio/${op}`, sk, form, 200);
+    }
 
     // Usage and ledger, once the requests above are recorded
     await flushed(gw);
