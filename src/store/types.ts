@@ -108,6 +108,8 @@ export interface UsageFilter {
   org_id?: string;
   key_id?: string;
   model?: string;
+  /** the route (usage row `surface`): chat, messages, responses, completions, embeddings, images, transcriptions, translations */
+  surface?: string;
   /** inclusive, epoch ms */
   from?: number;
   /** exclusive, epoch ms */

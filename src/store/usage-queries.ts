@@ -30,6 +30,7 @@ export async function listUsage(db: Kysely<Database>, f: UsageFilter): Promise<P
   if (f.org_id !== undefined) q = q.where('org_id', '=', f.org_id);
   if (f.key_id !== undefined) q = q.where('key_id', '=', f.key_id);
   if (f.model !== undefined) q = q.where('model', '=', f.model);
+  if (f.surface !== undefined) q = q.where('surface', '=', f.surface);
   if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('created_at', '<', f.to);
   if (f.cursor !== undefined) {

@@ -31,6 +31,8 @@ import { auditSource, keySnapshot } from './audit.js';
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
 
 const GROUPS = new Set(['hour', 'day', 'model', 'key']);
+/** The inference routes a usage row can name (its `surface`). */
+const USAGE_ROUTES = ['chat', 'messages', 'responses', 'completions', 'embeddings', 'images', 'transcriptions', 'translations'];
 
 const pageQuery = z.object({
   cursor: queryText('The next_cursor of the previous page.'),
@@ -41,6 +43,7 @@ const usageQuery = pageQuery.extend({
   to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds.'),
   key_id: queryText('Only this key\'s requests.'),
   model: queryText('Only this model\'s requests.'),
+  route: queryText('Only the requests of this route: chat, messages, responses, completions, embeddings, images, transcriptions or translations (records only, not with group_by).'),
   group_by: queryText('Totals instead of records: hour or day, model, key (comma-separated).'),
 });
 
@@ -136,7 +139,12 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     const to = parseTime(q.to, 'to');
     const keyId = q.key_id || undefined;
     const model = q.model || undefined;
+    const route = q.route || undefined;
+    if (route !== undefined && !USAGE_ROUTES.includes(route)) {
+      throw new GatewayError('invalid_value', `"route" must be one of ${USAGE_ROUTES.join(', ')}; got "${route}".`, { param: 'route' });
+    }
     if (q.group_by) {
+      if (route !== undefined) throw new GatewayError('invalid_value', '"route" filters records; it cannot be combined with "group_by" (the totals are kept per model, key and time).', { param: 'route' });
       const groups = q.group_by.split(',').map((g) => g.trim());
       const bad = groups.find((g) => !GROUPS.has(g));
       if (bad) throw new GatewayError('invalid_value', `"group_by" accepts hour, day, model and key (comma-separated); got "${bad}".`, { param: 'group_by' });
@@ -159,7 +167,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
         next_cursor: null,
       };
     }
-    const page = await gw.store.listUsage({ org_id: org.id, key_id: keyId, model, from, to, cursor: q.cursor || undefined, limit: parseLimit(q.limit) });
+    const page = await gw.store.listUsage({ org_id: org.id, key_id: keyId, model, surface: route, from, to, cursor: q.cursor || undefined, limit: parseLimit(q.limit) });
     return { object: 'list', data: page.rows.map(presentUsage), next_cursor: page.next_cursor ?? null };
   });
 
