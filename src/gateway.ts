@@ -10,6 +10,7 @@ import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
 import { MemoryIdempotency, StoreIdempotency } from './core/idempotency.js';
+import { listAdmits } from './core/models.js';
 import { RedisIdempotency } from './kv/idempotency.js';
 import { Kv } from './kv/kv.js';
 import { localFeed } from './kv/feed.js';
@@ -176,10 +177,10 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     log.warn({ model, channel: channel.id, state }, 'channel circuit state changed');
     // A half-open probe has not proven anything yet: recovery is announced when it closes.
     if (state === 'half-open') return;
-    const healthy = channels.get(model)?.channels.some((c) => c.breaker.state === 'closed') ?? false;
+    const healthy = channels.runtimeOf(model)?.channels.some((c) => c.breaker.state === 'closed') ?? false;
     const announce = !breakerSync?.applyingRemote;
     for (const org of view.allOrgs()) {
-      if (org.allowed_models && !org.allowed_models.includes(model)) continue;
+      if (org.allowed_models && !listAdmits(org.allowed_models, model)) continue;
       alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state }, announce);
     }
   }, undefined, (provider, inFlight) => metrics.upstreamInFlight.set({ provider }, inFlight));

@@ -38,7 +38,7 @@ export function suggestModel(wanted: string, ids: Iterable<string>): string | un
 }
 
 /** An allowed_models list admits a model by its id, or by a pattern ending in "*" ("openai/*") that its id starts with. */
-function listAdmits(list: readonly string[], modelId: string): boolean {
+export function listAdmits(list: readonly string[], modelId: string): boolean {
   return list.some((entry) => entry === modelId || (entry.endsWith('*') && modelId.startsWith(entry.slice(0, -1))));
 }
 

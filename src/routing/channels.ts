@@ -186,6 +186,11 @@ export class ChannelTable {
     return [...out.values()];
   }
 
+  /** A configured model by id, or a name already served through a wildcard route (without serving a new one). */
+  runtimeOf(id: string): ModelRuntime | undefined {
+    return this.models.get(id) ?? this.served.peek(id);
+  }
+
   /** Every model runtime with channels: configured models and names served through wildcard routes. */
   *runtimes(): IterableIterator<ModelRuntime> {
     yield* this.models.values();

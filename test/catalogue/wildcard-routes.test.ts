@@ -79,6 +79,9 @@ describe('wildcard routes and pass-through providers', () => {
     expect(upstream.requests.at(-1)?.json?.model).toBe('gpt-5.2');
     const after = await balanceMicros();
     expect(before - after).toBe(expectedMicros('gpt-5.2'));
+    // The served name keeps its channels (and breakers) for health alerts; a name never requested has none.
+    expect(gw.running.gateway.channels.runtimeOf('up/gpt-5.2')?.channels[0].upstreamModel).toBe('gpt-5.2');
+    expect(gw.running.gateway.channels.runtimeOf('up/gpt-5.1')).toBeUndefined();
     const row = (await allUsage(gw.running.gateway.store, orgId)).find((u) => u.request_id === r.requestId);
     expect(row).toMatchObject({ model: 'up/gpt-5.2', cost_micros: expectedMicros('gpt-5.2'), prompt_tokens: 1200, completion_tokens: 300 });
   });
