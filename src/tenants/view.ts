@@ -12,6 +12,11 @@ export class TenantView {
   /** SHA-256 of recently seen well-formed keys: hashing every request costs more than the lookup. Kept in memory only. */
   private readonly hashes = new LRUCache<string, string>({ max: 10_000 });
 
+  /** The hash of a token seen before, or undefined (nothing is hashed or remembered). */
+  cachedHashOf(token: string): string | undefined {
+    return this.hashes.get(token);
+  }
+
   hashOf(token: string): string {
     let h = this.hashes.get(token);
     if (h === undefined) {
