@@ -178,6 +178,8 @@ export async function rotateKey(id: string, overlapSeconds: number): Promise<Cre
 export interface UsageFilters {
   key_id?: string;
   model?: string;
+  /** the inference route (the records' surface): chat, completions, images … */
+  route?: string;
   from?: string;
   to?: string;
 }

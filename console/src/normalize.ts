@@ -158,6 +158,7 @@ export function readUsageRecord(raw: unknown): UsageRecord {
     key_id: str(o, 'key_id') ?? '',
     model: str(o, 'model') ?? '',
     requested_model: str(o, 'requested_model'),
+    surface: str(o, 'surface'),
     prompt_tokens: num(o, 'prompt_tokens') ?? 0,
     completion_tokens: num(o, 'completion_tokens') ?? 0,
     cost_usd: usd(o, 'cost') ?? 0,

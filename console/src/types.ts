@@ -41,6 +41,8 @@ export interface UsageRecord {
   key_id: string;
   model: string;
   requested_model: string | null;
+  /** the inference route it came in on (chat, completions, images …) */
+  surface: string | null;
   prompt_tokens: number;
   completion_tokens: number;
   cost_usd: number;

@@ -329,6 +329,15 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await page.getByTestId('state-empty').waitFor();
     await page.getByTestId('filter-reset').click();
     await expect.poll(() => page.getByTestId('usage-row').count()).toBe(3);
+
+    // The route filter: the three are chat requests; none came in on the images route.
+    await page.getByTestId('filter-route').selectOption('images');
+    await page.getByTestId('filter-apply').click();
+    await page.getByTestId('state-empty').waitFor();
+    await page.getByTestId('filter-route').selectOption('chat');
+    await page.getByTestId('filter-apply').click();
+    await expect.poll(() => page.getByTestId('usage-row').count()).toBe(3);
+    await page.getByTestId('filter-reset').click();
   });
 
   it("lets an org admin create a further management key, shown once, that manages the org's keys", async () => {

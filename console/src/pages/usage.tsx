@@ -30,6 +30,7 @@ function UsageDetail({ record, keys, onClose }: { record: UsageRecord; keys: Api
     ['Key', keyLabel(keys, r.key_id)],
     ['Model', r.model],
     ['Requested model', r.requested_model ?? r.model],
+    ['Route', r.surface ?? '—'],
     ['Fallback', r.fallback ?? 'No'],
     ['Status', r.error_code ? `${r.status} ${r.error_code}` : String(r.status)],
     ['Prompt tokens', formatNumber(r.prompt_tokens)],
@@ -61,11 +62,25 @@ interface FilterForm {
   org_id: string;
   key_id: string;
   model: string;
+  route: string;
   from: string;
   to: string;
 }
 
-const EMPTY_FORM: FilterForm = { org_id: '', key_id: '', model: '', from: '', to: '' };
+const EMPTY_FORM: FilterForm = { org_id: '', key_id: '', model: '', route: '', from: '', to: '' };
+
+/** The inference routes a request can come in on, as GET /api/usage?route= names them. */
+const ROUTES: { value: string; label: string }[] = [
+  { value: '', label: 'All routes' },
+  { value: 'chat', label: 'Chat completions' },
+  { value: 'messages', label: 'Messages' },
+  { value: 'responses', label: 'Responses' },
+  { value: 'completions', label: 'Completions (legacy)' },
+  { value: 'embeddings', label: 'Embeddings' },
+  { value: 'images', label: 'Images' },
+  { value: 'transcriptions', label: 'Audio transcriptions' },
+  { value: 'translations', label: 'Audio translations' },
+];
 
 /** The operator's usage log: every organisation's requests, with an organisation filter. */
 export function AdminUsagePage() {
@@ -98,7 +113,7 @@ export function UsagePage({ scope = 'org' }: { scope?: 'org' | 'operator' }) {
       return;
     }
     setFormError(null);
-    setFilters({ org_id: form.org_id || undefined, key_id: form.key_id || undefined, model: form.model.trim() || undefined, from, to });
+    setFilters({ org_id: form.org_id || undefined, key_id: form.key_id || undefined, model: form.model.trim() || undefined, route: form.route || undefined, from, to });
     setCursors([undefined]);
   };
 
@@ -149,6 +164,7 @@ export function UsagePage({ scope = 'org' }: { scope?: 'org' | 'operator' }) {
             <option key={m} value={m} />
           ))}
         </datalist>
+        <SelectField label="Route" value={form.route} onChange={(route) => setForm({ ...form, route })} testId="filter-route" options={ROUTES} />
         <TextField label="From" type="datetime-local" value={form.from} onChange={(from) => setForm({ ...form, from })} testId="filter-from" />
         <TextField label="To" type="datetime-local" value={form.to} onChange={(to) => setForm({ ...form, to })} testId="filter-to" error={formError} />
         <div className="filters-actions">

@@ -1,5 +1,6 @@
 // The operator's view of traffic across every org (admin token): usage rows with the filters an
 // org's usage page has plus the org, time series per model and provider, and orgs by spend.
+import { routeFilter } from './api.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { authenticateAdmin } from '../../auth/authenticate.js';
@@ -28,6 +29,7 @@ const adminUsageQuery = z.object({
   org_id: queryText('Only this org (id or name).'),
   key_id: queryText('Only this key\'s requests.'),
   model: queryText('Only this model\'s requests.'),
+  route: queryText('Only the requests of this route (the records\' surface): chat, messages, responses, completions, embeddings, images, transcriptions or translations.'),
   from: queryText('Earliest time: ISO 8601 or epoch milliseconds.'),
   to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds.'),
   cursor: queryText('The next_cursor of the previous page.'),
@@ -160,6 +162,7 @@ export function registerAdminStatsRoutes(app: FastifyInstance, { gw }: RouteCont
       org_id: orgId,
       key_id: q.key_id || undefined,
       model: q.model || undefined,
+      surface: routeFilter(q.route),
       from: parseTime(q.from, 'from'),
       to: parseTime(q.to, 'to'),
       cursor: q.cursor || undefined,

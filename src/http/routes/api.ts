@@ -32,7 +32,16 @@ const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 *
 
 const GROUPS = new Set(['hour', 'day', 'model', 'key']);
 /** The inference routes a usage row can name (its `surface`). */
-const USAGE_ROUTES = ['chat', 'messages', 'responses', 'completions', 'embeddings', 'images', 'transcriptions', 'translations'];
+export const USAGE_ROUTES = ['chat', 'messages', 'responses', 'completions', 'embeddings', 'images', 'transcriptions', 'translations'];
+
+/** A `route` query value: undefined when unset, else one of USAGE_ROUTES (400 otherwise). */
+export function routeFilter(value: string | undefined): string | undefined {
+  const route = value || undefined;
+  if (route !== undefined && !USAGE_ROUTES.includes(route)) {
+    throw new GatewayError('invalid_value', `"route" must be one of ${USAGE_ROUTES.join(', ')}; got "${route}".`, { param: 'route' });
+  }
+  return route;
+}
 
 const pageQuery = z.object({
   cursor: queryText('The next_cursor of the previous page.'),
@@ -139,10 +148,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     const to = parseTime(q.to, 'to');
     const keyId = q.key_id || undefined;
     const model = q.model || undefined;
-    const route = q.route || undefined;
-    if (route !== undefined && !USAGE_ROUTES.includes(route)) {
-      throw new GatewayError('invalid_value', `"route" must be one of ${USAGE_ROUTES.join(', ')}; got "${route}".`, { param: 'route' });
-    }
+    const route = routeFilter(q.route);
     if (q.group_by) {
       if (route !== undefined) throw new GatewayError('invalid_value', '"route" filters records; it cannot be combined with "group_by" (the totals are kept per model, key and time).', { param: 'route' });
       const groups = q.group_by.split(',').map((g) => g.trim());
