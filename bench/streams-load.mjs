@@ -44,7 +44,11 @@ async function one() {
       if (first) {
         firstByte.push(performance.now() - t0);
         first = false;
-        if (++opened === streams) allOpenAt = performance.now();
+        if (++opened === streams) {
+          allOpenAt = performance.now();
+          // The parent measures the steady state from here (every stream open).
+          console.log('all open');
+        }
       }
       const text = chunk.toString('latin1');
       frames += countFrames(text);

@@ -110,6 +110,10 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
           headers: req.headers,
           body: req.bodyStream ? Readable.from(req.bodyStream()) : req.body,
           signal,
+          // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
+          // wait, unseen, until every other request on its connection had ended. Besides, undici
+          // re-sends such a request only when the server refused it unstarted (GOAWAY).
+          ...(provider.http2 ? { idempotent: true } : {}),
           // A non-stream answer's headers come when the generation ends: wait for the whole request.
           ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
         });

@@ -16,6 +16,7 @@ import { fail, model, ok, provider, SERVER, type Scripted, startScripted, tag } 
 let up: Scripted;
 let h2: Http2Server;
 let h2Sessions = 0;
+const h2Release = deferred();
 const h2Versions: string[] = [];
 let gw: TestGateway;
 let key: string;
@@ -24,6 +25,15 @@ let tap: UsageTap;
 /** Answers chat completions over HTTP/2 (h2c): SSE for streams, JSON otherwise. */
 function answerH2(stream: ServerHttp2Stream, body: string): void {
   const req = JSON.parse(body) as { model: string; stream?: boolean };
+  if (req.model === 'h2-held') {
+    // The first token at once, the rest when the test lets go.
+    stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
+    stream.write(chunkFrame({ role: 'assistant', content: '' }) + chunkFrame({ content: 'first' }));
+    void h2Release.promise.then(() => {
+      if (!stream.destroyed) stream.end(`${chunkFrame({ content: ' last' })}${chunkFrame({}, 'stop')}data: [DONE]\n\n`);
+    });
+    return;
+  }
   if (req.model === 'h2-stall') {
     // Headers and the role frame, then silence.
     stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
@@ -79,6 +89,7 @@ beforeAll(async () => {
         ]),
         model('over-h2', [['h2', 'h2-model']]),
         model('stalls-h2', [['h2idle', 'h2-stall']]),
+        model('held-h2', [['h2', 'h2-held']]),
       ],
       routing: { retry_base_ms: 5, retry_max_ms: 20, retry_budget_ratio: 1 },
       circuit_breaker: { failure_threshold: 1000, min_requests: 1000 },
@@ -232,5 +243,15 @@ describe('providers[].http2', () => {
     const err = await expectError(res, 504, 'timeout');
     expect(err.message).toContain('idle timeout');
     expect(gate('h2idle').inFlight).toBe(0);
+  });
+
+  it('carries several open streams on one HTTP/2 connection at once: none waits for another to end', async () => {
+    const opened = await Promise.all([1, 2, 3].map((i) => chat(gw.url, key, { model: 'held-h2', messages: [{ role: 'user', content: `held ${i}` }], stream: true })));
+    const readers = opened.map((res) => new StreamReader(res));
+    // Every stream has its first token while all three are still open upstream.
+    for (const r of readers) await r.until((t) => sseContent(t).includes('first'));
+    expect(gate('h2').inFlight).toBe(3);
+    h2Release.resolve();
+    for (const r of readers) expect(sseContent(await r.rest())).toBe('first last');
   });
 });
