@@ -6,6 +6,7 @@ import { ResilientLedger } from './billing/resilient-ledger.js';
 import { UsageWriter, type UsageWriterOptions } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
 import { AuditTrail } from './audit/index.js';
+import { createMemoryConcurrency, createRedisConcurrency, type ConcurrencyLimiter } from './limits/concurrency.js';
 import { createResponseCache } from './cache/index.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './core/engine.js';
@@ -42,6 +43,8 @@ export interface Gateway {
   alerts: AlertService;
   /** the audit trail of management actions */
   audit: AuditTrail;
+  /** requests in flight per key and org (max_concurrency) */
+  concurrency: ConcurrencyLimiter;
   metrics: Metrics;
   readiness(): Promise<Record<string, string>>;
   /** Stops background work and closes connections this gateway opened (not the store). */
@@ -185,6 +188,9 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     }
   }, undefined, (provider, inFlight) => metrics.upstreamInFlight.set({ provider }, inFlight));
   const limiter = createLimiter(config, kv, log);
+  const concurrency = kv
+    ? createRedisConcurrency(kv.redis, config.redis.key_prefix, { onError: (err) => log.warn({ err }, 'renewing or releasing a concurrency lease failed') })
+    : createMemoryConcurrency();
   let engineRef: Engine | undefined;
   const cache = createResponseCache(config.cache, {
     redis: kv?.redis,
@@ -201,6 +207,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     metrics,
     log,
     limiter,
+    concurrency,
     cache,
     onCharged: (org, key) => {
       alerts.checkSpend(org.id, key, (o, k) => accounts.snapshot(o, k)).catch((err) => log.warn({ err }, 'alert check failed'));
@@ -270,6 +277,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     tenants,
     alerts,
     audit: new AuditTrail(store, log),
+    concurrency,
     metrics,
     async readiness() {
       const checks: Record<string, string> = {};
@@ -297,6 +305,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       await follower.stop();
       breakerSync?.close();
       await limiter.close();
+      await concurrency.close();
       await cache.close();
       await alerts.close();
       await credit.stop();

@@ -215,6 +215,9 @@ export const configSchema = z
         key_tpm: positiveInt.nullable().default(null),
         org_rpm: positiveInt.nullable().default(null),
         org_tpm: positiveInt.nullable().default(null),
+        /** Requests in flight at once per key and per org (null: unlimited); per-key and per-org settings override. */
+        key_max_concurrency: positiveInt.nullable().default(null),
+        org_max_concurrency: positiveInt.nullable().default(null),
       })
       .strict()
       .prefault({}),

@@ -36,7 +36,8 @@ import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
-import { applyLimits, correctTokenLimits, releaseTokenLimits } from './limit-stage.js';
+import { acquireConcurrency, applyLimits, correctTokenLimits, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
+import type { ConcurrencyLimiter } from '../limits/concurrency.js';
 import { finishedRequest } from './records.js';
 import { approximatePromptTokens, countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './types.js';
@@ -50,6 +51,8 @@ export interface EngineDeps {
   metrics: Metrics;
   log: Logger;
   limiter: RateLimiter;
+  /** slots for requests in flight (max_concurrency) */
+  concurrency: ConcurrencyLimiter;
   cache?: ResponseCache;
   /** Called after a charge is applied (alerts watch balances and budgets); never blocks. */
   onCharged?: (org: OrgRow, key: KeyRow) => void;
@@ -166,13 +169,19 @@ export class Engine {
     const promptEstimate = surface.checkModel(parsed, model);
     const ctx = newContext(meta, org, key, model, promptEstimate, surface.id);
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
+    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
     const req: Served = { surface, parsed };
+    let result: EngineResult;
     try {
       const run = () => this.serve(ctx, req);
-      return await (meta.idempotencyKey ? this.withIdempotency(ctx, { surface: surface.id, body: parsed.native ?? parsed.canonical }, run) : run());
+      result = await (meta.idempotencyKey ? this.withIdempotency(ctx, { surface: surface.id, body: parsed.native ?? parsed.canonical }, run) : run());
     } catch (err) {
+      release();
       throw toGatewayError(err).withHeaders(ctx.headers);
     }
+    if (result.kind === 'stream') return { ...result, frames: releasingAtEnd(result.frames, release) };
+    release();
+    return result;
   }
 
   /** Counts a request's prompt tokens as the surface would bill them (Messages count_tokens), with no upstream call. */
@@ -511,10 +520,15 @@ export class Engine {
     }
     const ctx = newContext(meta, org, key, model, promptEstimate, 'embeddings');
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate);
-    const run = () => this.runEmbeddings(ctx, req, model, promptEstimate);
-    if (!meta.idempotencyKey) return run();
-    const result = await this.withIdempotency(ctx, { surface: 'embeddings', body: req }, run);
-    return result as JsonResult;
+    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
+    try {
+      const run = () => this.runEmbeddings(ctx, req, model, promptEstimate);
+      if (!meta.idempotencyKey) return await run();
+      const result = await this.withIdempotency(ctx, { surface: 'embeddings', body: req }, run);
+      return result as JsonResult;
+    } finally {
+      release();
+    }
   }
 
   private async runEmbeddings(ctx: RequestContext, req: EmbeddingsRequest, model: ModelRuntime, promptEstimate: number): Promise<JsonResult> {
@@ -622,8 +636,13 @@ export class Engine {
           return { usage: { ...NO_TOKENS, prompt: promptTokens, completion: IMAGE_OUTPUT_TOKEN_BOUND * v.images }, estimated: true, cost: undefined };
         },
       }).then((v) => ({ kind: 'json' as const, status: 200, headers: ctx.headers, body: v.body }));
-    if (!meta.idempotencyKey) return run();
-    return (await this.withIdempotency(ctx, { surface: 'images', body: req }, run)) as JsonResult;
+    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
+    try {
+      if (!meta.idempotencyKey) return await run();
+      return (await this.withIdempotency(ctx, { surface: 'images', body: req }, run)) as JsonResult;
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -650,6 +669,7 @@ export class Engine {
         : worstCaseMicros(model.config, promptTokens + Math.ceil(boundSeconds * AUDIO_TOKENS_PER_SECOND_BOUND), Math.ceil(boundSeconds * TEXT_TOKENS_PER_SECOND_BOUND));
     const ctx = newContext(meta, org, key, model, promptTokens, op === 'transcriptions' ? 'transcriptions' : 'translations');
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptTokens);
+    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
     const result = await this.runPriced<{ body: string; contentType: string }>(ctx, model, reserve, {
       attempt: async (channel, m, sig) => {
         const adapter = channel.adapter;
@@ -682,7 +702,7 @@ export class Engine {
         const seconds = reported.seconds ?? wavSeconds ?? boundSeconds;
         return { usage: { ...NO_TOKENS, prompt: promptTokens + Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND_BOUND), completion: textTokens }, estimated: true, cost: undefined };
       },
-    });
+    }).finally(release);
     return { status: 200, headers: ctx.headers, contentType: result.contentType, body: result.body };
   }
 

@@ -26,6 +26,7 @@ export const ERROR_REGISTRY = {
   payload_too_large: { status: 413, type: 'invalid_request_error' },
   rpm_exceeded: { status: 429, type: 'rate_limit_error' },
   tpm_exceeded: { status: 429, type: 'rate_limit_error' },
+  concurrency_exceeded: { status: 429, type: 'rate_limit_error' },
   upstream_rate_limited: { status: 429, type: 'rate_limit_error' },
   internal_error: { status: 500, type: 'api_error' },
   provider_error: { status: 502, type: 'upstream_error' },

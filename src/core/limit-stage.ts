@@ -6,6 +6,7 @@ import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type R
 import type { Logger } from '../observability/logger.js';
 import type { RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
+import { type ConcurrencyLimiter, ConcurrencyUnavailableError } from '../limits/concurrency.js';
 
 export async function applyLimits(limiter: RateLimiter, defaults: Config['limits'], ctx: RequestContext, tokens: number): Promise<void> {
   const plan = planLimits({
@@ -62,4 +63,48 @@ export function releaseTokenLimits(limiter: RateLimiter, ctx: RequestContext): v
   if (!ctx.limitTicket) return;
   for (const k of ctx.tokenLimitKeys) limiter.adjust(ctx.limitTicket, k, 0).catch(() => {});
   ctx.tokenLimitKeys = [];
+}
+
+/** The limits on requests in flight at once that apply to this key and org (key's or org's own setting, else the configured default). */
+export function concurrencyLimits(defaults: Config['limits'], key: { id: string; max_concurrency?: number | null }, org: { id: string; max_concurrency?: number | null }): { key: number | null; org: number | null } {
+  return { key: key.max_concurrency ?? defaults.key_max_concurrency ?? null, org: org.max_concurrency ?? defaults.org_max_concurrency ?? null };
+}
+
+/**
+ * The concurrency stage: a slot per key and per org for as long as the request runs, or 429
+ * concurrency_exceeded saying how many are in flight. Returns the release (a no-op when no limit applies).
+ */
+export async function acquireConcurrency(limiter: ConcurrencyLimiter, defaults: Config['limits'], ctx: RequestContext): Promise<() => void> {
+  const limits = concurrencyLimits(defaults, ctx.key, ctx.org);
+  const scopes: Array<{ key: string; limit: number; who: string }> = [];
+  if (limits.key !== null) scopes.push({ key: `key:${ctx.key.id}`, limit: limits.key, who: "this key's" });
+  if (limits.org !== null) scopes.push({ key: `org:${ctx.org.id}`, limit: limits.org, who: "the organisation's" });
+  if (scopes.length === 0) return () => {};
+  let decision: Awaited<ReturnType<ConcurrencyLimiter['acquire']>>;
+  try {
+    decision = await limiter.acquire(scopes);
+  } catch (err) {
+    if (err instanceof ConcurrencyUnavailableError) {
+      throw new GatewayError('overloaded', 'Concurrency limits are temporarily unavailable, so the gateway is refusing requests to stay within them. Retry shortly.', { retryAfterS: 1, cause: err });
+    }
+    throw err;
+  }
+  if (!decision.allowed) {
+    const s = scopes[decision.failed];
+    throw new GatewayError(
+      'concurrency_exceeded',
+      `Too many requests in flight: ${decision.inFlight} running, and ${s.who} limit is ${s.limit} at once (max_concurrency). Retry when one finishes.`,
+      { retryAfterS: 1, headers: { ...ctx.headers } },
+    );
+  }
+  return decision.release;
+}
+
+/** A stream's frames that give the request's concurrency slots back when the stream ends, however it ends. */
+export async function* releasingAtEnd(frames: AsyncIterable<string>, release: () => void): AsyncGenerator<string> {
+  try {
+    yield* frames;
+  } finally {
+    release();
+  }
 }

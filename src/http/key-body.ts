@@ -12,6 +12,7 @@ export const keyFields = {
   budget_usd: usdField.nullable().optional(),
   rpm: limitField.nullable().optional(),
   tpm: limitField.nullable().optional(),
+  max_concurrency: limitField.nullable().optional(),
   allowed_models: modelList.nullable().optional(),
   fallbacks: fallbackRules.optional(),
   expires_at: z.string().datetime({ offset: true }).nullable().optional(),
@@ -24,7 +25,7 @@ export const patchKeySchema = z.object({ ...keyFields, disabled: z.boolean().opt
 export type CreateKeyBody = z.infer<typeof createKeySchema>;
 
 /** Fields that only mean something for an inference key (a management key never calls /v1). */
-const INFERENCE_ONLY = ['budget_usd', 'rpm', 'tpm', 'allowed_models', 'fallbacks', 'cache'] as const;
+const INFERENCE_ONLY = ['budget_usd', 'rpm', 'tpm', 'max_concurrency', 'allowed_models', 'fallbacks', 'cache'] as const;
 
 /** The kind of key a creation body asks for; a management key refuses inference-only settings. */
 export function keyKindOf(body: CreateKeyBody, fallback: 'inference' | 'management'): KeyKind {
@@ -43,6 +44,7 @@ export function toSettings(body: z.infer<typeof patchKeySchema> | CreateKeyBody)
   if (body.budget_usd !== undefined) s.budget_micros = body.budget_usd === null ? null : usdToMicros(body.budget_usd);
   if (body.rpm !== undefined) s.rpm = body.rpm;
   if (body.tpm !== undefined) s.tpm = body.tpm;
+  if (body.max_concurrency !== undefined) s.max_concurrency = body.max_concurrency;
   if (body.allowed_models !== undefined) s.allowed_models = body.allowed_models;
   if (body.fallbacks !== undefined) s.fallbacks = body.fallbacks;
   if (body.expires_at !== undefined) s.expires_at = body.expires_at === null ? null : Date.parse(body.expires_at);

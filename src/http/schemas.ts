@@ -25,6 +25,7 @@ export const orgObject = z.object({
   fallbacks,
   rpm: z.number().int().nullable(),
   tpm: z.number().int().nullable(),
+  max_concurrency: z.number().int().nullable().meta({ description: 'Requests in flight at once; null: the configured default.' }),
   semantic_cache: z.boolean(),
   created_at: isoTime.nullable(),
   updated_at: isoTime.nullable(),
@@ -45,6 +46,7 @@ export const keyObject = z.object({
   spend_usd: usd,
   rpm: z.number().int().nullable(),
   tpm: z.number().int().nullable(),
+  max_concurrency: z.number().int().nullable().meta({ description: 'Requests in flight at once; null: the configured default.' }),
   allowed_models: z.array(z.string()).nullable(),
   fallbacks,
   cache: z.record(z.string(), z.unknown()).nullable(),
@@ -107,11 +109,19 @@ export const usageGroupObject = z.object({
 });
 export const usageGroupsAnswer = z.object({ object: z.literal('list'), group_by: z.array(z.enum(['hour', 'day', 'model', 'key'])), data: z.array(usageGroupObject), next_cursor: z.null() });
 
+const concurrencyState = z
+  .object({
+    in_flight: z.number().int().nullable().meta({ description: 'Requests running now (null when the count could not be read).' }),
+    limit: z.number().int().nullable().meta({ description: 'max_concurrency in force; null: unlimited.' }),
+  })
+  .meta({ description: 'Requests in flight against max_concurrency.' });
+
 export const balanceAnswer = z.object({
   balance_usd: usd,
   currency: z.literal('USD'),
   reserved_usd: usd.meta({ description: 'Held for requests in flight.' }),
   spend_cap_usd: usd.optional(),
+  concurrency: concurrencyState,
   key: z
     .object({
       id: z.string(),
@@ -120,6 +130,7 @@ export const balanceAnswer = z.object({
       remaining_usd: usd.nullable(),
       rpm: z.number().int().nullable(),
       tpm: z.number().int().nullable(),
+      concurrency: concurrencyState,
     })
     .optional()
     .meta({ description: 'The calling inference key (absent for a management key).' }),

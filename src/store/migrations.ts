@@ -276,6 +276,16 @@ function auditLog(): Migration {
   };
 }
 
+/** A cap on requests in flight at once, per key and per org (null: the configured default). */
+function maxConcurrency(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('api_keys').addColumn('max_concurrency', 'bigint').execute();
+      await db.schema.alterTable('orgs').addColumn('max_concurrency', 'bigint').execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -287,6 +297,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0005_idempotency_records': idempotencyRecords(),
         '0006_key_spend_offset': keySpendOffset(),
         '0007_audit_log': auditLog(),
+        '0008_max_concurrency': maxConcurrency(),
         '0010_operator_rollup': operatorRollup(),
       };
     },

@@ -15,6 +15,7 @@ export interface OrgsTable {
   fallbacks: string;
   rpm: number | null;
   tpm: number | null;
+  max_concurrency: number | null;
   settings: string;
   created_at: number;
   updated_at: number;
@@ -33,6 +34,7 @@ export interface ApiKeysTable {
   budget_micros: number | null;
   rpm: number | null;
   tpm: number | null;
+  max_concurrency: number | null;
   allowed_models: string | null;
   fallbacks: string;
   cache: string | null;

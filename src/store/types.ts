@@ -13,6 +13,8 @@ export interface OrgRow {
   fallbacks: Record<string, string[]>;
   rpm: number | null;
   tpm: number | null;
+  /** requests in flight at once; null: the configured default */
+  max_concurrency?: number | null;
   /** Org-level settings that have no column of their own (e.g. semantic cache opt-in). */
   settings: Record<string, unknown>;
   created_at: number;
@@ -36,6 +38,8 @@ export interface KeyRow {
   budget_micros: number | null;
   rpm: number | null;
   tpm: number | null;
+  /** requests in flight at once; null: the configured default */
+  max_concurrency?: number | null;
   allowed_models: string[] | null;
   fallbacks: Record<string, string[]>;
   /** per-key cache settings, e.g. {"exact": false, "semantic": true, "threshold": 0.97} */

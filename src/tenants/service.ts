@@ -19,6 +19,7 @@ export interface KeySettings {
   budget_micros?: number | null;
   rpm?: number | null;
   tpm?: number | null;
+  max_concurrency?: number | null;
   allowed_models?: string[] | null;
   fallbacks?: Record<string, string[]>;
   expires_at?: number | null;
@@ -26,7 +27,7 @@ export interface KeySettings {
   disabled?: boolean;
 }
 
-export type OrgPatch = Partial<Pick<OrgRow, 'allowed_models' | 'spend_cap_micros' | 'disabled' | 'fallbacks' | 'rpm' | 'tpm' | 'name' | 'settings'>>;
+export type OrgPatch = Partial<Pick<OrgRow, 'allowed_models' | 'spend_cap_micros' | 'disabled' | 'fallbacks' | 'rpm' | 'tpm' | 'max_concurrency' | 'name' | 'settings'>>;
 
 /** Hook for other instances: called after each local change (Redis pub/sub fans it out). */
 export type ChangeListener = (change: { kind: 'org' | 'key'; id: string } | { kind: 'grant'; orgId: string; amount: number }) => void;
@@ -56,6 +57,7 @@ export class TenantService {
       fallbacks: {},
       rpm: null,
       tpm: null,
+      max_concurrency: null,
       settings: {},
       created_at: now,
       updated_at: now,
@@ -112,6 +114,7 @@ export class TenantService {
       budget_micros: s.budget_micros ?? null,
       rpm: s.rpm ?? null,
       tpm: s.tpm ?? null,
+      max_concurrency: s.max_concurrency ?? null,
       allowed_models: s.allowed_models ?? null,
       fallbacks: s.fallbacks ?? {},
       cache: s.cache ?? null,
@@ -175,6 +178,7 @@ export class TenantService {
         budget_micros: old.budget_micros,
         rpm: old.rpm,
         tpm: old.tpm,
+        max_concurrency: old.max_concurrency ?? null,
         allowed_models: old.allowed_models,
         fallbacks: old.fallbacks,
         expires_at: ownExpiry,

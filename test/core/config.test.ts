@@ -92,7 +92,7 @@ describe('SPEC §8 config file: parsing and interpolation', () => {
     expect(cfg.models[0].channels[0]).toEqual({ provider: 'mock', upstream_model: 'mock-chat', priority: 0, weight: 1 });
     expect(cfg.routing).toMatchObject({ max_attempts: 4, retry_base_ms: 250, retry_max_ms: 30000 });
     expect(cfg.circuit_breaker).toMatchObject({ failure_threshold: 5, window_s: 30, cooldown_s: 30 });
-    expect(cfg.limits).toEqual({ key_rpm: 600, key_tpm: null, org_rpm: null, org_tpm: null });
+    expect(cfg.limits).toEqual({ key_rpm: 600, key_tpm: null, org_rpm: null, org_tpm: null, key_max_concurrency: null, org_max_concurrency: null });
     expect(cfg.storage.url).toBe('sqlite://./data/tollgate.db');
   });
 

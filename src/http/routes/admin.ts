@@ -31,6 +31,7 @@ const patchOrgSchema = z
     fallbacks: fallbackRules.optional(),
     rpm: limitField.nullable().optional(),
     tpm: limitField.nullable().optional(),
+    max_concurrency: limitField.nullable().optional(),
     semantic_cache: z.boolean().optional(),
   })
   .strict();
@@ -117,6 +118,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     if (body.fallbacks !== undefined) patch.fallbacks = body.fallbacks;
     if (body.rpm !== undefined) patch.rpm = body.rpm;
     if (body.tpm !== undefined) patch.tpm = body.tpm;
+    if (body.max_concurrency !== undefined) patch.max_concurrency = body.max_concurrency;
     if (body.semantic_cache !== undefined) patch.settings = { ...current.settings, semantic_cache: body.semantic_cache };
     const updated = await gw.tenants.patchOrg(current.id, patch);
     const action = updated.disabled !== current.disabled ? (updated.disabled ? 'org.disable' : 'org.enable') : 'org.update';

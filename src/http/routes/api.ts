@@ -7,6 +7,7 @@ import { microsToUsd } from '../../billing/money.js';
 import { GatewayError } from '../../core/errors.js';
 import { describeModel, isModelAllowed } from '../../core/models.js';
 import type { UsageGroup } from '../../store/types.js';
+import { concurrencyLimits } from '../../core/limit-stage.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
 import { parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
@@ -63,7 +64,16 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
   app.get('/api/balance', { config: { doc: { summary: 'The org balance, and the calling inference key\'s spend and limits', auth: 'inference_or_management', responses: { 200: balanceAnswer } } } }, async (req) => {
     const p = authenticateKeyOrExplain(gw.view, gw.config.server.admin_token, authHeaders(req), ['sk', 'mk']);
     const snap = await gw.accounts.snapshot(p.org.id, p.key.kind === 'sk' ? [p.key.id] : []);
-    const out: z.infer<typeof balanceAnswer> = { balance_usd: microsToUsd(snap.balance), currency: 'USD', reserved_usd: microsToUsd(snap.reserved) };
+    // Requests in flight now against max_concurrency (shared by every instance when Redis is configured).
+    const limits = concurrencyLimits(gw.config.limits, p.key, p.org);
+    const counters = p.key.kind === 'sk' ? [`org:${p.org.id}`, `key:${p.key.id}`] : [`org:${p.org.id}`];
+    const flying = await gw.concurrency.inFlight(counters).catch(() => undefined);
+    const out: z.infer<typeof balanceAnswer> = {
+      balance_usd: microsToUsd(snap.balance),
+      currency: 'USD',
+      reserved_usd: microsToUsd(snap.reserved),
+      concurrency: { in_flight: flying?.[0] ?? null, limit: limits.org },
+    };
     if (p.org.spend_cap_micros !== null) out.spend_cap_usd = microsToUsd(p.org.spend_cap_micros);
     if (p.key.kind === 'sk') {
       const spend = (snap.keySpends.get(p.key.id) ?? 0) + (p.key.spend_offset_micros ?? 0);
@@ -75,6 +85,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
         remaining_usd: budget === null ? null : microsToUsd(Math.max(0, budget - spend)),
         rpm: p.key.rpm ?? gw.config.limits.key_rpm,
         tpm: p.key.tpm ?? gw.config.limits.key_tpm,
+        concurrency: { in_flight: flying?.[1] ?? null, limit: limits.key },
       };
     }
     return out;
