@@ -8,6 +8,7 @@ import {
   readAdminModel,
   readAggregate,
   readAlerts,
+  readAuditEvent,
   readBalance,
   readCreatedKey,
   readKey,
@@ -21,6 +22,7 @@ import {
 import { currentCredential } from './session';
 import type {
   AdminModel,
+  AuditEvent,
   AlertSettings,
   ApiKey,
   Balance,
@@ -266,4 +268,22 @@ export async function getTraffic(query: { from: string; bucket: 'hour' | 'day'; 
 
 export async function listTopOrgs(from: string, limit: number, signal?: AbortSignal): Promise<OrgSpend[]> {
   return listOf(await call('GET', '/admin/stats/orgs', { query: { from, limit: String(limit) }, signal })).map(readOrgSpend);
+}
+
+/* ---- audit trail ---- */
+
+export interface AuditFilters {
+  action?: string;
+  actor?: string;
+  target?: string;
+  since?: string;
+  until?: string;
+  org_id?: string;
+}
+
+/** The org's own audit trail (management key) or every org's (admin token). */
+export async function listAudit(scope: 'org' | 'operator', filters: AuditFilters, cursor: string | undefined, signal?: AbortSignal): Promise<Page<AuditEvent>> {
+  const path = scope === 'operator' ? '/admin/audit' : '/api/audit';
+  const query = scope === 'operator' ? { ...filters, cursor } : { ...filters, org_id: undefined, cursor };
+  return pageOf(await call('GET', path, { query, signal }), readAuditEvent);
 }

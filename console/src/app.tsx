@@ -9,6 +9,7 @@ import { ModelsPage } from './pages/models';
 import { OrgsPage } from './pages/orgs';
 import { OverviewPage } from './pages/overview';
 import { TrafficPage } from './pages/traffic';
+import { AdminAuditPage, AuditPage } from './pages/audit';
 import { AdminUsagePage, UsagePage } from './pages/usage';
 import { href, navigate, useRoute } from './router';
 import { type Session, clearSession, loadSession, saveSession } from './session';
@@ -28,6 +29,7 @@ const ORG_PAGES: PageDef[] = [
   { path: '/billing', label: 'Billing', id: 'billing', component: BillingPage },
   { path: '/alerts', label: 'Alerts', id: 'alerts', component: AlertsPage },
   { path: '/models', label: 'Models', id: 'models', component: ModelsPage },
+  { path: '/audit', label: 'Audit trail', id: 'audit', component: AuditPage },
 ];
 
 const OPERATOR_PAGES: PageDef[] = [
@@ -35,6 +37,7 @@ const OPERATOR_PAGES: PageDef[] = [
   { path: '/traffic', label: 'Traffic', id: 'traffic', component: TrafficPage },
   { path: '/usage', label: 'Usage', id: 'admin-usage', component: AdminUsagePage },
   { path: '/models', label: 'Models & channels', id: 'admin-models', component: AdminModelsPage },
+  { path: '/audit', label: 'Audit trail', id: 'admin-audit', component: AdminAuditPage },
 ];
 
 export function App() {

@@ -3,6 +3,7 @@
 // lenient about extras and strict about what it shows.
 import type {
   AdminModel,
+  AuditEvent,
   AlertSettings,
   ApiKey,
   Balance,
@@ -323,5 +324,24 @@ export function readAdminModel(raw: unknown): AdminModel {
     context_length: num(o, 'context_length', 'context_window'),
     pricing: readPricing(o.pricing),
     channels: channels.map(readChannel),
+  };
+}
+
+function snapshotOf(value: unknown): Record<string, unknown> | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+export function readAuditEvent(raw: unknown): AuditEvent {
+  const o = asObject(raw);
+  return {
+    id: str(o, 'id') ?? '',
+    org_id: str(o, 'org_id'),
+    actor: str(o, 'actor') ?? '',
+    action: str(o, 'action') ?? '',
+    target: str(o, 'target'),
+    before: snapshotOf(o.before),
+    after: snapshotOf(o.after),
+    source_ip: str(o, 'source_ip'),
+    created_at: toDate(pick(o, ['created_at'])),
   };
 }

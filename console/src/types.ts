@@ -80,6 +80,18 @@ export interface LedgerEntry {
   created_at: Date | null;
 }
 
+export interface AuditEvent {
+  id: string;
+  org_id: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  source_ip: string | null;
+  created_at: Date | null;
+}
+
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;

@@ -463,6 +463,26 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     expect(await text(page.locator('[data-testid=model-row][data-model=mock-small]'))).toContain('Available');
   });
 
+  it('shows the org its audit trail: every change it made, with before and after', async () => {
+    const api = (await (await fetch(`${base}/api/audit?limit=100`, { headers: { Authorization: `Bearer ${managementKey}` } })).json()) as { data: Array<{ action: string; target: string | null }> };
+    expect(api.data.length).toBeGreaterThan(0);
+    await page.getByTestId('nav-audit').click();
+    await page.getByTestId('page-audit').waitFor();
+    await expect.poll(() => page.getByTestId('audit-row').count()).toBe(api.data.length);
+    const rotation = api.data.find((e) => e.action === 'key.rotate');
+    expect(rotation).toBeTruthy();
+    // Filtered to the rotations, then one opened: its after holds the replacement key (by prefix, never the key).
+    await page.getByTestId('audit-filter-action').selectOption('key.rotate');
+    await page.getByTestId('audit-filter-apply').click();
+    await expect.poll(() => page.getByTestId('audit-row').count()).toBe(api.data.filter((e) => e.action === 'key.rotate').length);
+    await page.getByTestId('audit-detail-open').first().click();
+    const after = await text(page.getByTestId('audit-detail-after'));
+    expect(after).toContain('replacement');
+    expect(after).toContain('prefix');
+    expect(after).not.toContain(managementKey);
+    await page.keyboard.press('Escape');
+  });
+
   it('shows balance and ledger on the billing page', async () => {
     await page.getByTestId('nav-billing').click();
     await page.getByTestId('page-billing').waitFor();
@@ -512,12 +532,20 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     const mine = usage.data.filter((u) => u.org_id === orgId);
     await expect.poll(() => page.getByTestId('usage-row').count()).toBe(Math.min(mine.length, 100));
     expect(await text(page.getByTestId('usage-owner').first())).toBe(orgs.data[0]!.name);
+    // The operator's audit trail: every org's records, filtered to org creations.
+    const created = await adminGet('/admin/audit?action=org.create&limit=1000');
+    await page.getByTestId('nav-admin-audit').click();
+    await page.getByTestId('page-admin-audit').waitFor();
+    await page.getByTestId('audit-filter-action').selectOption('org.create');
+    await page.getByTestId('audit-filter-apply').click();
+    await expect.poll(() => page.getByTestId('audit-row').count()).toBe(Math.min(created.data.length, 100));
+    expect(await text(page.getByTestId('audit-actor').first())).toBe('operator');
     await logout(page);
   });
 
   it('renders every page at 1280 px and 390 px (screenshots in docs/screenshots)', async () => {
-    const orgPages = ['overview', 'keys', 'usage', 'billing', 'alerts', 'models'];
-    const hashes: Record<string, string> = { overview: 'overview', keys: 'keys', usage: 'usage', billing: 'billing', alerts: 'alerts', models: 'models', orgs: 'orgs', traffic: 'traffic', 'admin-usage': 'usage', 'admin-models': 'models' };
+    const orgPages = ['overview', 'keys', 'usage', 'billing', 'alerts', 'models', 'audit'];
+    const hashes: Record<string, string> = { overview: 'overview', keys: 'keys', usage: 'usage', billing: 'billing', alerts: 'alerts', models: 'models', audit: 'audit', orgs: 'orgs', traffic: 'traffic', 'admin-usage': 'usage', 'admin-models': 'models', 'admin-audit': 'audit' };
     for (const width of WIDTHS) {
       for (const role of ['org', 'operator'] as const) {
         const ctx = await browser.newContext({ viewport: { width, height: 900 } });
@@ -526,7 +554,7 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
         await p.getByTestId('login-form').waitFor();
         if (role === 'org') await p.screenshot({ path: join(SHOTS, `login-${width}.png`), fullPage: true });
         await login(p, base, role === 'org' ? managementKey : adminToken);
-        const pages = role === 'org' ? orgPages : ['orgs', 'traffic', 'admin-usage', 'admin-models'];
+        const pages = role === 'org' ? orgPages : ['orgs', 'traffic', 'admin-usage', 'admin-models', 'admin-audit'];
         await p.getByTestId(`page-${pages[0]}`).waitFor();
         for (const name of pages) {
           await p.goto(`${base}/console/#/${hashes[name]}`);
