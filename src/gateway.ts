@@ -1,5 +1,6 @@
 // Everything one gateway instance is made of, built once from the config and passed down:
 // no module-level state anywhere else.
+import { createRequire } from 'node:module';
 import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
 import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { ResilientLedger } from './billing/resilient-ledger.js';
@@ -22,6 +23,7 @@ import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { type BreakerChange, BreakerSync } from './routing/breaker-sync.js';
 import { ChannelTable } from './routing/channels.js';
+import type { Telemetry } from './observability/otel.js';
 import type { Store } from './store/types.js';
 import { createResponsesSurface, type ResponsesSurface } from './surfaces/responses/index.js';
 import { TenantService } from './tenants/service.js';
@@ -46,11 +48,15 @@ export interface Gateway {
   /** requests in flight per key and org (max_concurrency) */
   concurrency: ConcurrencyLimiter;
   metrics: Metrics;
+  /** OpenTelemetry export, only when configured (telemetry.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT). */
+  telemetry?: Telemetry;
   readiness(): Promise<Record<string, string>>;
   /** Stops background work and closes connections this gateway opened (not the store). */
   close(): Promise<void>;
   refreshGauges(): void;
 }
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** How often the store's change sequence is read: changes from other processes show within 2 s. */
 const CHANGE_POLL_MS = 500;
@@ -150,6 +156,22 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     spool: durability.spool,
     sink: durability.sink,
   });
+  // Loaded only when configured: with telemetry off, nothing of it is imported or called.
+  const otlp = config.telemetry.otlp;
+  const telemetry = otlp.endpoint
+    ? new (await import('./observability/otel.js')).Telemetry(
+        { endpoint: otlp.endpoint, headers: otlp.headers, serviceName: otlp.service_name, intervalMs: otlp.interval_ms, version: PACKAGE_VERSION },
+        log,
+      )
+    : undefined;
+  if (telemetry) {
+    // Each finished request's usage record gives its trace the models, tokens, cost and status.
+    const enqueue = usage.enqueue.bind(usage);
+    usage.enqueue = (item) => {
+      enqueue(item);
+      telemetry.usage(item.usage);
+    };
+  }
   const credit = await createLedger(config, kv, store, view, log, () => usage.pending);
   const accounts = credit.accounts;
   // A local balance is read from the store, which has them already; a shared one never saw them.
@@ -199,6 +221,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     onError: (err, where) => log.debug({ err, where }, 'cache degraded to miss'),
   });
   const engine = new Engine({
+    telemetry,
     config,
     channels,
     view,
@@ -279,6 +302,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     audit: new AuditTrail(store, log),
     concurrency,
     metrics,
+    telemetry,
     async readiness() {
       const checks: Record<string, string> = {};
       try {
@@ -312,6 +336,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       await accounts.close();
       await channels.close();
       await usage.close();
+      // The traces of the last requests, once they have all ended.
+      await telemetry?.close();
       // Last: everything above borrowed these connections.
       await kv?.close();
     },

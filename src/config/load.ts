@@ -211,6 +211,12 @@ function check(raw: unknown, env: Env, source: string, locate?: Locate): Checked
   if (unpriced.length > 0) throw new ConfigError(`${source} has invalid settings`, unpriced);
   const problems = crossCheck(result.data, locate);
   if (problems.length > 0) throw new ConfigError(`${source} has invalid settings`, problems);
+  // The standard OpenTelemetry variable turns tracing on when the config does not name a collector.
+  const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (result.data.telemetry.otlp.endpoint === null && otlp) {
+    if (!/^https?:\/\/[^/\s]+/.test(otlp)) throw new ConfigError(`${source} has invalid settings`, [`OTEL_EXPORTER_OTLP_ENDPOINT="${otlp.slice(0, 100)}" is not an http(s) URL`]);
+    result.data.telemetry.otlp.endpoint = otlp;
+  }
   return { config: result.data, unset, warnings: unset.map((u) => unsetWarning(u, locate)) };
 }
 

@@ -277,6 +277,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    telemetry: z
+      .object({
+        otlp: z
+          .object({
+            /** OTLP/HTTP collector base URL (…:4318); traces go to /v1/traces, metrics to /v1/metrics. null: off (unless OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+            endpoint: z.string().regex(/^https?:\/\/[^/\s]+/, 'must be an http(s) URL such as http://127.0.0.1:4318').nullable().default(null),
+            /** extra headers on every export, e.g. a collector's API key */
+            headers: z.record(z.string(), z.string()).default({}),
+            service_name: z.string().min(1).default('tollgate'),
+            /** how often queued spans and the metrics are sent */
+            interval_ms: z.number().int().min(100).max(600_000).default(5000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     responses: z
       .object({
         /** Days a response created with `store: true` stays retrievable and continuable. */

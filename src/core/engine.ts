@@ -5,6 +5,7 @@
 //   7 route: attempts over channels and fallbacks (attempts.ts), reserving credit before
 //     each (credit-stage.ts)   8 relay (stream-relay.ts)   9 settle (settle + records.ts)
 // It returns a JSON result or a stream of SSE frames, and knows nothing about HTTP.
+import type { Telemetry } from '../observability/otel.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { authenticateKey } from '../auth/authenticate.js';
@@ -24,7 +25,7 @@ import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/chan
 import { readBody } from '../routing/transport.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
-import { AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
+import { type AttemptHooks, AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
 import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
 import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
@@ -57,6 +58,8 @@ export interface EngineDeps {
   /** Called after a charge is applied (alerts watch balances and budgets); never blocks. */
   onCharged?: (org: OrgRow, key: KeyRow) => void;
   random?: () => number;
+  /** OpenTelemetry, when configured: told of every upstream attempt. */
+  telemetry?: Telemetry;
 }
 
 const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
@@ -409,6 +412,7 @@ export class Engine {
         signal,
         {
           beforeAttempt: (model) => this.ensureReservation(ctx, model, facts),
+          onAttemptEnd: this.traceAttempt(ctx),
           run: async (channel, model, sig, slot) => {
             ctx.attempts++;
             const native = this.nativeLane(channel, served);
@@ -535,6 +539,7 @@ export class Engine {
     const { org, key, meta } = ctx;
     try {
       const outcome = await runAttempts<EmbeddingsResponse>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
+        onAttemptEnd: this.traceAttempt(ctx),
         beforeAttempt: async (m) => {
           if (ctx.reservation || !this.deps.config.billing.enabled) return;
           const amount = worstCaseMicros(m.config, promptEstimate, 0);
@@ -723,6 +728,7 @@ export class Engine {
     const { org, key, meta } = ctx;
     try {
       const outcome = await runAttempts<T>(this.deps.channels, [model], this.deps.config.routing, this.retryBudget, meta.signal, {
+        onAttemptEnd: this.traceAttempt(ctx),
         beforeAttempt: async (m) => {
           if (ctx.reservation || !this.deps.config.billing.enabled) return;
           const r = await reserveCredit(this.deps.accounts, { orgId: org.id, keyId: key.id, amount: reserveMicros, keyBudget: budgetLeftOf(key), orgCap: org.spend_cap_micros });
@@ -795,6 +801,15 @@ export class Engine {
       attempts: ctx.attempts,
     });
     return { record, cost };
+  }
+
+  /** The attempt hook of a traced request; undefined (nothing to call) when telemetry is off. */
+  private traceAttempt(ctx: RequestContext): AttemptHooks<unknown>['onAttemptEnd'] {
+    const t = this.deps.telemetry;
+    if (!t) return undefined;
+    const id = ctx.meta.requestId;
+    return (channel, model, startMs, endMs, error) =>
+      t.attempt(id, { provider: channel.provider.id, channel: channel.id, model: model.config.id, upstreamModel: channel.upstreamModel, startMs, endMs, error });
   }
 
   /** Settles the reservation at the real cost and queues the usage and charge rows; returns the cost in micro-USD. */

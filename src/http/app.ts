@@ -129,6 +129,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     }
   });
 
+  const telemetry = gw.telemetry;
   app.addHook('onRequest', (req, reply, done) => {
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
@@ -153,7 +154,10 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       const type = reply.raw.getHeader('content-type');
       const stream = typeof type === 'string' && type.startsWith('text/event-stream') ? 'true' : 'false';
       gw.metrics.latency.observe({ route, model, stream }, (performance.now() - started) / 1000);
+      if (telemetry) telemetry.end(req.id, route, reply.raw.statusCode, Date.now(), stream === 'true');
     });
+    // Each inference request is a trace when OpenTelemetry is configured.
+    if (telemetry && req.url.startsWith('/v1/')) telemetry.begin(req.id, req.method, Date.now());
     if (req.url.startsWith('/v1/')) {
       if (draining.value) {
         done(new GatewayError('overloaded', 'The gateway is shutting down; retry on another instance.', { retryAfterS: 1 }));

@@ -40,6 +40,8 @@ export interface AttemptHooks<T> {
   run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal, slot: Slot): Promise<T>;
   onAttemptOk?(channel: ChannelRuntime, model: ModelRuntime): void;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
+  /** Every attempt that reached the upstream, when it ended (tracing): served, or the error. */
+  onAttemptEnd?(channel: ChannelRuntime, model: ModelRuntime, startedMs: number, endedMs: number, err?: GatewayError): void;
   /** When set, only channels it accepts are tried (the request needs something only they offer). */
   eligible?(channel: ChannelRuntime): boolean;
 }
@@ -142,6 +144,7 @@ export async function runAttempts<T>(
         const value = await hooks.run(channel, model, signal, slot);
         channel.breaker.record(true, Date.now() - started);
         hooks.onAttemptOk?.(channel, model);
+        hooks.onAttemptEnd?.(channel, model, started, Date.now());
         return { value, model, channel, attempts };
       } catch (err) {
         if (signal.aborted) {
@@ -149,6 +152,7 @@ export async function runAttempts<T>(
           throw err;
         }
         const gerr = toGatewayError(err);
+        hooks.onAttemptEnd?.(channel, model, started, Date.now(), gerr);
         if (gerr.blame === 'credentials') {
           // The operator's key for this provider is refused: no use retrying it, here or for anyone.
           channel.breaker.forceOpen();
