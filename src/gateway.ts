@@ -6,6 +6,7 @@ import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { ResilientLedger } from './billing/resilient-ledger.js';
 import { UsageWriter, type UsageWriterOptions } from './billing/usage-writer.js';
 import { AlertService } from './alerts/index.js';
+import { RequestLogWriter } from './observability/request-log.js';
 import { AuditTrail } from './audit/index.js';
 import { createMemoryConcurrency, createRedisConcurrency, type ConcurrencyLimiter } from './limits/concurrency.js';
 import { createResponseCache } from './cache/index.js';
@@ -47,6 +48,8 @@ export interface Gateway {
   audit: AuditTrail;
   /** requests in flight per key and org (max_concurrency) */
   concurrency: ConcurrencyLimiter;
+  /** request and response bodies of the orgs that keep them */
+  requestLogs: RequestLogWriter;
   metrics: Metrics;
   /** OpenTelemetry export, only when configured (telemetry.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT). */
   telemetry?: Telemetry;
@@ -248,6 +251,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       }),
     );
   }
+  const requestLogs = new RequestLogWriter(store, log);
   const responses = createResponsesSurface({ store, retentionDays: config.responses.retention_days, log });
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
@@ -260,6 +264,10 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     store.pruneResponses(Date.now()).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned stored responses past retention'),
       (err) => log.warn({ err }, 'stored response pruning failed'),
+    );
+    store.pruneRequestLogs(Date.now()).then(
+      (n) => n > 0 && log.info({ rows: n }, 'pruned request logs past retention'),
+      (err) => log.warn({ err }, 'request log pruning failed'),
     );
   };
   prune();
@@ -301,6 +309,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     alerts,
     audit: new AuditTrail(store, log),
     concurrency,
+    requestLogs,
     metrics,
     telemetry,
     async readiness() {
@@ -325,6 +334,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       clearInterval(pruneTimer);
       // Responses answered just before shutdown are still being stored.
       await responses.stored.flush();
+      await requestLogs.flush();
       sync.close();
       await follower.stop();
       breakerSync?.close();

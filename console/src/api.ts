@@ -287,3 +287,26 @@ export async function listAudit(scope: 'org' | 'operator', filters: AuditFilters
   const query = scope === 'operator' ? { ...filters, cursor } : { ...filters, org_id: undefined, cursor };
   return pageOf(await call('GET', path, { query, signal }), readAuditEvent);
 }
+
+export interface RequestLog {
+  route: string;
+  request: string;
+  response: string;
+  truncated: boolean;
+  expires_at: Date | null;
+}
+
+/** The bodies kept for one request, or null when the org keeps none (or they expired). */
+export async function getRequestLog(requestId: string, signal?: AbortSignal): Promise<RequestLog | null> {
+  const o = asObject(await call('GET', `/api/usage/${encodeURIComponent(requestId)}`, { signal }));
+  const log = o.request_log;
+  if (!log || typeof log !== 'object') return null;
+  const l = log as Record<string, unknown>;
+  return {
+    route: typeof l.route === 'string' ? l.route : '',
+    request: typeof l.request === 'string' ? l.request : '',
+    response: typeof l.response === 'string' ? l.response : '',
+    truncated: l.truncated === true,
+    expires_at: typeof l.expires_at === 'string' ? new Date(l.expires_at) : null,
+  };
+}

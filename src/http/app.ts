@@ -12,6 +12,7 @@ import { authenticateEarly, bodyPending } from './early-auth.js';
 import { boundReflection, clientErrorResponse, normaliseError, sendError } from './errors.js';
 import { type DocumentedRoute, type RouteDoc, buildOpenApiDocument } from './openapi.js';
 import { checkJsonDepth } from './parse.js';
+import { markIfLogged } from '../observability/request-log.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminStatsRoutes } from './routes/admin-stats.js';
 import { registerApiRoutes } from './routes/api.js';
@@ -70,6 +71,16 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 256 },
+    // A path parameter over the router's length or a malformed URL names nothing that exists:
+    // 404 in the envelope, without echoing the path back.
+    frameworkErrors: (err, _req, reply) => {
+      const code = (err as { code?: string }).code;
+      const e =
+        code === 'FST_ERR_MAX_PARAM_LENGTH' || code === 'FST_ERR_BAD_URL'
+          ? new GatewayError('not_found', 'Nothing exists at this path: an id in it is malformed or longer than any Tollgate issues.')
+          : normaliseError(err);
+      void sendError(reply, e);
+    },
     schemaController: { compilersFactory: lazyCompilers as never },
     // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
     // default): check often enough that a stalled client is cut off close to its deadline.
@@ -172,7 +183,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       gw.metrics.inFlight.set(inFlight);
     }
     try {
-      authenticateEarly(gw.view, server.admin_token, req);
+      markIfLogged(req, authenticateEarly(gw.view, server.admin_token, req));
     } catch (err) {
       // The unread body is not worth reading: answer, then close instead of draining it.
       if (bodyPending(req)) reply.header('connection', 'close');

@@ -3,7 +3,7 @@
 // with bad keys costs the gateway almost nothing. Reads only the in-memory view; the route
 // handlers still authenticate as before (the same checks, so the answer cannot differ).
 import type { FastifyRequest } from 'fastify';
-import { authenticateAdmin, authenticateKeyOrExplain } from '../auth/authenticate.js';
+import { authenticateAdmin, authenticateKeyOrExplain, type Principal } from '../auth/authenticate.js';
 import type { KeyKind } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { authHeaders } from './auth-headers.js';
@@ -21,14 +21,20 @@ function credentialFor(route: string): readonly KeyKind[] | 'admin' | undefined 
   return undefined;
 }
 
-/** Throws the request's authentication error, if it has one; unmatched paths are left to the 404/405 handler. */
-export function authenticateEarly(view: TenantView, adminToken: string | undefined, req: FastifyRequest): void {
+/**
+ * Throws the request's authentication error, if it has one; unmatched paths are left to the
+ * 404/405 handler. Returns the key's principal when the route takes a key.
+ */
+export function authenticateEarly(view: TenantView, adminToken: string | undefined, req: FastifyRequest): Principal | undefined {
   const route = req.routeOptions.url;
-  if (route === undefined) return;
+  if (route === undefined) return undefined;
   const need = credentialFor(route);
-  if (need === undefined) return;
-  if (need === 'admin') authenticateAdmin(adminToken, authHeaders(req));
-  else authenticateKeyOrExplain(view, adminToken, authHeaders(req), need);
+  if (need === undefined) return undefined;
+  if (need === 'admin') {
+    authenticateAdmin(adminToken, authHeaders(req));
+    return undefined;
+  }
+  return authenticateKeyOrExplain(view, adminToken, authHeaders(req), need);
 }
 
 /** True while the request still has body bytes the server has not read. */

@@ -1,5 +1,6 @@
 // The JSON shapes of management answers (SPEC §2): micro-USD to decimal USD, epoch ms to ISO.
 // Typed by the answer schemas in schemas.ts, which the OpenAPI document is generated from.
+import { requestLogSetting } from '../observability/request-log.js';
 import { microsToUsd } from '../billing/money.js';
 import type { KeyRow, LedgerRow, OrgRow, UsageRow } from '../store/types.js';
 import type { KeyObject, LedgerObject, OrgObject, UsageObject } from './schemas.js';
@@ -22,6 +23,7 @@ export function presentOrg(o: OrgRow, balanceMicros: number, spendMicros: number
     tpm: o.tpm,
     max_concurrency: o.max_concurrency ?? null,
     semantic_cache: o.settings.semantic_cache === true,
+    request_logs: requestLogSetting(o),
     created_at: iso(o.created_at),
     updated_at: iso(o.updated_at),
   };

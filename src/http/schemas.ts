@@ -13,6 +13,14 @@ export const listOf = <T extends z.ZodType>(item: T) => z.object({ object: z.lit
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' }) });
 
+/** An org's request log setting (bodies kept for `retention_days`, off by default). */
+export const requestLogSettingObject = z.object({
+  enabled: z.boolean(),
+  retention_days: z.number().int().min(1).max(90),
+});
+/** The body that changes it: `enabled`, and optionally `retention_days` (1–90, default 7). */
+export const requestLogSettingBody = z.object({ enabled: z.boolean(), retention_days: z.number().int().min(1).max(90).optional() }).strict();
+
 export const orgObject = z.object({
   id: z.string(),
   object: z.literal('organization'),
@@ -27,6 +35,7 @@ export const orgObject = z.object({
   tpm: z.number().int().nullable(),
   max_concurrency: z.number().int().nullable().meta({ description: 'Requests in flight at once; null: the configured default.' }),
   semantic_cache: z.boolean(),
+  request_logs: requestLogSettingObject,
   created_at: isoTime.nullable(),
   updated_at: isoTime.nullable(),
 });
@@ -95,6 +104,18 @@ export const usageObject = z.object({
   created_at: isoTime.nullable(),
 });
 export type UsageObject = z.infer<typeof usageObject>;
+/** One usage record with the bodies kept for it, if its org keeps request logs. */
+export const usageDetailObject = usageObject.extend({
+  request_log: z
+    .object({
+      route: z.string(),
+      request: z.string().meta({ description: 'The request body as JSON text, secrets redacted, cut at 65 536 characters.' }),
+      response: z.string().meta({ description: 'The JSON answer, or the stream as sent (server-sent events), secrets redacted, cut at 65 536 characters.' }),
+      truncated: z.boolean(),
+      expires_at: isoTime,
+    })
+    .nullable(),
+});
 
 export const usageGroupObject = z.object({
   bucket: isoTime.optional(),

@@ -23,6 +23,7 @@ import type {
   ChangeRow,
   KeyRow,
   LedgerRow,
+  RequestLogRow,
   OpsStat,
   OpsStatsFilter,
   OrgSpend,
@@ -40,6 +41,7 @@ import type {
 import { appendChange, changesAfter, lastChange, releaseLease, takeLease } from './changes.js';
 import { aggregateUsage, listLedger, listUsage, operatorStats, pruneUsage, topOrgs } from './usage-queries.js';
 import { writeBatch } from './write-batch.js';
+import { usageFromDb } from './row-mappers.js';
 import { insertAudit, listAudit } from './audit.js';
 
 type OrgPatch = Partial<Omit<OrgRow, 'id' | 'created_at'>>;
@@ -228,6 +230,36 @@ export class KyselyStore implements Store {
 
   async aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]> {
     return aggregateUsage(this.#live(), filter);
+  }
+
+  async getUsage(orgId: string, requestId: string): Promise<UsageRow | undefined> {
+    const row = await this.#live().selectFrom('usage').selectAll().where('org_id', '=', orgId).where('request_id', '=', requestId).executeTakeFirst();
+    return row ? usageFromDb(row) : undefined;
+  }
+
+  async insertRequestLogs(rows: RequestLogRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#live()
+      .insertInto('request_logs')
+      .values(rows.map((r) => ({ ...r, truncated: r.truncated ? 1 : 0 })))
+      .onConflict((oc) => oc.column('request_id').doNothing())
+      .execute();
+  }
+
+  async getRequestLog(orgId: string, requestId: string, now: number): Promise<RequestLogRow | undefined> {
+    const row = await this.#live()
+      .selectFrom('request_logs')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('request_id', '=', requestId)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row ? { ...row, truncated: Number(row.truncated) === 1, created_at: Number(row.created_at), expires_at: Number(row.expires_at) } : undefined;
+  }
+
+  async pruneRequestLogs(now: number): Promise<number> {
+    const res = await this.#live().deleteFrom('request_logs').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   async operatorStats(filter: OpsStatsFilter): Promise<OpsStat[]> {

@@ -286,6 +286,27 @@ function maxConcurrency(): Migration {
   };
 }
 
+/** Request and response bodies of the orgs that turned request logs on, until they expire. */
+function requestLogs(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('request_logs')
+        .addColumn('request_id', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('request', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('truncated', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('request_logs_expires').on('request_logs').column('expires_at').execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -299,6 +320,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0007_audit_log': auditLog(),
         '0008_max_concurrency': maxConcurrency(),
         '0010_operator_rollup': operatorRollup(),
+        '0011_request_logs': requestLogs(),
       };
     },
   };

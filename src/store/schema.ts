@@ -94,6 +94,19 @@ export interface RollupTable {
   cost_micros: number;
 }
 
+export interface RequestLogTable {
+  request_id: string;
+  org_id: string;
+  key_id: string;
+  route: string;
+  request: string;
+  response: string;
+  /** 1 when either body was cut at the size cap */
+  truncated: number;
+  created_at: number;
+  expires_at: number;
+}
+
 /** Latency thresholds (ms) of the operator roll-up's histogram; requests above the last are the rest. */
 export const LATENCY_BOUNDS_MS = [100, 500, 1000, 5000, 30000] as const;
 
@@ -183,6 +196,7 @@ export interface Database {
   usage_rollup_hour: RollupTable;
   usage_rollup_day: RollupTable;
   usage_rollup_ops_hour: OpsRollupTable;
+  request_logs: RequestLogTable;
   alert_settings: AlertSettingsTable;
   audit_log: AuditLogTable;
   stored_responses: StoredResponsesTable;

@@ -148,6 +148,20 @@ export interface UsageAggregate {
   cost_micros: number;
 }
 
+/** A request's bodies, kept for an org with request logs on (redacted and size-capped before they get here). */
+export interface RequestLogRow {
+  request_id: string;
+  org_id: string;
+  key_id: string;
+  /** the inbound API: chat, messages, responses, completions, embeddings, images */
+  route: string;
+  request: string;
+  response: string;
+  truncated: boolean;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface OpsStatsFilter {
   /** inclusive, epoch ms (the hour holding it is included whole) */
   from: number;
@@ -295,6 +309,14 @@ export interface Store {
   listAudit(filter: AuditFilter): Promise<Page<AuditRow>>;
   /** served from the roll-up tables, never by scanning raw usage */
   aggregateUsage(filter: UsageAggregateFilter): Promise<UsageAggregate[]>;
+  /** one usage record of an org, or undefined */
+  getUsage(orgId: string, requestId: string): Promise<UsageRow | undefined>;
+  /** keeps request logs; a request id already kept is left as it is */
+  insertRequestLogs(rows: RequestLogRow[]): Promise<void>;
+  /** an org's request log that has not expired at `now`, or undefined */
+  getRequestLog(orgId: string, requestId: string, now: number): Promise<RequestLogRow | undefined>;
+  /** deletes request logs expired at `now`; returns how many */
+  pruneRequestLogs(now: number): Promise<number>;
   /** every org's traffic per time bucket, optionally split by model and provider (operator) */
   operatorStats(filter: OpsStatsFilter): Promise<OpsStat[]>;
   /** orgs ranked by charges in [from, to), highest first */

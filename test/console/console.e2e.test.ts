@@ -290,6 +290,9 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     await page.getByTestId('reveal-done').click();
     await page.getByTestId('key-row').filter({ hasText: 'e2e-app' }).waitFor();
 
+    // The org keeps request logs from here on: the usage detail shows the bodies.
+    const on = await fetch(`${base}/api/request-logs`, { method: 'PUT', headers: { Authorization: `Bearer ${managementKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ enabled: true }) });
+    expect(on.status).toBe(200);
     sdk = new OpenAI({ apiKey: inferenceKey, baseURL: `${base}/v1`, maxRetries: 0 });
     for (let i = 0; i < 3; i++) {
       const out = await sdk.chat.completions.create({ model: 'mock-small', messages: [{ role: 'user', content: `hello number ${i}` }], max_tokens: 16 });
@@ -318,6 +321,9 @@ describe.skipIf(missing.length > 0)('SPEC §11 web console, end to end', () => {
     expect(await text(detail.getByTestId('detail-model'))).toBe('mock-small');
     expect(await text(detail.getByTestId('detail-cost'))).toMatch(/^\$\d/);
     expect(await text(detail.getByTestId('detail-status'))).toBe('200');
+    // The kept request body: the newest request's message, with the key used nowhere in it.
+    expect(JSON.parse(await text(detail.getByTestId('request-log-request'))).messages[0].content).toBe('hello number 2');
+    expect(JSON.parse(await text(detail.getByTestId('request-log-response'))).object).toBe('chat.completion');
     // Dialogs keep focus inside and close on Escape, handing focus back.
     for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);

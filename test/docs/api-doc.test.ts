@@ -129,6 +129,14 @@ beforeAll(async () => {
   record('admin-usage', ...adminUsage.map((u) => ({ org_id: u.org_id, org_name: u.org_name })));
   record('usage', ...adminUsage.map(({ org_id: _o, org_name: _n, ...u }) => u));
   record('admin-stat', ...((await json(await api('/admin/stats?by=model,provider', ADMIN_TOKEN))).data as unknown[]));
+  // Request logs on, one request, and its kept bodies.
+  await json(await api('/api/request-logs', mk, { method: 'PUT', body: { enabled: true } }));
+  const logged = await chat(gw.url, key.key, { model: 'mock-chat', messages: msg });
+  await logged.text();
+  await gw.running.gateway.usage.flushAll(10_000);
+  await gw.running.gateway.requestLogs.flush();
+  const detail = await json(await api(`/api/usage/${logged.headers.get('x-tollgate-request-id')}`, mk));
+  record('request-log', detail.request_log);
   record('admin-org-spend', ...((await json(await api('/admin/stats/orgs', ADMIN_TOKEN))).data as unknown[]));
   record('audit', ...((await json(await api('/api/audit', mk))).data as unknown[]), ...((await json(await api('/admin/audit', ADMIN_TOKEN))).data as unknown[]));
 });
@@ -174,6 +182,7 @@ describe('docs/api.md documents the request fields', () => {
     { table: 'PATCH /api/keys/{id}', kind: 'body', path: () => `/api/keys/${key.id}`, method: 'PATCH', credential: () => mk },
     { table: 'POST /api/keys/{id}/rotate', kind: 'body', path: () => `/api/keys/${key.id}/rotate`, method: 'POST', credential: () => mk },
     { table: 'PUT /api/alerts', kind: 'body', path: () => '/api/alerts', method: 'PUT', credential: () => mk },
+    { table: 'PUT /api/request-logs', kind: 'body', path: () => '/api/request-logs', method: 'PUT', credential: () => mk, base: { enabled: true } },
     { table: 'POST /admin/orgs', kind: 'body', path: () => '/admin/orgs', method: 'POST', credential: () => ADMIN_TOKEN, base: { name: 'docs-probe' } },
     { table: 'PATCH /admin/orgs/{id}', kind: 'body', path: () => `/admin/orgs/${orgId}`, method: 'PATCH', credential: () => ADMIN_TOKEN },
     { table: 'POST /admin/orgs/{id}/credits', kind: 'body', path: () => `/admin/orgs/${orgId}/credits`, method: 'POST', credential: () => ADMIN_TOKEN, base: { amount_usd: 1 } },

@@ -187,6 +187,11 @@ describe('real answers of every route validate against the document', () => {
     await call('GET', '/api/usage?group_by=week', mk, undefined, 400);
     await call('GET', '/api/usage?from=a&from=b', mk, undefined, 400);
     await call('GET', '/api/ledger?limit=10', mk, undefined, 200);
+    await call('GET', '/api/request-logs', mk, undefined, 200);
+    await call('PUT', '/api/request-logs', mk, { enabled: true, retention_days: 2 }, 200);
+    await call('PUT', '/api/request-logs', mk, { enabled: 'yes' }, 400);
+    await call('GET', `/api/usage/${(usage.json.data as Array<{ request_id: string }>)[0]!.request_id}`, mk, undefined, 200);
+    await call('GET', '/api/usage/req_missing', mk, undefined, 404);
     await call('GET', `/admin/usage?org_id=${org.id}&limit=5`, ADMIN_TOKEN, undefined, 200);
     await call('GET', '/admin/usage?org_id=nobody', ADMIN_TOKEN, undefined, 404);
     await call('GET', '/admin/stats?by=model,provider', ADMIN_TOKEN, undefined, 200);

@@ -1,7 +1,7 @@
 // The per-request log: filter by key (or, for the operator, by organisation), model and time,
 // page with the server's cursor, and open any request to see what it cost and how it was served.
 import { type FormEvent, useState } from 'react';
-import { type AdminUsageFilters, listAdminUsage, listKeys, listOrgs, listUsage } from '../api';
+import { type AdminUsageFilters, getRequestLog, listAdminUsage, listKeys, listOrgs, listUsage } from '../api';
 import { Dialog } from '../components/dialog';
 import { SelectField, TextField } from '../components/fields';
 import { PageHeader, Pager } from '../components/page-header';
@@ -19,6 +19,43 @@ function statusClass(status: number): string {
 function keyLabel(keys: ApiKey[] | undefined, id: string): string {
   const k = keys?.find((x) => x.id === id);
   return k ? (k.name ?? k.prefix) : id;
+}
+
+/** JSON shown indented when it parses, as sent otherwise (streams, cut bodies). */
+function pretty(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** The request and response bodies, when the org keeps request logs. */
+function RequestBodies({ requestId }: { requestId: string }) {
+  const kept = useResource((signal) => getRequestLog(requestId, signal), `request-log-${requestId}`);
+  if (kept.error) return <p className="small muted">Bodies could not be loaded: {kept.error.message}</p>;
+  if (kept.data === undefined) return <p className="small muted">Loading bodies…</p>;
+  if (kept.data === null) {
+    return (
+      <p className="small muted" data-testid="request-log-off">
+        Request and response bodies are not kept for this request. Turn request logs on with <code>PUT /api/request-logs</code>.
+      </p>
+    );
+  }
+  const log = kept.data;
+  return (
+    <div className="request-log">
+      <h3 className="small">Request{log.truncated ? ' (cut at 64k characters)' : ''}</h3>
+      <pre className="mono small code-block" data-testid="request-log-request">
+        {pretty(log.request)}
+      </pre>
+      <h3 className="small">Response</h3>
+      <pre className="mono small code-block" data-testid="request-log-response">
+        {pretty(log.response)}
+      </pre>
+      <p className="small muted">Kept until {formatDateTime(log.expires_at)}; secrets are redacted.</p>
+    </div>
+  );
 }
 
 function UsageDetail({ record, keys, onClose }: { record: UsageRecord; keys: ApiKey[] | undefined; onClose: () => void }) {
@@ -54,6 +91,7 @@ function UsageDetail({ record, keys, onClose }: { record: UsageRecord; keys: Api
           </div>
         ))}
       </dl>
+      {r.org_id === null && <RequestBodies requestId={r.request_id} />}
     </Dialog>
   );
 }

@@ -11,7 +11,8 @@ import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
 import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
 import { presentKey, presentLedger, presentOrg } from '../present.js';
-import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, listOf, orgObject } from '../schemas.js';
+import { withRetention } from '../../observability/request-log.js';
+import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, listOf, orgObject, requestLogSettingBody } from '../schemas.js';
 import { auditSource, keySnapshot, orgSnapshot } from './audit.js';
 
 const createOrgSchema = z
@@ -33,6 +34,7 @@ const patchOrgSchema = z
     tpm: limitField.nullable().optional(),
     max_concurrency: limitField.nullable().optional(),
     semantic_cache: z.boolean().optional(),
+    request_logs: requestLogSettingBody.optional(),
   })
   .strict();
 const creditSchema = z
@@ -120,6 +122,7 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     if (body.tpm !== undefined) patch.tpm = body.tpm;
     if (body.max_concurrency !== undefined) patch.max_concurrency = body.max_concurrency;
     if (body.semantic_cache !== undefined) patch.settings = { ...current.settings, semantic_cache: body.semantic_cache };
+    if (body.request_logs !== undefined) patch.settings = { ...(patch.settings ?? current.settings), request_logs: withRetention(body.request_logs) };
     const updated = await gw.tenants.patchOrg(current.id, patch);
     const action = updated.disabled !== current.disabled ? (updated.disabled ? 'org.disable' : 'org.enable') : 'org.update';
     await gw.audit.record(auditSource(req), { orgId: current.id, action, target: current.id, before: orgSnapshot(current), after: orgSnapshot(updated) });

@@ -10,7 +10,7 @@ import type { UsageGroup } from '../../store/types.js';
 import { concurrencyLimits } from '../../core/limit-stage.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
-import { parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
+import { boundText, parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
 import { presentKey, presentLedger, presentUsage } from '../present.js';
 import {
   accountModelObject,
@@ -22,12 +22,16 @@ import {
   ledgerPage,
   listOf,
   pageOf,
+  requestLogSettingBody,
+  requestLogSettingObject,
   rotatedKeyObject,
+  usageDetailObject,
   usageGroupsAnswer,
   usageObject,
   webhookSecretAnswer,
 } from '../schemas.js';
-import { auditSource, keySnapshot } from './audit.js';
+import { auditSource, keySnapshot, orgSnapshot } from './audit.js';
+import { requestLogSetting, withRetention } from '../../observability/request-log.js';
 
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();
 
@@ -186,6 +190,31 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
     }
     const page = await gw.store.listUsage({ org_id: org.id, key_id: keyId, model, surface: route, from, to, cursor: q.cursor || undefined, limit: parseLimit(q.limit) });
     return { object: 'list', data: page.rows.map(presentUsage), next_cursor: page.next_cursor ?? null };
+  });
+
+  app.get<{ Params: { request_id: string } }>('/api/usage/:request_id', { config: { doc: { summary: 'One usage record, with its request and response bodies when the org keeps request logs', auth: 'management', responses: { 200: usageDetailObject } } } }, async (req) => {
+    const { org } = mk(req);
+    const id = req.params.request_id;
+    const row = id.length <= 200 ? await gw.store.getUsage(org.id, id) : undefined;
+    if (!row) throw new GatewayError('not_found', `No usage record "${boundText(id, 80)}" in this organisation. Records appear within a second of the answer; list them with GET /api/usage.`);
+    const kept = await gw.store.getRequestLog(org.id, id, Date.now());
+    return {
+      ...presentUsage(row),
+      request_log: kept ? { route: kept.route, request: kept.request, response: kept.response, truncated: kept.truncated, expires_at: new Date(kept.expires_at).toISOString() } : null,
+    };
+  });
+
+  app.get('/api/request-logs', { config: { doc: { summary: 'Whether request and response bodies are kept, and for how long', auth: 'management', responses: { 200: requestLogSettingObject } } } }, async (req) => {
+    const { org } = mk(req);
+    return requestLogSetting(org);
+  });
+  app.put('/api/request-logs', { config: { doc: { summary: 'Turn request logs on or off (bodies kept for retention_days, 1 to 90)', auth: 'management', body: requestLogSettingBody, responses: { 200: requestLogSettingObject } } } }, async (req) => {
+    const p = mk(req);
+    const body = parseBody(requestLogSettingBody, req.body);
+    const current = p.org;
+    const updated = await gw.tenants.patchOrg(current.id, { settings: { ...current.settings, request_logs: withRetention(body) } });
+    await gw.audit.record(auditSource(req, p.key.prefix), { orgId: current.id, action: 'org.update', target: current.id, before: orgSnapshot(current), after: orgSnapshot(updated) });
+    return requestLogSetting(updated);
   });
 
   app.get('/api/ledger', { config: { doc: { summary: 'Credit grants and charges, newest first', auth: 'management', query: pageQuery, responses: { 200: ledgerPage } } } }, async (req) => {

@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { InboundMeta } from '../../core/context.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, toGatewayError } from '../../core/errors.js';
+import { captureBody, loggedPrincipal, teeFrames } from '../../observability/request-log.js';
 import { boundaryOf } from '../../core/multipart.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
 import { completionsSurface } from '../../surfaces/completions/index.js';
@@ -80,15 +81,40 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
   app.post(path, { config: { surface, doc } }, async (req, reply) => {
     const ac = clientAbort(reply.raw);
     const abort = (reason: unknown) => ac.abort(reason);
-    const result = await gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal));
+    const who = loggedPrincipal(req);
+    const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal));
     if (result.kind === 'json') {
       reply.code(result.status).headers(result.headers);
+      if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text: result.serialized ?? JSON.stringify(result.body), truncated: false });
       return result.serialized !== undefined ? reply.type('application/json; charset=utf-8').send(result.serialized) : reply.send(result.body);
     }
     reply.hijack();
-    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, result.frames, abort);
+    const sink = { text: '', truncated: false };
+    const frames = who ? teeFrames(result.frames, sink) : result.frames;
+    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, abort);
+    if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
     return reply;
   });
+}
+
+/** Runs an inference call of a request whose org keeps request logs; a refusal is kept too. */
+async function withErrorLogged<T>(gw: RouteContext['gw'], req: FastifyRequest, route: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const who = loggedPrincipal(req);
+    if (who) {
+      const e = toGatewayError(err);
+      gw.requestLogs.record(who.org, who.key.id, req.id, route, captureBody(req.body), { text: JSON.stringify({ error: { status: e.status, code: e.code, message: e.message } }), truncated: false });
+    }
+    throw err;
+  }
+}
+
+/** A JSON answer of a request whose org keeps request logs. */
+function logJson(gw: RouteContext['gw'], req: FastifyRequest, route: string, body: unknown): void {
+  const who = loggedPrincipal(req);
+  if (who) gw.requestLogs.record(who.org, who.key.id, req.id, route, captureBody(req.body), { text: JSON.stringify(body), truncated: false });
 }
 
 export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
@@ -125,12 +151,16 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   });
 
   app.post('/v1/embeddings', { config: { doc: { summary: 'OpenAI Embeddings', auth: 'inference', body: embeddingsRequest, responses: { 200: embeddingsAnswer } } } }, async (req, reply) => {
-    const result = await gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const run = () => gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'embeddings', run) : await run();
+    logJson(gw, req, 'embeddings', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
   app.post('/v1/images/generations', { config: { doc: { summary: 'OpenAI image generation', auth: 'inference', body: imagesRequest, responses: { 200: imagesAnswer } } } }, async (req, reply) => {
-    const result = await gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const run = () => gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'images', run) : await run();
+    logJson(gw, req, 'images', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
