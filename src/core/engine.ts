@@ -454,7 +454,9 @@ export class Engine {
       ctx.headers['x-tollgate-model'] = outcome.model.config.id;
       const value = outcome.value;
       const canonical = parsed.canonical;
-      const countPrompt = () => countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions);
+      // Counted at most once a request: a stream's checkpoints ask for it again and again.
+      let promptTokens: number | undefined;
+      const countPrompt = () => (promptTokens ??= countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
       if (value.kind === 'stream') {
         const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
         return {
