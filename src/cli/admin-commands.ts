@@ -1,5 +1,7 @@
 // `tollgate org …` and `tollgate key …`: the operator's administration, run directly against
 // the configured storage through the same tenant service the server uses.
+import type { AuditSource } from '../audit/index.js';
+import { keySnapshot, orgSnapshot } from '../http/routes/audit.js';
 import type { Command } from 'commander';
 import { formatUsd, usdToMicros } from '../billing/money.js';
 import type { Env } from '../config/load.js';
@@ -44,6 +46,9 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
+/** Changes made with the tollgate command on the server are recorded with this actor. */
+const CLI: AuditSource = { actor: 'cli', ip: null };
+
 export function registerAdminCommands(program: Command, env: Env, out: Out, run: (fn: () => Promise<void>) => Promise<void>): void {
   const org = program.command('org').description('manage organisations (writes to the configured storage; a running gateway sees changes on its next refresh)');
 
@@ -56,6 +61,9 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
       run(() =>
         withAdminGateway(o.config, env, async (gw) => {
           const r = await gw.tenants.createOrg({ name, creditsMicros: o.credits ? usdToMicros(o.credits) : undefined });
+          const mk = gw.view.keysOf(r.org.id).find((k) => k.kind === 'mk');
+          await gw.audit.record(CLI, { orgId: r.org.id, action: 'org.create', target: r.org.id, after: { ...orgSnapshot(r.org), management_key_prefix: mk?.prefix ?? null } });
+          if (o.credits) await gw.audit.record(CLI, { orgId: r.org.id, action: 'credit.grant', target: r.org.id, after: { amount_usd: o.credits, note: 'initial credit' } });
           out(`Created org "${name}" (${r.org.id}) with ${formatUsd(usdToMicros(o.credits ?? 0))} credit.\nManagement key (shown once):\n  ${r.managementKey}\n`);
         }),
       ),
@@ -96,6 +104,14 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
         await withAdminGateway(o.config, env, async (gw) => {
           const target = findOrg(gw, name);
           const r = await gw.tenants.grantCredit(target.id, usdToMicros(amount), o.note ?? 'cli grant', o.idempotencyKey ?? null);
+          if (r.applied) {
+            await gw.audit.record(CLI, {
+              orgId: target.id,
+              action: 'credit.grant',
+              target: target.id,
+              after: { amount_usd: amount, note: o.note ?? 'cli grant', ledger_entry_id: r.entry.id, idempotency_key: o.idempotencyKey ?? null },
+            });
+          }
           out(`${r.applied ? 'Granted' : 'Already granted'} $${amount} to "${target.name}". Balance: $${((await gw.accounts.snapshot(target.id)).balance / 1e6).toFixed(6)}\n`);
         });
       }),
@@ -126,6 +142,7 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
             rpm: o.rpm ?? null,
             tpm: o.tpm ?? null,
           });
+          await gw.audit.record(CLI, { orgId: target.id, action: r.row.kind === 'mk' ? 'management_key.mint' : 'key.create', target: r.row.id, after: keySnapshot(r.row) });
           out(`Created ${o.management ? 'management' : 'inference'} key ${r.row.id} for "${target.name}" (shown once):\n  ${r.key}\n`);
         });
       }),
@@ -179,7 +196,8 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
             out(`Key ${id} was already revoked at ${iso(k.revoked_at)}.\n`);
             return;
           }
-          await gw.tenants.revokeKey(k.org_id, id);
+          const after = await gw.tenants.revokeKey(k.org_id, id);
+          await gw.audit.record(CLI, { orgId: k.org_id, action: 'key.revoke', target: id, before: keySnapshot(k), after: keySnapshot(after) });
           out(`Revoked key ${id} (${k.prefix}).\n`);
         }),
       ),
@@ -195,6 +213,7 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
         withAdminGateway(o.config, env, async (gw) => {
           const k = findKey(gw, id);
           const r = await gw.tenants.rotateKey(k.org_id, id, o.overlap);
+          await gw.audit.record(CLI, { orgId: k.org_id, action: 'key.rotate', target: id, before: keySnapshot(k), after: { previous: keySnapshot(r.previous), replacement: keySnapshot(r.row) } });
           out(`New key ${r.row.id} replaces ${id}; the old key stops working at ${iso(r.previous.expires_at)}.\nNew key (shown once):\n  ${r.key}\n`);
         }),
       ),

@@ -162,6 +162,18 @@ describe('SPEC §8 CLI administration', () => {
     expect(unknown.stderr).toMatch(/no key with id "key_nope"/);
   }, 90_000);
 
+  it('records every change made with the CLI in the audit trail, with actor cli and no key in it', async () => {
+    const dump = dumpSqlite(join(dir, 'tollgate.db'));
+    const section = dump.split('\n## ').find((p) => p.startsWith('audit_log\n')) ?? '';
+    const rows = JSON.parse(section.slice('audit_log\n'.length) || '[]') as Array<{ actor: string; action: string; before: string | null; after: string | null }>;
+    const cli = rows.filter((r) => r.actor === 'cli');
+    const actions = cli.map((r) => r.action).sort();
+    for (const a of ['org.create', 'credit.grant', 'key.create', 'management_key.mint', 'key.rotate', 'key.revoke']) expect(actions, a).toContain(a);
+    // The refused commands (unknown org, taken name) recorded nothing: one org was created.
+    expect(cli.filter((r) => r.action === 'org.create')).toHaveLength(1);
+    for (const r of cli) expect(`${r.before}${r.after}`).not.toMatch(/(sk|mk)-tg-[0-9A-Za-z]{38}/);
+  });
+
   it('refuses --rpm 0.5 and --rpm 0 (and other bad numbers) with a clear message, creating nothing', async () => {
     const before = (await runCli(['key', 'list', '--org', 'acme', '--all', '--config', configFile])).stdout;
     const results = await Promise.all([
