@@ -1,12 +1,11 @@
 // Everything that differs between SQLite and Postgres lives here: how a URL becomes a
 // connection, how booleans are written, and how numeric results come back as JS numbers.
-import { mkdirSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { isAbsolute, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { Database, DbBool } from './schema.js';
+import { openSqliteConnection, SQLITE_MEMORY } from './sqlite-connection.js';
 import { StatementCache } from './statement-cache.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -33,7 +32,7 @@ export interface OpenOptions {
   onError?: (err: Error) => void;
 }
 
-const MEMORY = ':memory:';
+const MEMORY = SQLITE_MEMORY;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** `sqlite://./rel/path`, `sqlite:///abs/path`, `sqlite://:memory:`, `postgres://…`, `postgresql://…` */
@@ -60,14 +59,7 @@ export function openDatabase(target: StorageTarget, opts: OpenOptions = {}): Ope
 }
 
 function openSqlite(path: string): OpenedDatabase {
-  if (path !== MEMORY) mkdirSync(dirname(path), { recursive: true });
-  const raw = new BetterSqlite3(path);
-  if (path !== MEMORY) raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL');
-  // Other processes (the CLI next to a running server) may hold the write lock for a moment.
-  raw.pragma('busy_timeout = 5000');
-  // Postgres enforces the api_keys -> orgs reference, so SQLite must too for identical behaviour.
-  raw.pragma('foreign_keys = ON');
+  const raw = openSqliteConnection(path);
   const cache = new StatementCache(raw);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cache }) });
   return {

@@ -5,8 +5,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { parseStorageUrl } from '../../store/index.js';
 import type { BatchSink } from '../usage-writer.js';
-import type { WorkerReply, WorkerRequest, WorkerTarget } from './worker-protocol.js';
+import type { WorkerData, WorkerReply, WorkerRequest, WorkerTarget } from './worker-protocol.js';
 
 const CLOSE_WAIT_MS = 2000;
 /**
@@ -17,14 +18,16 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128
 
 /** Runs from dist/ as plain JS; from TypeScript sources (tests) the worker needs tsx's loader. */
 function startWorker(target: WorkerTarget): Worker {
+  const storage = parseStorageUrl(target.url);
+  const workerData: WorkerData = storage.dialect === 'sqlite' ? { ...target, sqlitePath: storage.path } : target;
   const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData: target, resourceLimits: WORKER_LIMITS });
+  if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData, resourceLimits: WORKER_LIMITS });
   const pkgPath = createRequire(here).resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
   const tsx = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
   const entry = new URL('./store-worker.ts', here).href;
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: target, resourceLimits: WORKER_LIMITS });
+  return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
 }
 
 export class WorkerSink implements BatchSink {
