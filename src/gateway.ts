@@ -211,7 +211,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       if (org.allowed_models && !listAdmits(org.allowed_models, model)) continue;
       alerts.transition(org.id, model, 'model', !healthy, { model, channel: channel.id, state }, announce);
     }
-  }, undefined, (provider, inFlight) => metrics.upstreamInFlight.set({ provider }, inFlight));
+  }, undefined, (provider, inFlight) => metrics.upstreamInFlight.set(provider, inFlight));
   const limiter = createLimiter(config, kv, log);
   const concurrency = kv
     ? createRedisConcurrency(kv.redis, config.redis.key_prefix, { onError: (err) => log.warn({ err }, 'renewing or releasing a concurrency lease failed') })

@@ -3,7 +3,7 @@
 import { GatewayError } from '../core/errors.js';
 import type { KeyKind, KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
-import { checkKeyShape, KEY_PREFIXES, sameHash, sameSecret } from './keys.js';
+import { checkKeyShape, KEY_PREFIXES, sameSecret } from './keys.js';
 
 export interface AuthHeaders {
   authorization?: string;
@@ -60,7 +60,8 @@ export function authenticateKey(view: TenantView, h: AuthHeaders, accept: readon
     hash = view.hashOf(token);
     key = view.keyByHash(hash);
   }
-  if (!key || !sameHash(key.hash, hash)) throw new GatewayError('invalid_api_key', 'The API key is not known to this gateway. Check that you copied the right key.');
+  // The view finds keys by their hash, so a key found is the token's key.
+  if (!key || key.hash !== hash) throw new GatewayError('invalid_api_key', 'The API key is not known to this gateway. Check that you copied the right key.');
   if (key.revoked_at !== null) throw new GatewayError('invalid_api_key', 'The API key has been revoked. Create a new key.');
   if (key.expires_at !== null && key.expires_at <= now) {
     throw new GatewayError('expired_api_key', `The API key expired at ${new Date(key.expires_at).toISOString()}. Use its replacement or create a new key.`);

@@ -1,6 +1,6 @@
 // What the engine knows about one request while it runs. Built by the engine from the
 // transport's InboundMeta; stages read and fill it in order.
-import type { AuthHeaders } from '../auth/authenticate.js';
+import type { AuthHeaders, Principal } from '../auth/authenticate.js';
 import type { Reservation } from '../billing/accounts.js';
 import type { ModelRuntime } from '../routing/channels.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
@@ -9,6 +9,11 @@ import type { KeyRow, OrgRow } from '../store/types.js';
 export interface InboundMeta {
   requestId: string;
   auth: AuthHeaders;
+  /**
+   * The inference key's org and key when the transport already authenticated `auth` with the
+   * engine's own check (an inference key, before the body was read); else the engine does.
+   */
+  principal?: Principal;
   /** aborted when the client goes away */
   signal: AbortSignal;
   idempotencyKey?: string;

@@ -8,7 +8,7 @@
 import type { Telemetry } from '../observability/otel.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { authenticateKey } from '../auth/authenticate.js';
+import { authenticateKey, type Principal } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
 import { costMicros, MICROS_PER_USD, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
@@ -22,7 +22,7 @@ import { chatSurface } from '../surfaces/chat/index.js';
 import type { AnswerInfo, ParsedRequest, Surface } from '../surfaces/types.js';
 import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
-import { readBody } from '../routing/transport.js';
+import { readBody, sendForText } from '../routing/transport.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { type AttemptHooks, AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
@@ -125,9 +125,14 @@ export class Engine {
     this.random = deps.random ?? Math.random;
   }
 
+  /** The request's inference key: as the transport authenticated it, or checked here. */
+  private principal(meta: Pick<InboundMeta, 'auth' | 'principal'>): Principal {
+    return meta.principal ?? authenticateKey(this.deps.view, meta.auth, ['sk']);
+  }
+
   /** GET /v1/models: models this key may use that are not in maintenance. */
   listModels(meta: Pick<InboundMeta, 'auth'>): { object: 'list'; data: Record<string, unknown>[] } {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const data: Record<string, unknown>[] = [];
     const listed = new Set<string>();
     // Configured models, then the catalogue models reachable through wildcard routes.
@@ -140,7 +145,7 @@ export class Engine {
   }
 
   getModel(meta: Pick<InboundMeta, 'auth'>, id: string): Record<string, unknown> {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const visible = (mid: string) => isModelAllowed(mid, org, key) && !this.deps.channels.get(mid)?.config.maintenance;
     const m = resolveModel(this.deps.channels, id, visible);
     if (!visible(m.config.id)) {
@@ -157,7 +162,7 @@ export class Engine {
 
   /** One inference request on any surface, through every stage in order. */
   async handle(surface: Surface, body: unknown, meta: InboundMeta): Promise<EngineResult> {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
     const facts = parsed.facts;
     const table = this.deps.channels;
@@ -190,7 +195,7 @@ export class Engine {
   /** Counts a request's prompt tokens as the surface would bill them (Messages count_tokens), with no upstream call. */
   countTokens(surface: Surface, body: unknown, meta: InboundMeta): Promise<{ model: string; input_tokens: number }> {
     return (async () => {
-      const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+      const { org, key } = this.principal(meta);
       const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
       const visible = (id: string) => isModelAllowed(id, org, key);
       const model = resolveModel(this.deps.channels, parsed.facts.model, visible);
@@ -210,7 +215,7 @@ export class Engine {
     const cacheModel = served.surface.id === 'chat' ? ctx.model.config.id : `${served.surface.id}:${ctx.model.config.id}`;
     if (cache.decide(req, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
       ctx.headers['x-tollgate-cache'] = 'BYPASS';
-      m.cache.inc({ layer: 'all', result: 'bypass' });
+      m.cache.inc(['all', 'bypass']);
       return this.run(ctx, served);
     }
     const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
@@ -221,14 +226,14 @@ export class Engine {
       minSimilarity: typeof keyCache.threshold === 'number' ? keyCache.threshold : undefined,
     });
     if (probe.status === 'hit') {
-      m.cache.inc({ layer: probe.layer, result: 'hit' });
+      m.cache.inc([probe.layer, 'hit']);
       releaseTokenLimits(this.deps.limiter, ctx);
       this.recordHit(ctx, probe.layer, probe.entry.usage);
       const headers = { ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-model': ctx.model.config.id, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer };
       return { kind: 'json', status: 200, headers, body: undefined, serialized: bodyWithCost(probe.entry.body, 0) };
     }
-    if (cache.exactEnabled && keyCache.exact !== false) m.cache.inc({ layer: 'exact', result: 'miss' });
-    if (cache.semanticEnabled && semantic) m.cache.inc({ layer: 'semantic', result: 'miss' });
+    if (cache.exactEnabled && keyCache.exact !== false) m.cache.inc(['exact', 'miss']);
+    if (cache.semanticEnabled && semantic) m.cache.inc(['semantic', 'miss']);
     ctx.headers['x-tollgate-cache'] = 'MISS';
     // The shared upstream call must not die with the first caller's connection: waiters depend on it.
     const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new AbortController().signal } };
@@ -426,8 +431,8 @@ export class Engine {
               return { kind: 'stream', start, native: native !== undefined };
             }
             up.timeoutMs = channel.provider.timeouts.request_ms;
-            const res = await channel.transport.send(up, sig);
-            const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
+            const res = await sendForText(channel.transport, up, sig, MAX_UPSTREAM_BODY, channel.provider.id);
+            const text = res.text;
             if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
             let answer: JsonAnswer;
             if (native?.response) {
@@ -437,10 +442,10 @@ export class Engine {
             return answer;
           },
           eligible,
-          onAttemptOk: (channel, model) => m.upstreamAttempts.inc({ provider: channel.provider.id, model: model.config.id, outcome: 'ok' }),
+          onAttemptOk: (channel, model) => m.upstreamAttempts.inc([channel.provider.id, model.config.id, 'ok']),
           onAttemptError: (channel, err) => {
-            m.upstreamAttempts.inc({ provider: channel.provider.id, model: channel.model.id, outcome: 'error' });
-            m.upstreamErrors.inc({ provider: channel.provider.id, model: channel.model.id, code: err.code });
+            m.upstreamAttempts.inc([channel.provider.id, channel.model.id, 'error']);
+            m.upstreamErrors.inc([channel.provider.id, channel.model.id, err.code]);
             this.deps.log.warn({ requestId: ctx.meta.requestId, channel: channel.id, code: err.code, status: err.upstreamStatus }, 'upstream attempt failed');
           },
         },
@@ -514,7 +519,7 @@ export class Engine {
   }
 
   async embeddings(body: unknown, meta: InboundMeta): Promise<JsonResult> {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const req = validateEmbeddingsRequest(body);
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(this.deps.channels, req.model, visible);
@@ -596,7 +601,7 @@ export class Engine {
 
   /** POST /v1/images/generations: priced per image (size × quality) or by the upstream's tokens; the whole price reserved first. */
   async images(body: unknown, meta: InboundMeta): Promise<JsonResult> {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const req = validateImagesRequest(body);
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(this.deps.channels, req.model, visible);
@@ -659,7 +664,7 @@ export class Engine {
    * the upstream's tokens; the reservation covers the longest the file can be.
    */
   async audio(op: AudioOperation, upload: AudioUpload, meta: InboundMeta): Promise<{ status: number; headers: Record<string, string>; contentType: string; body: string }> {
-    const { org, key } = authenticateKey(this.deps.view, meta.auth, ['sk']);
+    const { org, key } = this.principal(meta);
     const req = validateAudioFields(op, upload.fields, upload.file !== undefined);
     const file = upload.file!;
     const visible = (id: string) => isModelAllowed(id, org, key);
@@ -829,9 +834,9 @@ export class Engine {
     this.deps.usage.enqueue(record);
     correctTokenLimits(this.deps.limiter, this.deps.log, ctx, u.prompt + u.completion);
     const m = this.deps.metrics;
-    m.tokens.inc({ model: model.id, kind: 'prompt' }, u.prompt);
-    m.tokens.inc({ model: model.id, kind: 'completion' }, u.completion);
-    if (cost > 0) m.costMicros.inc({ model: model.id }, cost);
+    m.tokens.inc([model.id, 'prompt'], u.prompt);
+    m.tokens.inc([model.id, 'completion'], u.completion);
+    if (cost > 0) m.costMicros.inc([model.id], cost);
     return cost;
   }
 }

@@ -107,6 +107,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
   app.server.headersTimeout = server.header_timeout_ms;
   const streams = new StreamRegistry(server.heartbeat_ms);
+  gw.metrics.openStreams.read = () => streams.size;
   const draining = { value: false };
   // Event-loop lag as a smoothed drift of a 100 ms timer: one long pause must not shed traffic for long.
   let lagMs = 0;
@@ -141,6 +142,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
 
   const telemetry = gw.telemetry;
+  app.decorateRequest('principal', undefined);
   app.addHook('onRequest', (req, reply, done) => {
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
@@ -161,10 +163,10 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       const route = req.routeOptions.url ?? 'unmatched';
       const model = modelLabel(req.body);
       const status = String(reply.raw.statusCode);
-      gw.metrics.requests.inc({ route, model, status });
+      gw.metrics.requests.inc([route, model, status]);
       const type = reply.raw.getHeader('content-type');
       const stream = typeof type === 'string' && type.startsWith('text/event-stream') ? 'true' : 'false';
-      gw.metrics.latency.observe({ route, model, stream }, (performance.now() - started) / 1000);
+      gw.metrics.latency.observe([route, model, stream], (performance.now() - started) / 1000);
       if (telemetry) telemetry.end(req.id, route, reply.raw.statusCode, Date.now(), stream === 'true');
     });
     // Each inference request is a trace when OpenTelemetry is configured.
@@ -183,7 +185,10 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       gw.metrics.inFlight.set(inFlight);
     }
     try {
-      markIfLogged(req, authenticateEarly(gw.view, server.admin_token, req));
+      const principal = authenticateEarly(gw.view, server.admin_token, req);
+      // Inference routes take it from here instead of authenticating the same header again.
+      if (principal !== undefined && principal.key.kind === 'sk') req.principal = principal;
+      markIfLogged(req, principal);
     } catch (err) {
       // The unread body is not worth reading: answer, then close instead of draining it.
       if (bodyPending(req)) reply.header('connection', 'close');

@@ -8,6 +8,13 @@ import type { KeyKind } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { authHeaders } from './auth-headers.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The inference key that authenticated this request before its body was read (routes under /v1). */
+    principal: Principal | undefined;
+  }
+}
+
 const INFERENCE: readonly KeyKind[] = ['sk'];
 const MANAGEMENT: readonly KeyKind[] = ['mk'];
 const EITHER: readonly KeyKind[] = ['sk', 'mk'];

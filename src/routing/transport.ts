@@ -14,9 +14,30 @@ export interface UpstreamResponse {
   discard(): void;
 }
 
+/** A whole upstream answer read as text (non-stream requests). */
+export interface UpstreamText {
+  status: number;
+  headers: UpstreamHeaders;
+  text: string;
+}
+
 export interface Transport {
   send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+  /**
+   * The whole answer as text, refusing bodies past `limit` bytes: for a transport that can read
+   * it without a body stream. Without it, sendForText() reads send()'s body.
+   */
+  sendForText?(req: UpstreamRequest, signal: AbortSignal, limit: number): Promise<UpstreamText>;
   close(): Promise<void>;
+}
+
+const tooLarge = (providerId: string, limit: number) => new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
+
+/** Sends a request whose answer is read whole (a non-stream answer), as text. */
+export async function sendForText(transport: Transport, req: UpstreamRequest, signal: AbortSignal, limit: number, providerId: string): Promise<UpstreamText> {
+  if (transport.sendForText && !req.bodyStream) return transport.sendForText(req, signal, limit);
+  const res = await transport.send(req, signal);
+  return { status: res.status, headers: res.headers, text: await readBody(res, limit, providerId) };
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
@@ -127,6 +148,76 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
         throw transportError(err, provider.id, signal, req.timeoutMs);
       }
     },
+    // No body stream, async iterator or idle-watch entry: undici hands the chunks to a handler
+    // that keeps them, with its own body timeout (a whole answer comes in a few chunks).
+    sendForText(req, signal, limit) {
+      return new Promise<UpstreamText>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        let size = 0;
+        let status = 0;
+        let headers: UpstreamHeaders = {};
+        let controller: { abort(reason: unknown): void } | undefined;
+        let done = false;
+        const onAbort = () => controller?.abort(signal.reason);
+        const finish = () => {
+          done = true;
+          signal.removeEventListener('abort', onAbort);
+        };
+        const fail = (err: unknown) => {
+          if (done) return;
+          finish();
+          reject(transportError(err, provider.id, signal, req.timeoutMs));
+        };
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          agent.dispatch(
+            {
+              origin: new URL(req.url).origin,
+              path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
+              method: req.method as 'POST',
+              headers: req.headers,
+              body: req.body,
+              bodyTimeout: t.idle_ms,
+              ...(provider.http2 ? { idempotent: true } : {}),
+              ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
+            },
+            {
+              onRequestStart(c) {
+                controller = c;
+                if (signal.aborted) c.abort(signal.reason);
+              },
+              onResponseStart(_c, statusCode, h) {
+                if (statusCode < 200) return;
+                status = statusCode;
+                headers = h as UpstreamHeaders;
+              },
+              onResponseData(c, chunk) {
+                size += chunk.length;
+                if (size > limit) {
+                  c.abort(tooLarge(provider.id, limit));
+                  return;
+                }
+                parts.push(chunk);
+              },
+              onResponseEnd() {
+                if (done) return;
+                finish();
+                resolve({ status, headers, text: (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8') });
+              },
+              onResponseError(_c, err) {
+                fail(err);
+              },
+            },
+          );
+        } catch (err) {
+          fail(err);
+        }
+      });
+    },
     close: () => {
       idle.stop();
       return agent.close();
@@ -223,7 +314,7 @@ export async function readBody(res: UpstreamResponse, limit: number, providerId:
     size += chunk.byteLength;
     if (size > limit) {
       res.discard();
-      throw new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
+      throw tooLarge(providerId, limit);
     }
     parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }

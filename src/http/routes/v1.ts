@@ -50,6 +50,7 @@ function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
   return {
     requestId: req.id,
     auth: authHeaders(req),
+    principal: req.principal,
     signal,
     idempotencyKey: header(req, 'idempotency-key'),
     cacheControl: header(req, 'cache-control'),
