@@ -143,6 +143,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
 
   const telemetry = gw.telemetry;
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('streamed', false);
   app.addHook('onRequest', (req, reply, done) => {
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
@@ -164,8 +165,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       const model = modelLabel(req.body);
       const status = String(reply.raw.statusCode);
       gw.metrics.requests.inc([route, model, status]);
-      const type = reply.raw.getHeader('content-type');
-      const stream = typeof type === 'string' && type.startsWith('text/event-stream') ? 'true' : 'false';
+      const stream = req.streamed ? 'true' : 'false';
       gw.metrics.latency.observe([route, model, stream], (performance.now() - started) / 1000);
       if (telemetry) telemetry.end(req.id, route, reply.raw.statusCode, Date.now(), stream === 'true');
     });

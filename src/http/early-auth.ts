@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The inference key that authenticated this request before its body was read (routes under /v1). */
     principal: Principal | undefined;
+    /** Set when the answer went out as an event stream (metrics label it so). */
+    streamed: boolean;
   }
 }
 

@@ -1,11 +1,12 @@
 // Prometheus metrics for one gateway instance. A registry per instance (not prom-client's
 // global one) so tests can run several gateways in one process.
 //
-// The request path touches these on every request, so they are cheap there: a labelled counter
-// or histogram keeps its label children in a map keyed by the label values (prom-client would
-// hash a label object on every call), and gauges that change on every request keep a plain
+// The request path touches these on every request, so they are cheap there: counters and the
+// histogram are small metric objects of our own, registered with prom-client's registry (which
+// writes the text format), whose label children are found in a map by their label values
+// (prom-client's own would hash and validate a label object on every call), and gauges that change on every request keep a plain
 // number that is copied into the gauge only when /metrics is scraped.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** A counter whose label children are looked up by their values in order. */
 export interface FastCounter {
@@ -53,30 +54,120 @@ export interface Metrics {
 
 const SEP = '\u0001';
 
-type Child = { inc(by?: number): void; observe(value: number): void };
+interface ExportedValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+  sharedLabels?: Record<string, string>;
+}
 
-/** Label children by their values: one string join and a map lookup instead of hashing an object. */
-function childrenOf(metric: { labels(...values: string[]): unknown }): (values: readonly string[]) => Child {
-  const children = new Map<string, Child>();
-  return (values) => {
-    const key = values.length === 1 ? values[0]! : values.join(SEP);
-    let child = children.get(key);
+/** What prom-client's registry reads from a metric when it writes /metrics. */
+interface Exported {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  values: ExportedValue[];
+  aggregator: 'sum';
+}
+
+/** Label values in order, to the label object prom-client's text format writes. */
+function labelObject(names: readonly string[], values: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i] ?? '';
+  return o;
+}
+
+const keyOf = (values: readonly string[]) => (values.length === 1 ? values[0]! : values.join(SEP));
+
+/** A counter registered with prom-client's registry, its children found by their label values. */
+class OwnCounter implements FastCounter {
+  readonly type = 'counter';
+  private readonly children = new Map<string, { labels: Record<string, string>; value: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+  ) {}
+
+  inc(values: readonly string[], by = 1): void {
+    const key = keyOf(values);
+    let child = this.children.get(key);
     if (child === undefined) {
-      child = metric.labels(...values) as Child;
-      children.set(key, child);
+      child = { labels: labelObject(this.labelNames, values), value: 0 };
+      this.children.set(key, child);
     }
-    return child;
-  };
+    child.value += by;
+  }
+
+  getForPromString(): Exported {
+    const values: ExportedValue[] = [];
+    for (const c of this.children.values()) values.push({ labels: c.labels, value: c.value });
+    return { name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' };
+  }
+
+  get(): Exported {
+    return this.getForPromString();
+  }
+
+  reset(): void {
+    this.children.clear();
+  }
 }
 
-function fastCounter(c: Counter<string>): FastCounter {
-  const child = childrenOf(c);
-  return { inc: (labels, by) => child(labels).inc(by) };
-}
+/** A histogram registered with prom-client's registry, its children found by their label values. */
+class OwnHistogram implements FastHistogram {
+  readonly type = 'histogram';
+  private readonly children = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
 
-function fastHistogram(h: Histogram<string>): FastHistogram {
-  const child = childrenOf(h);
-  return { observe: (labels, value) => child(labels).observe(value) };
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {}
+
+  observe(values: readonly string[], value: number): void {
+    const key = keyOf(values);
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = { labels: labelObject(this.labelNames, values), counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 };
+      this.children.set(key, child);
+    }
+    const b = this.bounds;
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) {
+        child.counts[i]! += 1;
+        break;
+      }
+    }
+    child.sum += value;
+    child.count += 1;
+  }
+
+  getForPromString(): Exported {
+    const values: ExportedValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const c of this.children.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += c.counts[i]!;
+        values.push({ labels: { le: this.bounds[i]! }, value: acc, metricName: bucket, sharedLabels: c.labels });
+      }
+      values.push({ labels: { le: '+Inf' }, value: c.count, metricName: bucket, sharedLabels: c.labels });
+      values.push({ labels: {}, value: c.sum, metricName: `${this.name}_sum`, sharedLabels: c.labels });
+      values.push({ labels: {}, value: c.count, metricName: `${this.name}_count`, sharedLabels: c.labels });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+
+  get(): Exported {
+    return this.getForPromString();
+  }
+
+  reset(): void {
+    this.children.clear();
+  }
 }
 
 function latestGauge(registry: Registry, name: string, help: string): LatestGauge {
@@ -111,11 +202,15 @@ export function createMetrics(): Metrics {
   // Process memory, CPU, event-loop lag and heap figures, sampled when /metrics is scraped.
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-  const counter = (name: string, help: string, labelNames: string[]) => fastCounter(new Counter({ name, help, labelNames, registers: [registry] }));
+  const register = <M extends { name: string }>(m: M): M => {
+    registry.registerMetric(m as never);
+    return m;
+  };
+  const counter = (name: string, help: string, labelNames: string[]) => register(new OwnCounter(name, help, labelNames));
   return {
     registry,
     requests: counter('tollgate_requests_total', 'Requests by route, model and status', ['route', 'model', 'status']),
-    latency: fastHistogram(new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Request latency (to the end of the response)', labelNames: ['route', 'model', 'stream'], buckets, registers: [registry] })),
+    latency: register(new OwnHistogram('tollgate_request_duration_seconds', 'Request latency (to the end of the response)', ['route', 'model', 'stream'], buckets)),
     upstreamErrors: counter('tollgate_upstream_errors_total', 'Upstream failures by provider, model and code', ['provider', 'model', 'code']),
     upstreamAttempts: counter('tollgate_upstream_attempts_total', 'Upstream attempts by outcome', ['provider', 'model', 'outcome']),
     tokens: counter('tollgate_tokens_total', 'Tokens billed, by model and kind (prompt|completion)', ['model', 'kind']),

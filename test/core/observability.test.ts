@@ -106,6 +106,40 @@ describe('SPEC §2 operations: /metrics', () => {
     expect(sample(text, 'tollgate_tokens_total', { model: 'mock-chat', kind: 'completion' })).toBeGreaterThan(0);
   });
 
+  it('labels the latency of streamed answers stream="true" and of JSON answers stream="false"', async () => {
+    const text = await (await metrics(ADMIN_TOKEN)).text();
+    expect(sample(text, 'tollgate_request_duration_seconds_count', { route: '/v1/chat/completions', stream: 'true' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'tollgate_request_duration_seconds_count', { route: '/v1/chat/completions', stream: 'false' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes cumulative histogram buckets: each bucket holds at least the one below it, and +Inf holds the count', async () => {
+    const text = await (await metrics(ADMIN_TOKEN)).text();
+    const labels = { route: '/v1/chat/completions', model: 'mock-chat', stream: 'false' };
+    const bounds = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf'];
+    const counts = bounds.map((le) => sample(text, 'tollgate_request_duration_seconds_bucket', { ...labels, le }) ?? Number.NaN);
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]!);
+    expect(counts.at(-1)).toBe(sample(text, 'tollgate_request_duration_seconds_count', labels));
+  });
+
+  it('counts requests and upstream attempts per label set, not once per call site', async () => {
+    const before = sample(await (await metrics(ADMIN_TOKEN)).text(), 'tollgate_upstream_attempts_total', { provider: 'mock', model: 'mock-chat', outcome: 'ok' }) ?? 0;
+    await (await chat(gw.url, key, hello)).text();
+    await (await chat(gw.url, key, hello)).text();
+    const after = sample(await (await metrics(ADMIN_TOKEN)).text(), 'tollgate_upstream_attempts_total', { provider: 'mock', model: 'mock-chat', outcome: 'ok' });
+    expect(after).toBe(before + 2);
+  });
+
+  it('shows an open stream in tollgate_open_streams and in-flight requests while it is open', async () => {
+    const res = await chat(gw.url, key, { ...hello, stream: true }, { 'x-mock-fault': 'hang_after=3' });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const open = await (await metrics(ADMIN_TOKEN)).text();
+    expect(sample(open, 'tollgate_open_streams')).toBe(1);
+    expect(sample(open, 'tollgate_in_flight_requests')).toBeGreaterThanOrEqual(1);
+    await reader.cancel();
+  });
+
   it('holds no key material', async () => {
     const text = await (await metrics(ADMIN_TOKEN)).text();
     expect(text).not.toMatch(/(sk|mk)-tg-/);

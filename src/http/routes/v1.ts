@@ -90,6 +90,7 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
       return result.serialized !== undefined ? reply.type('application/json; charset=utf-8').send(result.serialized) : reply.send(result.body);
     }
     reply.hijack();
+    req.streamed = true;
     const sink = { text: '', truncated: false };
     const frames = who ? teeFrames(result.frames, sink) : result.frames;
     await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, abort);
