@@ -255,17 +255,18 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
   const responses = createResponsesSurface({ store, retentionDays: config.responses.retention_days, log });
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
+  // Each runs between usage commits, so it never waits on SQLite's write lock (see exclusive()).
   const prune = () => {
     const cutoff = Date.now() - config.billing.usage_retention_days * 86_400_000;
-    store.pruneUsage(cutoff).then(
+    usage.exclusive(() => store.pruneUsage(cutoff)).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned raw usage past retention'),
       (err) => log.warn({ err }, 'usage pruning failed'),
     );
-    store.pruneResponses(Date.now()).then(
+    usage.exclusive(() => store.pruneResponses(Date.now())).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned stored responses past retention'),
       (err) => log.warn({ err }, 'stored response pruning failed'),
     );
-    store.pruneRequestLogs(Date.now()).then(
+    usage.exclusive(() => store.pruneRequestLogs(Date.now())).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned request logs past retention'),
       (err) => log.warn({ err }, 'request log pruning failed'),
     );

@@ -100,6 +100,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   // Before the gateway reads balances from the store: rows a killed process spooled land first.
   const durability = await openUsageDurability(store, log, { storageUrl: config.storage.url, storeSchema: opts.storeSchema, spoolDir: config.billing.spool_dir });
   const gateway = await buildGateway(config, store, log, durability);
+  // Renewing the lease writes to the store: never while a usage batch holds SQLite's write lock.
+  sole?.renewThrough((work) => gateway.usage.exclusive(work));
   const http = buildHttpApp(gateway);
   await http.app.listen({ host: config.server.host, port: config.server.port });
   const { port } = http.app.server.address() as AddressInfo;

@@ -58,6 +58,8 @@ export class UsageWriter {
   private readonly spool: Spool | undefined;
   /** Open streams' latest checkpoint line: its spool segment, released once superseded. */
   private readonly checkpoints = new Map<string, number>();
+  /** Set while exclusive() work runs: no batch is committed until it settles. */
+  private gate: Promise<void> | undefined;
 
   constructor(
     store: Pick<Store, 'writeBatch'>,
@@ -132,8 +134,27 @@ export class UsageWriter {
     if (n > 0) spool.durable(seg, n);
   }
 
+  /**
+   * Runs `work` (another write to the same store from this thread) while no batch is being
+   * committed, and holds the next batch until it settles. With SQLite the batch commits hold the
+   * database's write lock in another thread: a write from this thread meeting that lock would
+   * block the event loop in SQLite's busy wait (sleeps of 1 to 100 ms) instead of never waiting.
+   */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    while (this.gate || this.flushing) await (this.gate ?? this.flushing);
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      return await work();
+    } finally {
+      this.gate = undefined;
+      open();
+    }
+  }
+
   private flushOnce(): Promise<void> {
     if (this.flushing) return this.flushing;
+    if (this.gate) return this.gate.then(() => this.flushOnce());
     if (this.queue.length === 0) return Promise.resolve();
     this.inFlight = this.queue.splice(0, this.opts.batchSize);
     const batch = this.inFlight;

@@ -7,6 +7,8 @@ import type { Store } from '../store/types.js';
 const LEASE = 'serve-without-redis';
 
 export interface SoleInstance {
+  /** From now on each renewal runs through `run` (e.g. between the usage writer's commits). */
+  renewThrough(run: <T>(work: () => Promise<T>) => Promise<T>): void;
   release(): Promise<void>;
 }
 
@@ -27,8 +29,9 @@ export async function claimSoleInstance(store: Store, opts: { ttlMs?: number; on
       'Another Tollgate instance is already serving this store and redis.url is not set. Without Redis each instance keeps balances in its own memory, so several of them could spend the same credit. Set redis.url in the config to run several instances on one store, or stop the other instance.',
     );
   }
+  let through = <T>(work: () => Promise<T>) => work();
   const timer = setInterval(() => {
-    store.takeLease(LEASE, holder, ttlMs).then(
+    through(() => store.takeLease(LEASE, holder, ttlMs)).then(
       (r) => {
         if (!r.ok) opts.onError?.(new Error('the store lease for serving without Redis was taken by another instance'));
       },
@@ -37,6 +40,9 @@ export async function claimSoleInstance(store: Store, opts: { ttlMs?: number; on
   }, Math.floor(ttlMs / 3));
   timer.unref();
   return {
+    renewThrough(run) {
+      through = run;
+    },
     async release() {
       clearInterval(timer);
       await store.releaseLease(LEASE, holder).catch(() => undefined);
