@@ -1,7 +1,7 @@
 // `tollgate org …` and `tollgate key …`: the operator's administration, run directly against
 // the configured storage through the same tenant service the server uses.
 import type { AuditSource } from '../audit/index.js';
-import { keySnapshot, orgSnapshot } from '../http/routes/audit.js';
+import { keySnapshot, orgSnapshot } from '../http/present.js';
 import type { Command } from 'commander';
 import { formatUsd, usdToMicros } from '../billing/money.js';
 import type { Env } from '../config/load.js';

@@ -13,11 +13,8 @@ import { boundReflection, clientErrorResponse, normaliseError, sendError } from 
 import { type DocumentedRoute, type RouteDoc, buildOpenApiDocument } from './openapi.js';
 import { checkJsonDepth } from './parse.js';
 import { markIfLogged } from '../observability/request-log.js';
-import { registerAdminRoutes } from './routes/admin.js';
-import { registerAdminStatsRoutes } from './routes/admin-stats.js';
-import { registerApiRoutes } from './routes/api.js';
-import { registerAuditRoutes } from './routes/audit.js';
 import { registerConsoleRoutes } from './routes/console.js';
+import { ManagementRoutes } from './routes/management.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResponsesRoutes } from './routes/responses.js';
 import { registerV1Routes } from './routes/v1.js';
@@ -56,7 +53,11 @@ export interface HttpApp {
   streams: StreamRegistry;
   /** true once shutdown began: readiness fails and new requests get 503 */
   draining: { value: boolean };
-  /** Every route served, as registered, with its OpenAPI declaration (for tests that must cover all of them). */
+  /**
+   * Every route served, as registered, with its OpenAPI declaration (for tests that must cover
+   * all of them). The management routes' declarations are filled in when their modules load:
+   * on the first request to one of them or the first GET /openapi.json.
+   */
   routes: DocumentedRoute[];
 }
 
@@ -243,16 +244,19 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   const ctx = { gw, streams, draining };
   registerV1Routes(app, ctx);
   registerResponsesRoutes(app, ctx, gw.responses.stored);
-  registerApiRoutes(app, ctx);
-  registerAdminRoutes(app, ctx);
-  registerAuditRoutes(app, ctx);
-  registerAdminStatsRoutes(app, ctx);
+  // /api and /admin: registered now, their modules loaded by the first request to one of them.
+  const management = new ManagementRoutes(ctx, routes);
+  management.register(app, 'api');
+  management.register(app, 'admin');
+  management.register(app, 'audit');
+  management.auditAdminReads(app);
+  management.register(app, 'adminStats');
   registerOpsRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
   // The API description, generated from the routes' declarations once every route is registered.
   let openapi: string | undefined;
   app.get('/openapi.json', async (_req, reply) => {
-    openapi ??= JSON.stringify(buildOpenApiDocument(routes, PACKAGE_VERSION));
+    openapi ??= JSON.stringify(buildOpenApiDocument(await management.documented(), PACKAGE_VERSION));
     return reply.type('application/json; charset=utf-8').send(openapi);
   });
   return { app, streams, draining, routes };

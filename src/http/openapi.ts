@@ -1,8 +1,9 @@
 // The OpenAPI 3.1 document served at GET /openapi.json, built from the routes themselves:
 // each route declares, in its Fastify `config.doc`, the zod schemas its handler parses the
 // body and query with and the schemas of its answers; the document is generated from those
-// declarations when first asked for. A route without a declaration is absent from the document,
-// which the drift test in test/openapi catches.
+// declarations when first asked for (which loads the management routes' modules, see
+// routes/management.ts). A route without a declaration is absent from the document, which the
+// drift test in test/openapi catches.
 import { type ZodType, z } from 'zod';
 import { ERROR_REGISTRY } from '../core/error-registry.js';
 

@@ -1,9 +1,10 @@
 // The JSON shapes of management answers (SPEC §2): micro-USD to decimal USD, epoch ms to ISO.
-// Typed by the answer schemas in schemas.ts, which the OpenAPI document is generated from.
+// Typed by the answer schemas in management-schemas.ts, which the OpenAPI document is generated
+// from. Also the snapshots of orgs and keys that the audit trail records.
 import { requestLogSetting } from '../observability/request-log.js';
 import { microsToUsd } from '../billing/money.js';
 import type { KeyRow, LedgerRow, OrgRow, UsageRow } from '../store/types.js';
-import type { KeyObject, LedgerObject, OrgObject, UsageObject } from './schemas.js';
+import type { KeyObject, LedgerObject, OrgObject, UsageObject } from './management-schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const usdOrNull = (m: number | null) => (m === null ? null : microsToUsd(m));
@@ -93,4 +94,16 @@ export function presentUsage(u: UsageRow): UsageObject {
     attempts: u.attempts,
     created_at: iso(u.created_at),
   };
+}
+
+/** An org as the trail records it: its settings, without balance or spend (those move on their own). */
+export function orgSnapshot(o: OrgRow): Record<string, unknown> {
+  const { balance_usd: _b, spend_usd: _s, ...rest } = presentOrg(o, 0, 0);
+  return rest;
+}
+
+/** A key as the trail records it: its settings and prefix (never the key), without spend. */
+export function keySnapshot(k: KeyRow): Record<string, unknown> {
+  const { spend_usd: _s, ...rest } = presentKey(k, 0);
+  return rest;
 }

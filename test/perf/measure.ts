@@ -42,7 +42,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export interface Measured {
   scenarios: Record<string, Figures>;
-  /** Packages the configuration does not use that were loaded at start anyway. */
+  /** Packages the configuration does not use, and modules meant to load on first use, loaded at start anyway. */
   loadedUnused: string[];
 }
 

@@ -11,7 +11,8 @@ import type { OpsStat } from '../../store/types.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
 import { presentUsage } from '../present.js';
-import { pageOf, usageObject } from '../schemas.js';
+import { usageObject } from '../management-schemas.js';
+import { pageOf } from '../schemas.js';
 
 const DAY = 86_400_000;
 /** Hour buckets over a longer range would be thousands of points per series. */

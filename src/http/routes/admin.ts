@@ -10,10 +10,11 @@ import type { OrgPatch } from '../../tenants/service.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
 import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
-import { presentKey, presentLedger, presentOrg } from '../present.js';
+import { keySnapshot, orgSnapshot, presentKey, presentLedger, presentOrg } from '../present.js';
 import { withRetention } from '../../observability/request-log.js';
-import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, listOf, orgObject, requestLogSettingBody } from '../schemas.js';
-import { auditSource, keySnapshot, orgSnapshot } from './audit.js';
+import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, orgObject, requestLogSettingBody } from '../management-schemas.js';
+import { listOf } from '../schemas.js';
+import { auditSource } from './audit.js';
 
 const createOrgSchema = z
   .object({

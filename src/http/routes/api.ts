@@ -11,7 +11,7 @@ import { concurrencyLimits } from '../../core/limit-stage.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
 import { boundText, parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
-import { presentKey, presentLedger, presentUsage } from '../present.js';
+import { keySnapshot, orgSnapshot, presentKey, presentLedger, presentUsage } from '../present.js';
 import {
   accountModelObject,
   alertSettingsAnswer,
@@ -20,8 +20,6 @@ import {
   createdKeyObject,
   keyObject,
   ledgerPage,
-  listOf,
-  pageOf,
   requestLogSettingBody,
   requestLogSettingObject,
   rotatedKeyObject,
@@ -29,8 +27,9 @@ import {
   usageGroupsAnswer,
   usageObject,
   webhookSecretAnswer,
-} from '../schemas.js';
-import { auditSource, keySnapshot, orgSnapshot } from './audit.js';
+} from '../management-schemas.js';
+import { listOf, pageOf } from '../schemas.js';
+import { auditSource } from './audit.js';
 import { requestLogSetting, withRetention } from '../../observability/request-log.js';
 
 const rotateSchema = z.object({ overlap_s: z.number().int().min(0).max(30 * 24 * 3600).optional() }).strict();

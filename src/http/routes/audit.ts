@@ -1,15 +1,14 @@
 // The audit trail over HTTP: GET /api/audit (the org's own records, management key) and
 // GET /admin/audit (every org's, admin token), filterable by action, actor, target and time,
-// newest first with a cursor. Also the snapshots the management routes record.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// newest first with a cursor, and the source (actor, address) the management routes record.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateAdmin, authenticateKeyOrExplain } from '../../auth/authenticate.js';
 import { AUDIT_ACTIONS, type AuditSource, OPERATOR } from '../../audit/index.js';
 import { GatewayError } from '../../core/errors.js';
-import type { AuditFilter, AuditRow, KeyRow, OrgRow } from '../../store/types.js';
+import type { AuditFilter, AuditRow } from '../../store/types.js';
 import { z } from 'zod';
 import { authHeaders, type RouteContext } from '../app.js';
 import { parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
-import { presentKey, presentOrg } from '../present.js';
 import { pageOf } from '../schemas.js';
 
 type Query = Record<string, string | undefined>;
@@ -45,18 +44,6 @@ const ACTIONS = new Set<string>(AUDIT_ACTIONS);
 /** The source of a management request: who (operator or the key's prefix) and from where. */
 export function auditSource(req: FastifyRequest, actor: string = OPERATOR): AuditSource {
   return { actor, ip: req.ip ?? null };
-}
-
-/** An org as the trail records it: its settings, without balance or spend (those move on their own). */
-export function orgSnapshot(o: OrgRow): Record<string, unknown> {
-  const { balance_usd: _b, spend_usd: _s, ...rest } = presentOrg(o, 0, 0);
-  return rest;
-}
-
-/** A key as the trail records it: its settings and prefix (never the key), without spend. */
-export function keySnapshot(k: KeyRow): Record<string, unknown> {
-  const { spend_usd: _s, ...rest } = presentKey(k, 0);
-  return rest;
 }
 
 function presentAudit(r: AuditRow): Record<string, unknown> {
@@ -106,11 +93,5 @@ export function registerAuditRoutes(app: FastifyInstance, { gw }: RouteContext):
     const orgId = textFilter(req.query, 'org_id');
     const page = await gw.store.listAudit(orgId === undefined ? filter : { ...filter, org_id: orgId });
     return { object: 'list', data: page.rows.map(presentAudit), next_cursor: page.next_cursor ?? null };
-  });
-
-  // Reads with the admin token leave a trace too (changes record their own action).
-  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.method !== 'GET' || reply.statusCode >= 400 || !req.url.startsWith('/admin/')) return;
-    gw.audit.adminUse(req.ip ?? null, `GET ${req.routeOptions.url ?? req.url.split('?')[0]}`).catch((err) => gw.log.warn({ err }, 'audit write of an admin read failed'));
   });
 }
