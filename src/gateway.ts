@@ -255,24 +255,26 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
   const responses = createResponsesSurface({ store, retentionDays: config.responses.retention_days, log });
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
-  // Each runs between usage commits, so it never waits on SQLite's write lock (see exclusive()).
-  const prune = () => {
+  // The hourly runs go between usage commits, so they never wait on SQLite's write lock (see
+  // exclusive()); the first, at start, runs before any commit and is started at once.
+  const prune = (gated: boolean) => {
+    const run = <T>(work: () => Promise<T>) => (gated ? usage.exclusive(work) : work());
     const cutoff = Date.now() - config.billing.usage_retention_days * 86_400_000;
-    usage.exclusive(() => store.pruneUsage(cutoff)).then(
+    run(() => store.pruneUsage(cutoff)).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned raw usage past retention'),
       (err) => log.warn({ err }, 'usage pruning failed'),
     );
-    usage.exclusive(() => store.pruneResponses(Date.now())).then(
+    run(() => store.pruneResponses(Date.now())).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned stored responses past retention'),
       (err) => log.warn({ err }, 'stored response pruning failed'),
     );
-    usage.exclusive(() => store.pruneRequestLogs(Date.now())).then(
+    run(() => store.pruneRequestLogs(Date.now())).then(
       (n) => n > 0 && log.info({ rows: n }, 'pruned request logs past retention'),
       (err) => log.warn({ err }, 'request log pruning failed'),
     );
   };
-  prune();
-  const pruneTimer = setInterval(prune, 3_600_000);
+  prune(false);
+  const pruneTimer = setInterval(() => prune(true), 3_600_000);
   pruneTimer.unref();
   const sync = new TenantSync(kv ? kv.feed<TenantChange>('tenants') : localFeed<TenantChange>(), store, view, log);
   sync.start();
