@@ -8,6 +8,43 @@ import { SseParser } from '../sse.js';
 import type { AdapterContext, StreamPiece, StreamTranslator } from '../types.js';
 import { errorFromOpenAIBody } from './errors.js';
 
+// The common chunk, recognised without JSON.parse: one choice (index 0) whose delta carries
+// only `content` (a string), perhaps `role: "assistant"` and null fields; the chunk's other
+// fields scalars (no nested objects or arrays), `model` before `choices`, no `error` and no
+// `usage` but null, in compact JSON as OpenAI, vLLM, Ollama and llama.cpp write it. A chunk
+// the pattern matches is well-formed JSON (strings with valid escapes only, numbers in JSON's
+// grammar), so malformed events still reach JSON.parse and are reported; finish reasons,
+// usage, errors, tool calls, refusals and reasoning take the full parse. Alternatives exclude
+// each other by their first character or key, so matching is linear in the event's length.
+const STR = String.raw`"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"`;
+const SCALAR = String.raw`(?:${STR}|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|null|true|false)`;
+const MEMBER = `(?:"(?!(?:model|choices|error|usage)")[A-Za-z0-9_]+":${SCALAR}|"usage":null)`;
+const DELTA_MEMBER = `(?:"role":"assistant"|"(?!(?:content|role)")[A-Za-z0-9_]+":null)`;
+const CHOICE_MEMBER = `(?:"index":0|"(?!(?:delta|index)")[A-Za-z0-9_]+":null)`;
+/** Everything before the content's value: within one stream it is the same chunk after chunk. */
+const HEAD = String.raw`\{(?:${MEMBER},)*"model":(${STR}),(?:${MEMBER},)*"choices":\[\{(?:${CHOICE_MEMBER},)*"delta":\{(?:${DELTA_MEMBER},)*"content":`;
+/** The content's value and everything after it. */
+const TAIL = String.raw`(${STR})(?:,${DELTA_MEMBER})*\}(?:,${CHOICE_MEMBER})*\}\](?:,${MEMBER})*\}$`;
+/** Groups: 1 the head, 2 the model's literal, 3 the content's literal. */
+const COMMON_CHUNK = new RegExp(`^(${HEAD})${TAIL}`);
+/** Matched from the end of a head already seen (sticky); group 1 the content's literal. */
+const COMMON_TAIL = new RegExp(TAIL, 'y');
+/** Longer events take the full parse (one token's chunk is a few hundred bytes). */
+const COMMON_CHUNK_MAX = 4096;
+
+/** The value of a JSON string literal known to be well-formed. */
+function stringValue(literal: string): string {
+  return literal.indexOf('\\') === -1 ? literal.slice(1, -1) : (JSON.parse(literal) as string);
+}
+
+/**
+ * A copy of a substring that does not keep alive the string it was cut from: a long slice
+ * references its parent, here a whole network read, and text is kept for the whole stream.
+ */
+function detached(s: string): string {
+  return ` ${s}`.slice(1);
+}
+
 export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTranslator {
   const parser = new SseParser();
   const publicModel = ctx.model.id;
@@ -17,12 +54,53 @@ export function createOpenAIStreamTranslator(ctx: AdapterContext): StreamTransla
   let started = false;
   let needleModel: unknown;
   let needle = '';
+  // The head of the last common chunk (see HEAD) and, in the native lane, the same head with
+  // the public model as `data: ` frame start. A chunk that starts with that head is matched
+  // from there on only: head + a valid tail is a common chunk whole.
+  let head = '';
+  let frameHead = '';
+
+  /** The piece of a common chunk (see COMMON_CHUNK), or undefined when the event needs the full parse. */
+  function commonPiece(data: string): StreamPiece | undefined {
+    if (data.length > COMMON_CHUNK_MAX || (!native && !started)) return undefined;
+    let literal: string;
+    // Compared as a slice: String.prototype.startsWith is several times slower here.
+    if (head !== '' && data.length > head.length && data.slice(0, head.length) === head) {
+      COMMON_TAIL.lastIndex = head.length;
+      const m = COMMON_TAIL.exec(data);
+      if (m === null) return undefined;
+      literal = m[1];
+    } else {
+      const m = COMMON_CHUNK.exec(data);
+      if (m === null) return undefined;
+      literal = m[3];
+      head = detached(m[1]);
+      if (native) {
+        // The needle cannot occur inside a string value (its quotes would be escaped there), and
+        // no other member is named "model": its first occurrence is the field.
+        const needle = `"model":${m[2]}`;
+        const at = stringValue(m[2]) === publicModel ? -1 : head.indexOf(needle);
+        frameHead = detached(at === -1 ? `data: ${head}` : `data: ${head.slice(0, at)}"model":${quotedPublic}${head.slice(at + needle.length)}`);
+      }
+    }
+    const text = literal.length === 2 ? '' : detached(stringValue(literal));
+    const piece: StreamPiece = {};
+    if (native) piece.frame = `${frameHead}${data.slice(head.length)}\n\n`;
+    else piece.events = text.length > 0 ? [{ type: 'text', choice: 0, text, logprobs: undefined }] : [];
+    if (text.length > 0) {
+      piece.text = text;
+      piece.content = true;
+    }
+    return piece;
+  }
 
   function translate(data: string): StreamPiece | undefined {
     if (data === '[DONE]') {
       done = true;
       return { done: true };
     }
+    const common = commonPiece(data);
+    if (common !== undefined) return common;
     let chunk: ChatChunk & { error?: unknown };
     try {
       chunk = JSON.parse(data);
