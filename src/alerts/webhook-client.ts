@@ -1,6 +1,6 @@
 // Sends one signed webhook POST through a dispatcher that dials only addresses the target
 // policy allows: the name is resolved here, the address checked, and that address connected to.
-import { Agent, buildConnector, request } from 'undici';
+import { Agent, buildConnector, request } from '../routing/undici.js';
 import { SIGNATURE_HEADER, signDelivery } from './signing.js';
 import type { TargetPolicy } from './targets.js';
 
@@ -28,9 +28,11 @@ export class WebhookClient {
 
   async post(url: string, secret: string, payload: string): Promise<WebhookOutcome> {
     try {
-      const res = await request(url, {
+      const target = new URL(url);
+      const res = await request(this.agent, {
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: 'POST',
-        dispatcher: this.agent,
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signDelivery(secret, payload), 'user-agent': 'tollgate-alerts' },
         body: payload,
         headersTimeout: TIMEOUT_MS,

@@ -42,10 +42,14 @@ interface Entry {
 
 /** Records in this process only: right for one instance, lost on restart. */
 export class MemoryIdempotency implements IdempotencyBackend {
-  private readonly entries: LRUCache<string, Entry>;
+  private cache: LRUCache<string, Entry> | undefined;
 
-  constructor(opts: { ttlMs?: number; max?: number } = {}) {
-    this.entries = new LRUCache<string, Entry>({ max: opts.max ?? 50_000, ttl: opts.ttlMs ?? IDEMPOTENCY_TTL_MS });
+  constructor(private readonly opts: { ttlMs?: number; max?: number } = {}) {}
+
+  /** Made at the first Idempotency-Key: an LRU this size preallocates its index (megabytes). */
+  private get entries(): LRUCache<string, Entry> {
+    this.cache ??= new LRUCache<string, Entry>({ max: this.opts.max ?? 50_000, ttl: this.opts.ttlMs ?? IDEMPOTENCY_TTL_MS });
+    return this.cache;
   }
 
   claimNow(keyId: string, idemKey: string, bodyHash: string): IdempotencyClaim {

@@ -1,7 +1,8 @@
 // Sending one upstream request: the Transport contract and its undici implementation
 // (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
 import { Readable } from 'node:stream';
-import { Agent, buildConnector, errors as undiciErrors } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import { Agent, buildConnector, request, errors as undiciErrors } from './undici.js';
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamHeaders, UpstreamRequest } from '../providers/types.js';
@@ -93,9 +94,9 @@ export function upstreamCapacity(provider: ProviderConfig): number {
  * plain HTTP. A TLS server that picks HTTP/1.1 is refused rather than used, since requests
  * multiplexed for HTTP/2 would be pipelined behind each other on an HTTP/1.1 connection.
  */
-function h2Connector(provider: ProviderConfig): buildConnector.connector {
+function h2Connector(provider: ProviderConfig): BuildConnector.connector {
   const plain = new URL(provider.base_url ?? 'https://invalid').protocol === 'http:';
-  const base = buildConnector({ timeout: provider.timeouts.connect_ms, noDelay: true, allowH2: true, ...(plain ? { useH2c: true } : {}) } as buildConnector.BuildOptions);
+  const base = buildConnector({ timeout: provider.timeouts.connect_ms, noDelay: true, allowH2: true, ...(plain ? { useH2c: true } : {}) } as BuildConnector.BuildOptions);
   return (opts, callback) =>
     base(opts, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('no socket'), null);
@@ -124,7 +125,7 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
   return {
     async send(req, signal) {
       try {
-        const res = await agent.request({
+        const res = await request(agent, {
           origin: new URL(req.url).origin,
           path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
           method: req.method,

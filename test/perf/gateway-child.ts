@@ -146,8 +146,12 @@ const loaded = Object.keys(require.cache);
 // Modules of this project that load on first use (the management routes and their schemas),
 // which must not be compiled at start.
 const LAZY = ['src/http/routes/api.ts', 'src/http/routes/admin.ts', 'src/http/routes/audit.ts', 'src/http/routes/admin-stats.ts', 'src/http/management-schemas.ts', 'src/http/key-body.ts'];
+// Parts of undici the gateway never calls (its index loads them all): fetch, WebSocket, the
+// HTTP cache, the mocks.
+const UNUSED_FILES = ['undici/index.js', 'undici/lib/web/fetch/index.js', 'undici/lib/web/websocket/websocket.js', 'undici/lib/mock/mock-agent.js'];
 const loadedUnused = [
   ...UNUSED.filter((name) => loaded.some((file) => file.includes(`/node_modules/${name}/`))),
+  ...UNUSED_FILES.filter((file) => loaded.some((f) => f.endsWith(`/node_modules/${file}`))),
   ...LAZY.filter((file) => compiledAtStart.some((url) => url.endsWith(`/${file}`))),
 ];
 send({ kind: 'ready', url: running.url, key, loadedUnused });
