@@ -5,6 +5,7 @@ import { CreditAccounts, type CreditLedger } from './billing/accounts.js';
 import { RedisCreditLedger } from './billing/redis-ledger.js';
 import { ResilientLedger } from './billing/resilient-ledger.js';
 import { UsageWriter, type UsageWriterOptions } from './billing/usage-writer.js';
+import type { RowWrites } from './billing/spool/worker-sink.js';
 import { AlertService } from './alerts/index.js';
 import { RequestLogWriter } from './observability/request-log.js';
 import { AuditTrail } from './audit/index.js';
@@ -26,7 +27,7 @@ import { type BreakerChange, BreakerSync } from './routing/breaker-sync.js';
 import { ChannelTable } from './routing/channels.js';
 import type { Telemetry } from './observability/otel.js';
 import type { Store } from './store/types.js';
-import { createResponsesSurface, type ResponsesSurface } from './surfaces/responses/index.js';
+import { createResponsesSurface, type ResponsesStore, type ResponsesSurface } from './surfaces/responses/index.js';
 import { TenantService } from './tenants/service.js';
 import { type TenantChange, TenantSync } from './tenants/sync.js';
 import { TenantView } from './tenants/view.js';
@@ -138,6 +139,8 @@ async function createLedger(config: Config, kv: Kv | undefined, store: Store, vi
 
 /** Optional spool and store worker for usage rows (the server has them; the CLI does not). */
 export type GatewayDurability = Pick<UsageWriterOptions, 'spool' | 'sink'> & {
+  /** Where stored responses and request logs are written when not on this thread (the SQLite store worker). */
+  rowWrites?: RowWrites;
   /** charges of streams a killed process never finished, replayed into the store at start */
   interrupted?: ReadonlyArray<{ org_id: string; key_id: string | null; amount_micros: number }>;
 };
@@ -251,8 +254,14 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
       }),
     );
   }
-  const requestLogs = new RequestLogWriter(store, log);
-  const responses = createResponsesSurface({ store, retentionDays: config.responses.retention_days, log });
+  // With SQLite these writes run in the store worker (rowWrites), never on this thread; they are
+  // flushed in close() before usage.close() ends the worker.
+  const rowWrites = durability.rowWrites;
+  const requestLogs = new RequestLogWriter(rowWrites ?? store, log);
+  const responsesStore: ResponsesStore = rowWrites
+    ? { putResponse: (row) => rowWrites.putResponse(row), getResponse: (o, id, now) => store.getResponse(o, id, now), deleteResponse: (o, id) => store.deleteResponse(o, id) }
+    : store;
+  const responses = createResponsesSurface({ store: responsesStore, retentionDays: config.responses.retention_days, log });
   const tenants = new TenantService(store, view, accounts);
   // Raw usage rows older than the retention are deleted; the roll-ups that serve aggregates stay.
   // The hourly runs go between usage commits, so they never wait on SQLite's write lock (see

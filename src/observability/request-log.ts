@@ -102,7 +102,7 @@ export class RequestLogWriter {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'insertRequestLogs'>,
     private readonly log: Logger,
     private readonly delayMs = 200,
   ) {}

@@ -5,16 +5,10 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { checkCharges, chargesToWrite, OPS_SUMS, ROLLUP_SUMS, rollupIncrements, uniqueUsage } from './batch-plan.js';
 import type { OpsRollupTable, RollupTable } from './schema.js';
+import { type Columns, flag, insertSql, quote, type SqlValue, values } from './sqlite-columns.js';
 import { openSqliteConnection } from './sqlite-connection.js';
 import type { LedgerRow, UsageRow, WrittenBatch } from './types.js';
 import type { Batch } from './write-batch.js';
-
-type SqlValue = string | number | null;
-/** A column and how a row gives its value, so the column list and the bound values cannot fall out of step. */
-type Columns<Row> = readonly (readonly [column: string, value: (row: Row) => SqlValue])[];
-
-// SQLite has no boolean type: flags are 0/1, as toDbBool writes them for the Kysely store.
-const flag = (v: boolean) => (v ? 1 : 0);
 
 const USAGE: Columns<UsageRow> = [
   ['request_id', (u) => u.request_id],
@@ -56,12 +50,6 @@ const LEDGER: Columns<LedgerRow> = [
 const ROLLUP_KEY = ['org_id', 'bucket', 'model', 'key_id'] as const;
 const OPS_KEY = ['bucket', 'model', 'provider'] as const;
 
-const quote = (name: string) => `"${name}"`;
-
-function insertSql(table: string, columns: readonly string[], onConflict: string): string {
-  return `insert into ${quote(table)} (${columns.map(quote).join(', ')}) values (${columns.map(() => '?').join(', ')}) ${onConflict}`;
-}
-
 /** Inserts a roll-up row or adds its sums to the row already there. */
 function upsertSql(table: string, key: readonly string[], sums: readonly string[]): string {
   const set = sums.map((c) => `${quote(c)} = ${quote(table)}.${quote(c)} + excluded.${quote(c)}`).join(', ');
@@ -87,12 +75,6 @@ function prepareStatements(db: Database): Statements {
     day: prepare(upsertSql('usage_rollup_day', ROLLUP_KEY, ROLLUP_SUMS)),
     ops: prepare(upsertSql('usage_rollup_ops_hour', OPS_KEY, OPS_SUMS)),
   };
-}
-
-function values<Row>(columns: Columns<Row>, row: Row): SqlValue[] {
-  const out = new Array<SqlValue>(columns.length);
-  for (let i = 0; i < columns.length; i++) out[i] = columns[i]![1](row);
-  return out;
 }
 
 /** In the column order of upsertSql: the key, then the sums. */
@@ -134,6 +116,11 @@ export class SqliteBatchWriter {
   constructor(path: string) {
     this.#db = openSqliteConnection(path);
     this.#commit = this.#db.transaction(commit);
+  }
+
+  /** The connection, for other writes of the same thread (SqliteRowWriter); closed by close(). */
+  get connection(): Database {
+    return this.#db;
   }
 
   /** Commits the batch in one transaction, or throws having written nothing (the caller retries). */

@@ -9,7 +9,7 @@ import type { BatchSink } from '../usage-writer.js';
 import { replaySpools } from './replay.js';
 import { claimSlots } from './slots.js';
 import { Spool } from './spool.js';
-import { WorkerSink } from './worker-sink.js';
+import { type RowWrites, WorkerSink } from './worker-sink.js';
 
 export { Spool } from './spool.js';
 
@@ -41,6 +41,8 @@ export function spoolRoot(opts: DurabilityOptions): string | undefined {
 export interface UsageDurability {
   spool: Spool | undefined;
   sink: BatchSink | undefined;
+  /** With SQLite: the store worker also writes stored responses and request logs (closed with the sink). */
+  rowWrites?: RowWrites;
   /** Rows a previous process left in the spool, now in the store. */
   replayed: number;
   /** Charges of streams a killed process never finished: in the store now, to be applied to a shared (Redis) balance. */
@@ -56,7 +58,8 @@ export async function openUsageDurability(store: Pick<Store, 'writeBatch'>, log:
   const target = parseStorageUrl(opts.storageUrl, opts.cwd);
   const sink = target.dialect === 'sqlite' && target.path === ':memory:' ? undefined : new WorkerSink({ url: opts.storageUrl, ...(opts.storeSchema !== undefined ? { schema: opts.storeSchema } : {}) });
   sink?.start();
-  if (!root) return { spool: undefined, sink, replayed: 0 };
+  const rowWrites = sink?.rowWrites;
+  if (!root) return { spool: undefined, sink, rowWrites, replayed: 0 };
   let claimed: ReturnType<typeof claimSlots>;
   try {
     claimed = claimSlots(root);
@@ -67,5 +70,5 @@ export async function openUsageDurability(store: Pick<Store, 'writeBatch'>, log:
   const { slot, orphans } = claimed;
   const { rows, interrupted } = await replaySpools(store, orphans, log);
   const spool = new Spool(slot, { segmentBytes: SEGMENT_BYTES, onError: (err, what) => log.error({ err }, what) });
-  return { spool, sink, replayed: rows, interrupted };
+  return { spool, sink, rowWrites, replayed: rows, interrupted };
 }

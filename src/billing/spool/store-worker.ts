@@ -1,14 +1,19 @@
 // Worker thread that owns the store connection for usage and charge writes, so a slow commit
 // (SQLite fsync, a Postgres round trip, an outage) never runs on the request thread.
-// SQLite is written with prepared better-sqlite3 statements (sqlite-batch-writer.ts); only
-// Postgres loads the Kysely store, and each loads on demand so the other costs no memory here.
+// SQLite is written with prepared better-sqlite3 statements (sqlite-batch-writer.ts), and so are
+// the stored Responses and request logs the request thread hands over (sqlite-row-writer.ts);
+// only Postgres loads the Kysely store, and each loads on demand so the other costs no memory here.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { SqlValue } from '../../store/sqlite-columns.js';
 import type { Batch } from '../../store/write-batch.js';
 import { decodeLines } from './rows.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 interface Committer {
   write(batch: Batch): unknown;
+  /** SQLite only: Postgres writes these from the request thread (network I/O, not blocking). */
+  putResponse?(values: SqlValue[]): void;
+  insertRequestLogs?(rows: SqlValue[][]): void;
   close(): unknown;
 }
 
@@ -18,8 +23,16 @@ const target = workerData as WorkerData;
 
 async function openCommitter(): Promise<Committer> {
   if (target.sqlitePath !== undefined) {
-    const { SqliteBatchWriter } = await import('../../store/sqlite-batch-writer.js');
-    return new SqliteBatchWriter(target.sqlitePath);
+    const [{ SqliteBatchWriter }, { SqliteRowWriter }] = await Promise.all([import('../../store/sqlite-batch-writer.js'), import('../../store/sqlite-row-writer.js')]);
+    const batches = new SqliteBatchWriter(target.sqlitePath);
+    // One connection for both: this thread runs one write at a time, so they never wait on each other.
+    const rows = new SqliteRowWriter(batches.connection);
+    return {
+      write: (batch) => batches.write(batch),
+      putResponse: (values) => rows.putResponse(values),
+      insertRequestLogs: (list) => rows.insertRequestLogs(list),
+      close: () => batches.close(),
+    };
   }
   const { openStore } = await import('../../store/index.js');
   const store = await openStore(target.url, {
@@ -50,8 +63,18 @@ port.on('message', (msg: WorkerRequest) => {
   }
   committer()
     .then((c) => {
-      const batch = decodeLines(msg.payload.split('\n'));
-      return c.write({ usage: batch.usage, charges: batch.charges });
+      switch (msg.kind) {
+        case 'write': {
+          const batch = decodeLines(msg.payload.split('\n'));
+          return c.write({ usage: batch.usage, charges: batch.charges });
+        }
+        case 'response':
+          if (!c.putResponse) throw new Error('this store worker does not write stored responses');
+          return c.putResponse(msg.values);
+        case 'request-logs':
+          if (!c.insertRequestLogs) throw new Error('this store worker does not write request logs');
+          return c.insertRequestLogs(msg.rows);
+      }
     })
     .then(
       () => port.postMessage({ id: msg.id, ok: true } satisfies WorkerReply),

@@ -1,4 +1,8 @@
-// Messages between the usage writer and its store worker.
+// Messages between the request thread and its store worker: usage batches from the usage
+// writer and, with SQLite, the request path's own rows (stored Responses, request logs) as the
+// flat values of sqlite-columns.ts.
+import type { SqlValue } from '../../store/sqlite-columns.js';
+
 export interface WorkerTarget {
   url: string;
   schema?: string;
@@ -12,6 +16,10 @@ export interface WorkerData extends WorkerTarget {
   sqlitePath?: string;
 }
 
-export type WorkerRequest = { kind: 'write'; id: number; payload: string } | { kind: 'close' };
+export type WorkerRequest =
+  | { kind: 'write'; id: number; payload: string }
+  | { kind: 'response'; id: number; values: SqlValue[] }
+  | { kind: 'request-logs'; id: number; rows: SqlValue[][] }
+  | { kind: 'close' };
 
 export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; error: string };

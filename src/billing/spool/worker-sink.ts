@@ -1,11 +1,15 @@
 // The request thread's side of the store worker: hands it a batch of spool lines as one string
 // (a cheap copy, no structured clone of objects) and resolves when the batch is committed.
+// With SQLite it also takes the request path's own rows (stored Responses, request logs),
+// encoded here to flat values, so no SQLite statement for them runs on the request thread.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parseStorageUrl } from '../../store/index.js';
+import { requestLogValues, storedResponseValues } from '../../store/sqlite-columns.js';
+import type { RequestLogRow, StoredResponseRow } from '../../store/types.js';
 import type { BatchSink } from '../usage-writer.js';
 import type { WorkerData, WorkerReply, WorkerRequest, WorkerTarget } from './worker-protocol.js';
 
@@ -16,10 +20,18 @@ const CLOSE_WAIT_MS = 2000;
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
 
+/** Writes of the request path that the store worker takes over from the request thread (SQLite). */
+export interface RowWrites {
+  putResponse(row: StoredResponseRow): Promise<void>;
+  insertRequestLogs(rows: RequestLogRow[]): Promise<void>;
+}
+
+/** A request to write, without the id send() assigns. */
+type Unsent<R = Exclude<WorkerRequest, { kind: 'close' }>> = R extends unknown ? Omit<R, 'id'> : never;
+
 /** Runs from dist/ as plain JS; from TypeScript sources (tests) the worker needs tsx's loader. */
-function startWorker(target: WorkerTarget): Worker {
-  const storage = parseStorageUrl(target.url);
-  const workerData: WorkerData = storage.dialect === 'sqlite' ? { ...target, sqlitePath: storage.path } : target;
+function startWorker(target: WorkerTarget, sqlitePath: string | undefined): Worker {
+  const workerData: WorkerData = sqlitePath !== undefined ? { ...target, sqlitePath } : target;
   const here = import.meta.url;
   if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData, resourceLimits: WORKER_LIMITS });
   const pkgPath = createRequire(here).resolve('tsx/package.json');
@@ -30,12 +42,23 @@ function startWorker(target: WorkerTarget): Worker {
   return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
 }
 
-export class WorkerSink implements BatchSink {
+export class WorkerSink implements BatchSink, RowWrites {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  /** Set by close(): rows handed over after it are refused instead of starting another worker. */
+  private closed = false;
+  private readonly sqlitePath: string | undefined;
 
-  constructor(private readonly target: WorkerTarget) {}
+  constructor(private readonly target: WorkerTarget) {
+    const storage = parseStorageUrl(target.url);
+    this.sqlitePath = storage.dialect === 'sqlite' ? storage.path : undefined;
+  }
+
+  /** This sink's RowWrites when its worker writes them (SQLite); undefined for Postgres. */
+  get rowWrites(): RowWrites | undefined {
+    return this.sqlitePath !== undefined ? this : undefined;
+  }
 
   /** Starts the worker now, so its start-up (loading the store driver) is not paid by the first flush. */
   start(): void {
@@ -44,7 +67,7 @@ export class WorkerSink implements BatchSink {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorker(this.target);
+    const w = startWorker(this.target, this.sqlitePath);
     // The writer's own timers keep the process alive while rows are queued; an idle worker must not.
     w.unref();
     w.on('message', (m: WorkerReply) => {
@@ -66,16 +89,42 @@ export class WorkerSink implements BatchSink {
   }
 
   write(payload: string): Promise<void> {
+    return this.send({ kind: 'write', payload });
+  }
+
+  /** Resolves when the row is committed (read-your-writes for the caller); rejects if it is not. */
+  putResponse(row: StoredResponseRow): Promise<void> {
+    if (this.sqlitePath === undefined) return Promise.reject(new Error('stored responses go through the store worker only with SQLite'));
+    if (this.closed) return Promise.reject(new Error('the store worker is closed'));
+    let values: ReturnType<typeof storedResponseValues>;
+    try {
+      values = storedResponseValues(row);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send({ kind: 'response', values });
+  }
+
+  /** Resolves when every row is committed, in one transaction; rejects having written none. */
+  insertRequestLogs(rows: RequestLogRow[]): Promise<void> {
+    if (this.sqlitePath === undefined) return Promise.reject(new Error('request logs go through the store worker only with SQLite'));
+    if (this.closed) return Promise.reject(new Error('the store worker is closed'));
+    if (rows.length === 0) return Promise.resolve();
+    return this.send({ kind: 'request-logs', rows: rows.map(requestLogValues) });
+  }
+
+  private send(request: Unsent): Promise<void> {
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ kind: 'write', id, payload } satisfies WorkerRequest);
+      w.postMessage({ ...request, id } as WorkerRequest);
     });
   }
 
   /** Lets the worker close its connections; ends it if a write is stuck (store unreachable). */
   async close(): Promise<void> {
+    this.closed = true;
     const w = this.worker;
     if (!w) return;
     this.worker = undefined;
