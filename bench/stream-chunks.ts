@@ -91,6 +91,7 @@ function relayOptions(encoder: StreamEncoder, signal: AbortSignal): RelayOptions
     relayUsageFrames: true,
     signal,
     countPrompt: () => 12,
+    approximatePrompt: () => 12,
     finish: () => 1234,
     checkpoint: () => {
       checkpoints++;

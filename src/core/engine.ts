@@ -462,6 +462,8 @@ export class Engine {
       // Counted at most once a request: a stream's checkpoints ask for it again and again.
       let promptTokens: number | undefined;
       const countPrompt = () => (promptTokens ??= countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
+      let promptApproximation: number | undefined;
+      const approximatePrompt = () => (promptApproximation ??= approximatePromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
       if (value.kind === 'stream') {
         const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
         return {
@@ -472,6 +474,7 @@ export class Engine {
             relayUsageFrames: facts.relayUsageFrames,
             signal,
             countPrompt,
+            approximatePrompt,
             finish: (s) => {
               if (s.status === 200) ctx.streamCompleted = true;
               return this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true });

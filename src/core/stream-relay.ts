@@ -10,7 +10,7 @@ import { readBody, type UpstreamResponse } from '../routing/transport.js';
 import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import { frameWithCost } from './answer-cost.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import { countTextTokens } from './tokens.js';
+import { approximateTextTokens, countTextTokens } from './tokens.js';
 import type { Usage } from './types.js';
 
 export interface StreamStart {
@@ -75,6 +75,8 @@ export interface RelayOptions {
   signal: AbortSignal;
   /** Tollgate's own count of the prompt, used only when the upstream reported no usage. */
   countPrompt: () => number;
+  /** The prompt's cheap approximation (no tokenizer), for checkpoints. */
+  approximatePrompt: () => number;
   /** Settles the request (queues its usage row and charge) and returns the cost in micro-USD. */
   finish(s: StreamEnd): number;
   /** Records what was delivered so far, durable locally, in case the process dies before finish. */
@@ -87,7 +89,7 @@ function totalsOf(usage: Usage | undefined, text: string, o: RelayOptions): { us
   return { usage: { prompt: o.countPrompt(), completion: countTextTokens(text), cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true };
 }
 
-/** Content pieces between two checkpoints of an open stream (a spool line each; about 0.1 µs a piece). */
+/** Content pieces between two checkpoints of an open stream (a spool line each). */
 const CHECKPOINT_EVERY = 64;
 
 export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
@@ -104,9 +106,12 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
       o.checkpoint({ status: 200, errorCode: 'interrupted', usage: tokenUsageOf(usage), estimated: false });
       return;
     }
-    countedTokens += countTextTokens(text.slice(counted));
+    // Approximated, not tokenised: a checkpoint is billed only if the process dies mid-stream,
+    // and the tokenizer (tens of MB, and milliseconds for an agent's long prompt) would otherwise
+    // run on the event loop for every stream whose upstream reports usage at the end anyway.
+    countedTokens += approximateTextTokens(text.slice(counted));
     counted = text.length;
-    o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.countPrompt(), completion: countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
+    o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.approximatePrompt(), completion: countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
   };
   let done = false;
   let failure: GatewayError | undefined;

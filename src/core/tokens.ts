@@ -61,9 +61,10 @@ export function countTextTokens(text: string): number {
 }
 
 /**
- * A cheap approximation for the context-window check (never for money): about four ASCII
- * characters per token and one per other character. It may be above or below the real count;
- * a request it lets through that does not fit gets the upstream's context error.
+ * A cheap approximation for the context-window check: about four ASCII characters per token
+ * and one per other character. It may be above or below the real count; a request it lets
+ * through that does not fit gets the upstream's context error. The only money it decides is
+ * a stream's checkpoint, billed (marked estimated) only when the process died mid-stream.
  */
 export function approximatePromptTokens(messages: readonly ChatMessage[], tools?: unknown): number {
   let total = 3;
@@ -84,7 +85,7 @@ export function approximatePromptTokens(messages: readonly ChatMessage[], tools?
   return total;
 }
 
-/** The approximation for one text (see approximatePromptTokens): for context checks, never for money. */
+/** The approximation for one text (see approximatePromptTokens). */
 export function approximateTextTokens(text: string): number {
   const bytes = utf8Bytes(text);
   if (bytes === text.length) return Math.ceil(bytes / 4);

@@ -127,6 +127,8 @@ process.on('message', async (msg: { kind: string }) => {
     const cpu = process.cpuUsage(start.cpu);
     send({
       kind: 'window',
+      // The o200k tokenizer (tens of MB) loads only for answers without an upstream count.
+      tokenizer: Object.keys(require.cache).some((file) => file.includes('/node_modules/gpt-tokenizer/')),
       allocated: heap - start.heap,
       collections: collections() - start.gcs,
       fs: blocking.fs - start.fs,

@@ -34,6 +34,7 @@ interface Window {
   collections: number;
   fs: number;
   sqlite: number;
+  tokenizer: boolean;
   activeMs: number;
   cpuMs: number;
 }
@@ -44,6 +45,8 @@ export interface Measured {
   scenarios: Record<string, Figures>;
   /** Packages the configuration does not use, and modules meant to load on first use, loaded at start anyway. */
   loadedUnused: string[];
+  /** Whether the tokenizer had been loaded by the end (every answer here carries the upstream's count). */
+  tokenizerLoaded: boolean;
 }
 
 export async function measure(opts: { requests?: number; warmup?: number; windows?: number } = {}): Promise<Measured> {
@@ -80,6 +83,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
       }
     };
     const out: Record<string, Figures> = {};
+    let tokenizerLoaded = false;
     for (const sc of SCENARIOS) {
       const body = JSON.stringify(sc.body);
       await send(body, warmup);
@@ -90,6 +94,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
         const w = (await ask('read')) as unknown as Window;
         if (w.collections > 0) throw new Error(`a garbage collection ran inside a measuring window (${sc.name}); the window allocates too much for the young generation: ${JSON.stringify(w)}`);
         seen.push(w);
+        tokenizerLoaded ||= w.tokenizer;
       }
       out[sc.name] = {
         bytesPerRequest: Math.round(median(seen.map((w) => w.allocated)) / requests),
@@ -101,7 +106,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
       };
     }
     await ask('stop').catch(() => undefined);
-    return { scenarios: out, loadedUnused: ready.loadedUnused };
+    return { scenarios: out, loadedUnused: ready.loadedUnused, tokenizerLoaded };
   } finally {
     await pool?.close();
     if (child.exitCode === null) child.kill('SIGKILL');
