@@ -37,7 +37,7 @@ import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
-import { acquireConcurrency, applyLimits, correctTokenLimits, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
+import { acquireConcurrency, applyLimits, correctTokenLimits, NOTHING_TO_RELEASE, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
 import type { ConcurrencyLimiter } from '../limits/concurrency.js';
 import { finishedRequest } from './records.js';
 import { approximatePromptTokens, countPromptTokens, countTextTokens } from './tokens.js';
@@ -187,7 +187,8 @@ export class Engine {
       release();
       throw toGatewayError(err).withHeaders(ctx.headers);
     }
-    if (result.kind === 'stream') return { ...result, frames: releasingAtEnd(result.frames, release) };
+    // Without a concurrency limit there is nothing to release: no wrapper around every frame.
+    if (result.kind === 'stream') return release === NOTHING_TO_RELEASE ? result : { ...result, frames: releasingAtEnd(result.frames, release) };
     release();
     return result;
   }

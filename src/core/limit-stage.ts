@@ -74,12 +74,15 @@ export function concurrencyLimits(defaults: Config['limits'], key: { id: string;
  * The concurrency stage: a slot per key and per org for as long as the request runs, or 429
  * concurrency_exceeded saying how many are in flight. Returns the release (a no-op when no limit applies).
  */
+/** What acquireConcurrency returns when no concurrency limit applies: nothing to release. */
+export const NOTHING_TO_RELEASE = (): void => {};
+
 export async function acquireConcurrency(limiter: ConcurrencyLimiter, defaults: Config['limits'], ctx: RequestContext): Promise<() => void> {
   const limits = concurrencyLimits(defaults, ctx.key, ctx.org);
   const scopes: Array<{ key: string; limit: number; who: string }> = [];
   if (limits.key !== null) scopes.push({ key: `key:${ctx.key.id}`, limit: limits.key, who: "this key's" });
   if (limits.org !== null) scopes.push({ key: `org:${ctx.org.id}`, limit: limits.org, who: "the organisation's" });
-  if (scopes.length === 0) return () => {};
+  if (scopes.length === 0) return NOTHING_TO_RELEASE;
   let decision: Awaited<ReturnType<ConcurrencyLimiter['acquire']>>;
   try {
     decision = await limiter.acquire(scopes);

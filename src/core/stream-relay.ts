@@ -164,8 +164,9 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
         if (out) yield out;
         break;
       }
-      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
+      // The frames go out first: the checkpoint's spool write is not on the way to the client.
       if (out) yield out;
+      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
       const step = await start.iterator.next();
       if (step.done) {
         ended = true;
