@@ -227,7 +227,7 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** Output tokens reserved when a request sets no max_tokens. */
         default_reserve_output_tokens: positiveInt.default(4096),
-        flush_interval_ms: positiveInt.default(200),
+        flush_interval_ms: positiveInt.default(50),
         flush_batch_size: positiveInt.default(500),
         max_queue: positiveInt.default(100000),
         /**
