@@ -150,9 +150,12 @@ export class ManagementRoutes {
    */
   auditAdminReads(app: FastifyInstance): void {
     const { gw } = this.ctx;
-    app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
-      if (req.method !== 'GET' || reply.statusCode >= 400 || !req.url.startsWith('/admin/')) return;
-      gw.audit.adminUse(req.ip ?? null, `GET ${req.routeOptions.url ?? req.url.split('?')[0]}`).catch((err) => gw.log.warn({ err }, 'audit write of an admin read failed'));
+    // Callback style, not async: it runs after every response, and an async hook costs a promise each time.
+    app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      if (req.method === 'GET' && reply.statusCode < 400 && req.url.startsWith('/admin/')) {
+        gw.audit.adminUse(req.ip ?? null, `GET ${req.routeOptions.url ?? req.url.split('?')[0]}`).catch((err) => gw.log.warn({ err }, 'audit write of an admin read failed'));
+      }
+      done();
     });
   }
 }
