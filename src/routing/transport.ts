@@ -124,6 +124,7 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
   const idle = new IdleWatch(t.idle_ms);
   return {
     async send(req, signal) {
+      if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, req, signal);
       try {
         const res = await request(agent, {
           origin: new URL(req.url).origin,
@@ -274,6 +275,141 @@ class IdleWatch {
       }
     }
   }
+}
+
+/** Chunks held before undici is asked to stop reading the upstream socket (back-pressure). */
+const HIGH_WATER_CHUNKS = 64;
+
+/**
+ * Sends a request whose body is read as it comes (streams): undici hands each chunk to a
+ * handler that queues it for the reader, with no Readable stream, no stream async iterator and
+ * no wrapper in between (each of those cost allocations and promise turns per chunk). The
+ * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
+ */
+function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  return new Promise<UpstreamResponse>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    type Controller = { abort(reason: unknown): void; pause(): void; resume(): void; readonly paused: boolean };
+    let controller: Controller | undefined;
+    let headed = false;
+    let ended = false;
+    let failure: unknown;
+    let queue: Buffer[] = [];
+    let waiting: { resolve(step: IteratorResult<Uint8Array>): void; reject(err: unknown): void } | undefined;
+    const w: Watched = { waitingSince: 0, expire: () => controller?.abort(new undiciErrors.BodyTimeoutError('upstream idle timeout')) };
+    const onAbort = () => controller?.abort(signal.reason);
+    const finish = () => {
+      signal.removeEventListener('abort', onAbort);
+      idle.delete(w);
+    };
+    const mapped = (err: unknown) => transportError(err, provider.id, signal, req.timeoutMs);
+    /** Everything queued, as one chunk (as a Readable's read() gives it): fewer, larger steps for the reader. */
+    const take = (): Buffer => {
+      const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+      queue = [];
+      if (controller?.paused) controller.resume();
+      return chunk;
+    };
+    /** Hands the reader waiting for a step what has arrived, if anything has. */
+    const wake = () => {
+      const reader = waiting;
+      if (!reader) return;
+      if (queue.length > 0) {
+        waiting = undefined;
+        w.waitingSince = 0;
+        reader.resolve({ done: false, value: take() });
+      } else if (failure !== undefined) {
+        waiting = undefined;
+        w.waitingSince = 0;
+        reader.reject(mapped(failure));
+      } else if (ended) {
+        waiting = undefined;
+        w.waitingSince = 0;
+        reader.resolve({ done: true, value: undefined });
+      }
+    };
+    const discard = () => {
+      if (ended || failure !== undefined) return;
+      failure = new Error('the upstream body was discarded');
+      finish();
+      controller?.abort(failure);
+    };
+    const body: AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array> = {
+      next(): Promise<IteratorResult<Uint8Array>> {
+        if (queue.length > 0) return Promise.resolve({ done: false, value: take() });
+        if (failure !== undefined) return Promise.reject(mapped(failure));
+        if (ended) return Promise.resolve({ done: true, value: undefined });
+        w.waitingSince = Date.now();
+        return new Promise((res, rej) => {
+          waiting = { resolve: res, reject: rej };
+        });
+      },
+      return(): Promise<IteratorResult<Uint8Array>> {
+        discard();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+      [Symbol.asyncIterator]() {
+        return body;
+      },
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      agent.dispatch(
+        {
+          origin: new URL(req.url).origin,
+          path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
+          method: req.method as 'POST',
+          headers: req.headers,
+          body: req.body,
+          // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
+          // wait, unseen, until every other request on its connection had ended. Besides, undici
+          // re-sends such a request only when the server refused it unstarted (GOAWAY).
+          ...(provider.http2 ? { idempotent: true } : {}),
+          // A non-stream answer's headers come when the generation ends: wait for the whole request.
+          ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
+        },
+        {
+          onRequestStart(c) {
+            controller = c as unknown as Controller;
+            if (signal.aborted) c.abort(signal.reason);
+          },
+          onResponseStart(_c, statusCode, headers) {
+            if (statusCode < 200) return;
+            headed = true;
+            idle.add(w);
+            resolve({ status: statusCode, headers: headers as UpstreamHeaders, body, discard });
+          },
+          onResponseData(c, chunk) {
+            queue.push(chunk);
+            if (queue.length >= HIGH_WATER_CHUNKS && !c.paused) c.pause();
+            wake();
+          },
+          onResponseEnd() {
+            if (failure !== undefined) return;
+            ended = true;
+            finish();
+            if (!headed) reject(mapped(new Error('the upstream ended without a response')));
+            else wake();
+          },
+          onResponseError(_c, err) {
+            finish();
+            if (!headed) {
+              reject(mapped(err));
+              return;
+            }
+            if (failure === undefined && !ended) failure = err;
+            wake();
+          },
+        },
+      );
+    } catch (err) {
+      finish();
+      reject(mapped(err));
+    }
+  });
 }
 
 /** The body as a plain async iterator (no generator in between), idle-watched, its errors mapped by `mapError`. */
