@@ -108,8 +108,30 @@ function h2Connector(provider: ProviderConfig): BuildConnector.connector {
     });
 }
 
+/**
+ * A URL's origin, remembered: a provider's requests all start with the same one, and parsing
+ * a URL for it on every request costs an object graph each time.
+ */
+export class OriginMemo {
+  private last = '';
+  private lastPrefix = '';
+
+  of(url: string): string {
+    if (this.lastPrefix !== '' && url.startsWith(this.lastPrefix)) return this.last;
+    const origin = new URL(url).origin;
+    // Only a URL that spells its origin exactly so (scheme and host in lower case, no default
+    // port) is recognised by its prefix; any other is parsed every time.
+    if (url.startsWith(`${origin}/`)) {
+      this.last = origin;
+      this.lastPrefix = `${origin}/`;
+    }
+    return origin;
+  }
+}
+
 export function createUndiciTransport(provider: ProviderConfig): Transport {
   const t = provider.timeouts;
+  const origins = new OriginMemo();
   const agent = new Agent({
     // Never fewer connections (HTTP/2 streams) than the gate admits requests: no silent queue here.
     connections: provider.connections,
@@ -124,10 +146,10 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
   const idle = new IdleWatch(t.idle_ms);
   return {
     async send(req, signal) {
-      if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, req, signal);
+      if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, origins, req, signal);
       try {
         const res = await request(agent, {
-          origin: new URL(req.url).origin,
+          origin: origins.of(req.url),
           path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
           method: req.method,
           headers: req.headers,
@@ -178,7 +200,7 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
         try {
           agent.dispatch(
             {
-              origin: new URL(req.url).origin,
+              origin: origins.of(req.url),
               path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
               method: req.method as 'POST',
               headers: req.headers,
@@ -286,7 +308,7 @@ const HIGH_WATER_CHUNKS = 64;
  * no wrapper in between (each of those cost allocations and promise turns per chunk). The
  * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
  */
-function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
   return new Promise<UpstreamResponse>((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -359,7 +381,7 @@ function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWat
     try {
       agent.dispatch(
         {
-          origin: new URL(req.url).origin,
+          origin: origins.of(req.url),
           path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
           method: req.method as 'POST',
           headers: req.headers,

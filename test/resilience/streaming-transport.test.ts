@@ -106,3 +106,17 @@ describe('the streaming body of the undici transport', () => {
     expect(err).toBeDefined();
   });
 });
+
+describe('the origin of each upstream URL', () => {
+  it('is remembered for URLs of the same origin, and parsed for any other', async () => {
+    const { OriginMemo } = await import('../../src/routing/transport.js');
+    const memo = new OriginMemo();
+    expect(memo.of('http://127.0.0.1:808/v1/chat/completions')).toBe('http://127.0.0.1:808');
+    expect(memo.of('http://127.0.0.1:808/v1/embeddings')).toBe('http://127.0.0.1:808');
+    // A longer port that starts with the same digits is another origin.
+    expect(memo.of('http://127.0.0.1:8080/v1/chat/completions')).toBe('http://127.0.0.1:8080');
+    expect(memo.of('HTTPS://API.Example.COM:443/v1/x')).toBe('https://api.example.com');
+    expect(memo.of('https://api.example.com/v1/y')).toBe('https://api.example.com');
+    expect(memo.of('http://user:secret@127.0.0.1:8080/v1/z')).toBe('http://127.0.0.1:8080');
+  });
+});
