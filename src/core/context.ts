@@ -70,3 +70,24 @@ export interface StreamResult {
 }
 
 export type EngineResult = JsonResult | StreamResult;
+
+/** A request's context as the engine starts it: nothing reserved, attempted or limited yet. */
+export function newRequestContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number, surface = 'chat'): RequestContext {
+  return {
+    surface,
+    meta,
+    org,
+    key,
+    requestedModel: model.config.id,
+    model,
+    promptEstimate,
+    reservation: undefined,
+    reservedFor: undefined,
+    attempts: 0,
+    fallback: undefined,
+    limitTicket: undefined,
+    tokenLimitKeys: [],
+    limitTokens: 0,
+    headers: {},
+  };
+}

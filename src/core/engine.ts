@@ -4,15 +4,14 @@
 //   4 limit (limit-stage.ts)  5 idempotency (idempotency.ts)   6 cache (serve)
 //   7 route: attempts over channels and fallbacks (attempts.ts), reserving credit before
 //     each (credit-stage.ts)   8 relay (stream-relay.ts)   9 settle (settle + records.ts)
-// It returns a JSON result or a stream of SSE frames, and knows nothing about HTTP.
+// It returns a JSON result or a stream of SSE frames, and knows nothing about HTTP. Embeddings
+// share the stages; images and audio (priced-routes.ts) run through runPriced.
 import type { Telemetry } from '../observability/otel.js';
-import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { authenticateKey, type Principal } from '../auth/authenticate.js';
 import type { CreditLedger } from '../billing/accounts.js';
-import { costMicros, MICROS_PER_USD, worstCaseMicros } from '../billing/money.js';
+import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
-import type { Config, ModelConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CacheLayer, ResponseCache } from '../cache/index.js';
 import type { RateLimiter } from '../limits/index.js';
@@ -20,21 +19,20 @@ import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, NativeProtocol, UpstreamRequest } from '../providers/types.js';
 import { chatSurface } from '../surfaces/chat/index.js';
 import type { AnswerInfo, ParsedRequest, Surface } from '../surfaces/types.js';
-import { type TokenUsage, tokenUsageOf } from './canonical.js';
+import { NO_TOKENS, type TokenUsage, tokenUsageOf } from './canonical.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
-import { readBody, sendForText } from '../routing/transport.js';
+import { MAX_UPSTREAM_BODY, readBody, sendForText } from '../routing/transport.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { type AttemptHooks, AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
-import type { EngineResult, InboundMeta, JsonResult, RequestContext } from './context.js';
+import { type EngineResult, type InboundMeta, type JsonResult, newRequestContext, type RequestContext } from './context.js';
 import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
-import { AUDIO_TOKENS_PER_SECOND_BOUND, type AudioOperation, type AudioUpload, MIN_AUDIO_BYTES_PER_SECOND, reportedAudioUsage, TEXT_TOKENS_PER_SECOND_BOUND, validateAudioFields, wavDurationSeconds } from './audio.js';
-import { multipartBody } from './multipart.js';
-import { imageCount, perImageMicros, validateImagesRequest } from './images.js';
+import type { AudioOperation, AudioUpload } from './audio.js';
+import { type AudioAnswer, type PricedHost, serveAudio, serveImages } from './priced-routes.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
-import { describeModel, isModelAllowed, notAllowed, resolveModel } from './models.js';
+import { describeModel, isModelAllowed, notAllowed, resolveModel, wrongKind } from './models.js';
 import { openStream, relayStream, type StreamStart } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { acquireConcurrency, applyLimits, correctTokenLimits, NOTHING_TO_RELEASE, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
@@ -62,10 +60,6 @@ export interface EngineDeps {
   telemetry?: Telemetry;
 }
 
-const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
-/** Output tokens one image may cost when a model is priced by tokens (a large, high-quality image). */
-const IMAGE_OUTPUT_TOKEN_BOUND = 6240;
-
 /** A fallback id served through a wildcard route (priced), if any. */
 function wildcardModel(table: ChannelTable, id: string): ModelRuntime | undefined {
   const routed = table.matchWildcard(id);
@@ -88,41 +82,29 @@ export interface Settlement {
 /** A cache hit is served by no upstream and costs nothing. */
 const FREE_HIT_HEADERS = { 'x-tollgate-cost-usd': costHeader(0), 'x-tollgate-attempts': '0' } as const;
 
-const NO_TOKENS: TokenUsage = { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 };
-
 /** A non-stream answer from one attempt: canonical (translated lane) or the provider's own body (native lane). */
 type JsonAnswer =
   | { kind: 'canonical'; completion: ChatCompletion }
   | { kind: 'native'; body: string; usage: Usage | undefined; text: string | undefined; object: Record<string, unknown> | undefined };
-
-function newContext(meta: InboundMeta, org: OrgRow, key: KeyRow, model: ModelRuntime, promptEstimate: number, surface = 'chat'): RequestContext {
-  return {
-    surface,
-    meta,
-    org,
-    key,
-    requestedModel: model.config.id,
-    model,
-    promptEstimate,
-    reservation: undefined,
-    reservedFor: undefined,
-    attempts: 0,
-    fallback: undefined,
-    limitTicket: undefined,
-    tokenLimitKeys: [],
-    limitTokens: 0,
-    headers: {},
-  };
-}
 
 export class Engine {
   readonly idempotency = new IdempotencyCache();
   private readonly retryBudget: RetryBudget;
   private readonly random: () => number;
 
+  /** The images and audio routes' view of the engine. */
+  private readonly priced: PricedHost;
+
   constructor(private readonly deps: EngineDeps) {
     this.retryBudget = new RetryBudget(deps.config.routing.retry_budget_ratio);
     this.random = deps.random ?? Math.random;
+    this.priced = {
+      deps,
+      principal: (meta) => this.principal(meta),
+      adapterContext: (channel, model, ctx, stream) => this.adapterContext(channel, model, ctx, stream),
+      withIdempotency: (ctx, hashed, run) => this.withIdempotency(ctx, hashed, run),
+      runPriced: (ctx, model, reserve, hooks) => this.runPriced(ctx, model, reserve, hooks),
+    };
   }
 
   /** The request's inference key: as the transport authenticated it, or checked here. */
@@ -175,7 +157,7 @@ export class Engine {
     }
     if (parsed.requiresNative && !speaksNatively(model, surface)) throw parsed.requiresNative.refusal;
     const promptEstimate = surface.checkModel(parsed, model);
-    const ctx = newContext(meta, org, key, model, promptEstimate, surface.id);
+    const ctx = newRequestContext(meta, org, key, model, promptEstimate, surface.id);
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
     const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
     const req: Served = { surface, parsed };
@@ -533,7 +515,7 @@ export class Engine {
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });
     }
-    const ctx = newContext(meta, org, key, model, promptEstimate, 'embeddings');
+    const ctx = newRequestContext(meta, org, key, model, promptEstimate, 'embeddings');
     await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate);
     const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
     try {
@@ -603,123 +585,14 @@ export class Engine {
     }
   }
 
-  /** POST /v1/images/generations: priced per image (size × quality) or by the upstream's tokens; the whole price reserved first. */
-  async images(body: unknown, meta: InboundMeta): Promise<JsonResult> {
-    const { org, key } = this.principal(meta);
-    const req = validateImagesRequest(body);
-    const visible = (id: string) => isModelAllowed(id, org, key);
-    const model = resolveModel(this.deps.channels, req.model, visible);
-    if (model.config.kind !== 'image') throw wrongKind(model, 'image');
-    if (!visible(model.config.id)) throw notAllowed(model.config.id);
-    const count = imageCount(req);
-    const each = perImageMicros(model.config, req);
-    const promptTokens = countTextTokens(req.prompt);
-    // Without a per-image price, images are billed by tokens: the reservation covers the prompt and a large image's output tokens.
-    const reserve = each !== undefined ? each * count : worstCaseMicros(model.config, promptTokens, IMAGE_OUTPUT_TOKEN_BOUND * count);
-    const ctx = newContext(meta, org, key, model, promptTokens, 'images');
-    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptTokens);
-    const run = () =>
-      this.runPriced<{ body: Record<string, unknown>; images: number; usage: Usage | undefined }>(ctx, model, reserve, {
-        attempt: async (channel, m, sig) => {
-          const adapter = channel.adapter;
-          if (!adapter.imagesRequest) throw new GatewayError('invalid_value', `The provider behind "${m.config.id}" does not generate images.`, { param: 'model' });
-          const actx = this.adapterContext(channel, m, ctx, false);
-          const up = adapter.imagesRequest({ ...req }, actx);
-          if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
-          up.timeoutMs = channel.provider.timeouts.request_ms;
-          const res = await channel.transport.send(up, sig);
-          const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
-          if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            throw new GatewayError('provider_error', `The provider (${channel.provider.id}) sent an images answer that is not JSON.`, { blame: 'channel' });
-          }
-          const data = (parsed as { data?: unknown } | null)?.data;
-          if (!Array.isArray(data)) throw new GatewayError('provider_error', `The provider (${channel.provider.id}) sent an images answer without "data".`, { blame: 'channel' });
-          const u = (parsed as { usage?: { input_tokens?: unknown; output_tokens?: unknown } }).usage;
-          const usage =
-            typeof u?.input_tokens === 'number' && typeof u.output_tokens === 'number'
-              ? { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.input_tokens + u.output_tokens }
-              : undefined;
-          return { body: parsed as Record<string, unknown>, images: data.length, usage };
-        },
-        price: (v) => {
-          // Per image: the images delivered (never more than asked for); by tokens: the upstream's count, or the reservation's bound.
-          if (each !== undefined) return { usage: { ...NO_TOKENS, prompt: promptTokens }, estimated: false, cost: each * Math.min(v.images, count) };
-          if (v.usage) return { usage: tokenUsageOf(v.usage), estimated: false, cost: undefined };
-          return { usage: { ...NO_TOKENS, prompt: promptTokens, completion: IMAGE_OUTPUT_TOKEN_BOUND * v.images }, estimated: true, cost: undefined };
-        },
-      }).then((v) => ({ kind: 'json' as const, status: 200, headers: ctx.headers, body: v.body }));
-    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
-    try {
-      if (!meta.idempotencyKey) return await run();
-      return (await this.withIdempotency(ctx, { surface: 'images', body: req }, run)) as JsonResult;
-    } finally {
-      release();
-    }
+  /** POST /v1/images/generations (see priced-routes.ts). */
+  images(body: unknown, meta: InboundMeta): Promise<JsonResult> {
+    return serveImages(this.priced, body, meta);
   }
 
-  /**
-   * POST /v1/audio/transcriptions and /translations. The upload is already spooled to disk; it is
-   * sent upstream as multipart with the upstream model's name. Priced per audio second
-   * (`pricing.per_audio_second`) from the duration the upstream reports or the WAV header, else by
-   * the upstream's tokens; the reservation covers the longest the file can be.
-   */
-  async audio(op: AudioOperation, upload: AudioUpload, meta: InboundMeta): Promise<{ status: number; headers: Record<string, string>; contentType: string; body: string }> {
-    const { org, key } = this.principal(meta);
-    const req = validateAudioFields(op, upload.fields, upload.file !== undefined);
-    const file = upload.file!;
-    const visible = (id: string) => isModelAllowed(id, org, key);
-    const model = resolveModel(this.deps.channels, req.model, visible);
-    if (model.config.kind !== 'transcription') throw wrongKind(model, 'transcription');
-    if (!visible(model.config.id)) throw notAllowed(model.config.id);
-    const wavSeconds = wavDurationSeconds(file.head, file.size);
-    const boundSeconds = wavSeconds ?? file.size / MIN_AUDIO_BYTES_PER_SECOND;
-    const perSecondUsd = model.config.pricing.per_audio_second;
-    const promptTokens = countTextTokens(req.fields.find(([n]) => n === 'prompt')?.[1] ?? '');
-    const reserve =
-      perSecondUsd !== undefined
-        ? Math.ceil(boundSeconds * perSecondUsd * MICROS_PER_USD)
-        : worstCaseMicros(model.config, promptTokens + Math.ceil(boundSeconds * AUDIO_TOKENS_PER_SECOND_BOUND), Math.ceil(boundSeconds * TEXT_TOKENS_PER_SECOND_BOUND));
-    const ctx = newContext(meta, org, key, model, promptTokens, op === 'transcriptions' ? 'transcriptions' : 'translations');
-    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptTokens);
-    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
-    const result = await this.runPriced<{ body: string; contentType: string }>(ctx, model, reserve, {
-      attempt: async (channel, m, sig) => {
-        const adapter = channel.adapter;
-        if (!adapter.audioRequest) throw new GatewayError('invalid_value', `The provider behind "${m.config.id}" does not transcribe audio.`, { param: 'model' });
-        const actx = this.adapterContext(channel, m, ctx, false);
-        const boundary = `tollgate-${randomBytes(12).toString('hex')}`;
-        const fields = req.fields.map(([n, v]): [string, string] => [n, n === 'model' ? channel.upstreamModel : v]);
-        const body = () => multipartBody(boundary, fields, { field: 'file', filename: file.filename, contentType: file.contentType, read: () => createReadStream(file.path) });
-        const up = adapter.audioRequest(op, `multipart/form-data; boundary=${boundary}`, body, actx);
-        if (channel.provider.type === 'mock' && meta.mockHeaders) up.headers = { ...up.headers, ...meta.mockHeaders };
-        up.timeoutMs = channel.provider.timeouts.request_ms;
-        const res = await channel.transport.send(up, sig);
-        const text = await readBody(res, MAX_UPSTREAM_BODY, channel.provider.id);
-        if (res.status < 200 || res.status >= 300) throw adapter.mapError(res.status, text, res.headers);
-        const ct = res.headers['content-type'];
-        return { body: text, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? (req.responseFormat.endsWith('json') ? 'application/json' : 'text/plain; charset=utf-8') };
-      },
-      price: (v) => {
-        const reported = reportedAudioUsage(v.body, req.responseFormat);
-        const textTokens = countTextTokens(reported.text ?? '');
-        if (perSecondUsd !== undefined) {
-          const seconds = reported.seconds ?? wavSeconds;
-          // Neither the upstream nor the file says how long it is: the bound the reservation used, marked estimated.
-          const billed = seconds ?? boundSeconds;
-          return { usage: { ...NO_TOKENS, prompt: promptTokens, completion: textTokens }, estimated: seconds === undefined, cost: Math.round(billed * perSecondUsd * MICROS_PER_USD) };
-        }
-        if (reported.inputTokens !== undefined && reported.outputTokens !== undefined) {
-          return { usage: { ...NO_TOKENS, prompt: reported.inputTokens, completion: reported.outputTokens }, estimated: false, cost: undefined };
-        }
-        const seconds = reported.seconds ?? wavSeconds ?? boundSeconds;
-        return { usage: { ...NO_TOKENS, prompt: promptTokens + Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND_BOUND), completion: textTokens }, estimated: true, cost: undefined };
-      },
-    }).finally(release);
-    return { status: 200, headers: ctx.headers, contentType: result.contentType, body: result.body };
+  /** POST /v1/audio/transcriptions and /translations (see priced-routes.ts). */
+  audio(op: AudioOperation, upload: AudioUpload, meta: InboundMeta): Promise<AudioAnswer> {
+    return serveAudio(this.priced, op, upload, meta);
   }
 
   /**
@@ -843,23 +716,6 @@ export class Engine {
     if (cost > 0) m.costMicros.inc([model.id], cost);
     return cost;
   }
-}
-
-const ROUTE_OF_KIND: Record<ModelConfig['kind'], string> = {
-  chat: 'POST /v1/chat/completions (or /v1/messages, /v1/responses, /v1/completions)',
-  embedding: 'POST /v1/embeddings',
-  image: 'POST /v1/images/generations',
-  transcription: 'POST /v1/audio/transcriptions or /v1/audio/translations',
-};
-
-/** A model named on a route that does not serve its kind. */
-function wrongKind(model: ModelRuntime, wanted: ModelConfig['kind']): GatewayError {
-  const kind = model.config.kind;
-  return new GatewayError(
-    'invalid_value',
-    `"${model.config.id}" is ${kind === 'image' ? 'an' : 'a'} ${kind} model; use ${ROUTE_OF_KIND[kind]}, or pick ${wanted === 'embedding' || wanted === 'image' ? 'an' : 'a'} ${wanted} model from GET /v1/models.`,
-    { param: 'model' },
-  );
 }
 
 /** The key's budget as this key's own spend may use it: less what the keys it replaced spent. */

@@ -120,3 +120,20 @@ export function describeModel(m: ModelRuntime): Record<string, unknown> {
     ...(m.channels.some((ch) => ch.provider.type === 'mock') ? { mock: true } : {}),
   };
 }
+
+const ROUTE_OF_KIND: Record<ModelConfig['kind'], string> = {
+  chat: 'POST /v1/chat/completions (or /v1/messages, /v1/responses, /v1/completions)',
+  embedding: 'POST /v1/embeddings',
+  image: 'POST /v1/images/generations',
+  transcription: 'POST /v1/audio/transcriptions or /v1/audio/translations',
+};
+
+/** A model named on a route that does not serve its kind. */
+export function wrongKind(model: ModelRuntime, wanted: ModelConfig['kind']): GatewayError {
+  const kind = model.config.kind;
+  return new GatewayError(
+    'invalid_value',
+    `"${model.config.id}" is ${kind === 'image' ? 'an' : 'a'} ${kind} model; use ${ROUTE_OF_KIND[kind]}, or pick ${wanted === 'embedding' || wanted === 'image' ? 'an' : 'a'} ${wanted} model from GET /v1/models.`,
+    { param: 'model' },
+  );
+}

@@ -32,6 +32,9 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** The most bytes of an upstream answer read whole (a non-stream answer, an error body). */
+export const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
+
 const tooLarge = (providerId: string, limit: number) => new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
 
 /** Sends a request whose answer is read whole (a non-stream answer), as text. */
