@@ -1,26 +1,10 @@
-// ARCHITECTURE hot-path rule 1: this thread's own writes to the store (the sole-instance lease,
-// pruning) run between the usage writer's batch commits, never while a commit holds SQLite's
-// write lock in the worker, so they cannot block the event loop in SQLite's busy wait.
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WorkerSink } from '../../src/billing/spool/worker-sink.js';
-import { type BatchSink, type FinishedRequest, UsageWriter } from '../../src/billing/usage-writer.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { openStore } from '../../src/store/index.js';
-import type { Store } from '../../src/store/types.js';
 
-function finished(orgId: string): FinishedRequest {
-  const now = Date.now();
-  const request_id = `req_${randomUUID()}`;
-  return {
-    usage: { request_id, org_id: orgId, key_id: 'key_x', model: 'mock-chat', requested_model: 'mock-chat', provider: 'mock', prompt_tokens: 5, completion_tokens: 7, cost_micros: 100, cached: null, status: 200, error_code: null, latency_ms: 3, stream: false, estimated: false, fallback: null, attempts: 1, created_at: now, surface: 'chat', cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 },
-    charge: { id: `chg_${randomUUID()}`, org_id: orgId, key_id: 'key_x', kind: 'charge', amount_micros: -100, note: null, request_id, idempotency_key: null, created_at: now },
-  };
-}
+import BetterSqlite3 from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { type BatchSink, UsageWriter } from '../../src/billing/usage-writer.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { finishedRequest, useSqliteWithWorker } from './worker-support.js';
+
 
 const silent = createLogger({ level: 'silent' });
 const turn = () => new Promise((r) => setImmediate(r));
@@ -47,7 +31,7 @@ describe('UsageWriter.exclusive', () => {
       },
     };
     const writer = new UsageWriter({ writeBatch: async () => undefined }, silent, { flushIntervalMs: 1, batchSize: 100, maxQueue: 1000, sink });
-    writer.enqueue(finished('org_a'));
+    writer.enqueue(finishedRequest('org_a'));
     await started[0]!.promise;
 
     const workStarted = deferred();
@@ -64,8 +48,8 @@ describe('UsageWriter.exclusive', () => {
 
     commits[0]!.done.resolve();
     await workStarted.promise;
-    writer.enqueue(finished('org_a'));
-    writer.enqueue(finished('org_a'));
+    writer.enqueue(finishedRequest('org_a'));
+    writer.enqueue(finishedRequest('org_a'));
     const flushed = writer.flushAll(5000);
     for (let i = 0; i < 5; i++) await turn();
     expect(commits.length, 'no batch is committed while the work runs').toBe(1);
@@ -91,50 +75,34 @@ describe('UsageWriter.exclusive', () => {
       },
     });
     await expect(writer.exclusive(async () => Promise.reject(new Error('store refused')))).rejects.toThrow('store refused');
-    writer.enqueue(finished('org_b'));
+    writer.enqueue(finishedRequest('org_b'));
     expect(await writer.flushAll(5000)).toBe(0);
     expect(writes).toBe(1);
   });
 });
 
 describe('a write from the request thread while the worker waits on the SQLite lock', () => {
-  let dir: string;
-  let dbPath: string;
-  let store: Store;
-  let sink: WorkerSink;
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-exclusive-'));
-    dbPath = join(dir, 'tollgate.db');
-    store = await openStore(`sqlite://${dbPath}`);
-    await store.migrate();
-    sink = new WorkerSink({ url: `sqlite://${dbPath}` });
-    sink.start();
-  });
-  afterEach(async () => {
-    await sink.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const w = useSqliteWithWorker('tollgate-exclusive-');
 
   it('keeps the event loop turning, then takes the lease once the commit is through', async () => {
-    await sink.write('');
+    await w.sink.write('');
     const committing = deferred();
     const watched: BatchSink = {
       write(payload) {
         committing.resolve();
-        return sink.write(payload);
+        return w.sink.write(payload);
       },
     };
-    const writer = new UsageWriter(store, silent, { flushIntervalMs: 1, batchSize: 10, maxQueue: 100, sink: watched });
+    const writer = new UsageWriter(w.store, silent, { flushIntervalMs: 1, batchSize: 10, maxQueue: 100, sink: watched });
     // Another connection holds the write lock: the worker's commit waits on it.
-    const other = new BetterSqlite3(dbPath);
+    const other = new BetterSqlite3(w.dbPath);
     other.prepare('begin immediate').run();
     try {
-      writer.enqueue(finished('org_c'));
+      writer.enqueue(finishedRequest('org_c'));
       // Once the commit is under way, the lease write queues behind it instead of meeting the lock.
       await committing.promise;
       let leased = false;
-      const lease = writer.exclusive(() => store.takeLease('test-lease', 'holder-1', 60_000)).then((r) => {
+      const lease = writer.exclusive(() => w.store.takeLease('test-lease', 'holder-1', 60_000)).then((r) => {
         leased = true;
         return r;
       });

@@ -4,17 +4,16 @@
 // (read back through the main store they are equal), keeps read-your-writes for GET, reports a
 // failed write instead of throwing, and commits what it was handed before it closes.
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerSink } from '../../src/billing/spool/worker-sink.js';
-import { openStore } from '../../src/store/index.js';
-import type { RequestLogRow, Store, StoredResponseRow } from '../../src/store/types.js';
+import type { RequestLogRow, StoredResponseRow } from '../../src/store/types.js';
 import { StoredResponses } from '../../src/surfaces/responses/stored.js';
 import type { ResponseObject, ResponseRequestInfo } from '../../src/surfaces/responses/types.js';
 import { chat, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { useSqliteWithWorker } from './worker-support.js';
 
 function storedRow(id: string, over: Partial<StoredResponseRow> = {}): StoredResponseRow {
   return {
@@ -47,26 +46,10 @@ function rawRow(db: BetterSqlite3.Database, table: string, key: string, id: stri
 }
 
 describe('stored responses and request logs written by the SQLite store worker', () => {
-  let dir: string;
-  let dbPath: string;
-  let store: Store;
-  let sink: WorkerSink;
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-row-writes-'));
-    dbPath = join(dir, 'tollgate.db');
-    store = await openStore(`sqlite://${dbPath}`);
-    await store.migrate();
-    sink = new WorkerSink({ url: `sqlite://${dbPath}` });
-    sink.start();
-  });
-  afterEach(async () => {
-    await sink.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const w = useSqliteWithWorker('tollgate-row-writes-');
 
   it('is offered for SQLite only', () => {
-    expect(sink.rowWrites).toBe(sink);
+    expect(w.sink.rowWrites).toBe(w.sink);
     expect(new WorkerSink({ url: 'postgres://u@127.0.0.1:1/db' }).rowWrites).toBeUndefined();
   });
 
@@ -76,23 +59,23 @@ describe('stored responses and request logs written by the SQLite store worker',
       [storedRow('resp_worker_2', { previous_response_id: 'resp_worker_1' }), storedRow('resp_kysely_2', { previous_response_id: 'resp_worker_1' })],
     ];
     for (const [viaWorker, viaKysely] of pairs) {
-      await sink.putResponse(viaWorker);
-      await store.putResponse(viaKysely);
+      await w.sink.putResponse(viaWorker);
+      await w.store.putResponse(viaKysely);
     }
-    await sink.insertRequestLogs([logRow('req_worker_1', false), logRow('req_worker_2', true)]);
-    await store.insertRequestLogs([logRow('req_kysely_1', false), logRow('req_kysely_2', true)]);
+    await w.sink.insertRequestLogs([logRow('req_worker_1', false), logRow('req_worker_2', true)]);
+    await w.store.insertRequestLogs([logRow('req_kysely_1', false), logRow('req_kysely_2', true)]);
 
     for (const [viaWorker, viaKysely] of pairs) {
-      const read = await store.getResponse('org_a', viaWorker.id, 0);
+      const read = await w.store.getResponse('org_a', viaWorker.id, 0);
       expect(read).toEqual(viaWorker);
-      expect({ ...read, id: viaKysely.id }).toEqual(await store.getResponse('org_a', viaKysely.id, 0));
+      expect({ ...read, id: viaKysely.id }).toEqual(await w.store.getResponse('org_a', viaKysely.id, 0));
     }
     for (const n of [1, 2]) {
-      const read = await store.getRequestLog('org_a', `req_worker_${n}`, 0);
+      const read = await w.store.getRequestLog('org_a', `req_worker_${n}`, 0);
       expect(read).toEqual(logRow(`req_worker_${n}`, n === 2));
-      expect({ ...read, request_id: `req_kysely_${n}` }).toEqual(await store.getRequestLog('org_a', `req_kysely_${n}`, 0));
+      expect({ ...read, request_id: `req_kysely_${n}` }).toEqual(await w.store.getRequestLog('org_a', `req_kysely_${n}`, 0));
     }
-    const raw = new BetterSqlite3(dbPath, { readonly: true });
+    const raw = new BetterSqlite3(w.dbPath, { readonly: true });
     try {
       for (const n of [1, 2]) {
         expect(rawRow(raw, 'stored_responses', 'id', `resp_worker_${n}`)).toEqual(rawRow(raw, 'stored_responses', 'id', `resp_kysely_${n}`));
@@ -104,33 +87,33 @@ describe('stored responses and request logs written by the SQLite store worker',
   });
 
   it('writes an id once, and a request-log batch whole or not at all, as the Kysely store does', async () => {
-    await sink.putResponse(storedRow('resp_once'));
-    await sink.putResponse(storedRow('resp_once', { org_id: 'org_b', model: 'other' }));
-    expect((await store.getResponse('org_a', 'resp_once', 0))?.model).toBe('mock-chat');
-    expect(await store.getResponse('org_b', 'resp_once', 0)).toBeUndefined();
+    await w.sink.putResponse(storedRow('resp_once'));
+    await w.sink.putResponse(storedRow('resp_once', { org_id: 'org_b', model: 'other' }));
+    expect((await w.store.getResponse('org_a', 'resp_once', 0))?.model).toBe('mock-chat');
+    expect(await w.store.getResponse('org_b', 'resp_once', 0)).toBeUndefined();
 
-    await sink.insertRequestLogs([logRow('req_dup', false), logRow('req_dup', true)]);
-    expect((await store.getRequestLog('org_a', 'req_dup', 0))?.truncated).toBe(false);
+    await w.sink.insertRequestLogs([logRow('req_dup', false), logRow('req_dup', true)]);
+    expect((await w.store.getRequestLog('org_a', 'req_dup', 0))?.truncated).toBe(false);
     const broken = { ...logRow('req_broken', false), route: null as unknown as string };
-    await expect(sink.insertRequestLogs([logRow('req_with_broken', false), broken])).rejects.toThrow(/NOT NULL/);
-    expect(await store.getRequestLog('org_a', 'req_with_broken', 0)).toBeUndefined();
+    await expect(w.sink.insertRequestLogs([logRow('req_with_broken', false), broken])).rejects.toThrow(/NOT NULL/);
+    expect(await w.store.getRequestLog('org_a', 'req_with_broken', 0)).toBeUndefined();
   });
 
   it('commits what it was handed before the worker closes', async () => {
-    const saved = sink.putResponse(storedRow('resp_before_close'));
-    const logged = sink.insertRequestLogs([logRow('req_before_close', false)]);
-    await sink.close();
+    const saved = w.sink.putResponse(storedRow('resp_before_close'));
+    const logged = w.sink.insertRequestLogs([logRow('req_before_close', false)]);
+    await w.sink.close();
     await saved;
     await logged;
-    expect(await store.getResponse('org_a', 'resp_before_close', 0)).toEqual(storedRow('resp_before_close'));
-    expect(await store.getRequestLog('org_a', 'req_before_close', 0)).toEqual(logRow('req_before_close', false));
+    expect(await w.store.getResponse('org_a', 'resp_before_close', 0)).toEqual(storedRow('resp_before_close'));
+    expect(await w.store.getRequestLog('org_a', 'req_before_close', 0)).toEqual(logRow('req_before_close', false));
     // Nothing is handed to a closed worker (nor does it start another one).
-    await expect(sink.putResponse(storedRow('resp_after_close'))).rejects.toThrow(/closed/);
-    await expect(sink.insertRequestLogs([logRow('req_after_close', false)])).rejects.toThrow(/closed/);
+    await expect(w.sink.putResponse(storedRow('resp_after_close'))).rejects.toThrow(/closed/);
+    await expect(w.sink.insertRequestLogs([logRow('req_after_close', false)])).rejects.toThrow(/closed/);
   });
 
   it('reports a write the worker cannot make through onError, without throwing to the caller', async () => {
-    const fresh = join(dir, 'unmigrated.db');
+    const fresh = join(w.dir, 'unmigrated.db');
     const unmigrated = new WorkerSink({ url: `sqlite://${fresh}` });
     try {
       const errors: Array<{ err: unknown; id: string }> = [];
