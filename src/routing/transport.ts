@@ -132,6 +132,22 @@ export class OriginMemo {
   }
 }
 
+/** What every undici call of an upstream request carries (its body and timeouts aside). */
+function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo) {
+  return {
+    origin: origins.of(req.url),
+    path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
+    method: req.method as 'POST',
+    headers: req.headers,
+    // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
+    // wait, unseen, until every other request on its connection had ended. Besides, undici
+    // re-sends such a request only when the server refused it unstarted (GOAWAY).
+    ...(provider.http2 ? { idempotent: true } : {}),
+    // A non-stream answer's headers come when the generation ends: wait for the whole request.
+    ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
+  };
+}
+
 export function createUndiciTransport(provider: ProviderConfig): Transport {
   const t = provider.timeouts;
   const origins = new OriginMemo();
@@ -152,18 +168,9 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
       if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, origins, req, signal);
       try {
         const res = await request(agent, {
-          origin: origins.of(req.url),
-          path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
-          method: req.method,
-          headers: req.headers,
+          ...dispatchOptions(req, provider, origins),
           body: req.bodyStream ? Readable.from(req.bodyStream()) : req.body,
           signal,
-          // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
-          // wait, unseen, until every other request on its connection had ended. Besides, undici
-          // re-sends such a request only when the server refused it unstarted (GOAWAY).
-          ...(provider.http2 ? { idempotent: true } : {}),
-          // A non-stream answer's headers come when the generation ends: wait for the whole request.
-          ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
         });
         return {
           status: res.statusCode,
@@ -203,14 +210,9 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
         try {
           agent.dispatch(
             {
-              origin: origins.of(req.url),
-              path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
-              method: req.method as 'POST',
-              headers: req.headers,
+              ...dispatchOptions(req, provider, origins),
               body: req.body,
               bodyTimeout: t.idle_ms,
-              ...(provider.http2 ? { idempotent: true } : {}),
-              ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
             },
             {
               onRequestStart(c) {
@@ -384,17 +386,8 @@ function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWat
     try {
       agent.dispatch(
         {
-          origin: origins.of(req.url),
-          path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
-          method: req.method as 'POST',
-          headers: req.headers,
+          ...dispatchOptions(req, provider, origins),
           body: req.body,
-          // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
-          // wait, unseen, until every other request on its connection had ended. Besides, undici
-          // re-sends such a request only when the server refused it unstarted (GOAWAY).
-          ...(provider.http2 ? { idempotent: true } : {}),
-          // A non-stream answer's headers come when the generation ends: wait for the whole request.
-          ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
         },
         {
           onRequestStart(c) {
