@@ -85,6 +85,43 @@ describe('the write-ahead spool', () => {
     expect(readdirSync(root)).toEqual([]);
   });
 
+  it('keeps rows waiting for their commit as bytes outside the JavaScript heap, and commits them in order after a failure', async () => {
+    const { slot } = claimSlots(root);
+    const spool = new Spool(slot, { segmentBytes: 3000, onError: () => undefined });
+    const payloads: string[] = [];
+    let fail = true;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const sink = {
+      async write(payload: string) {
+        await held;
+        payloads.push(payload);
+        if (fail) {
+          fail = false;
+          throw new Error('store down');
+        }
+      },
+    };
+    const writer = new UsageWriter({ writeBatch: async () => undefined }, silent, { flushIntervalMs: 1, batchSize: 8, maxQueue: 10_000, sink, spool });
+    const items = Array.from({ length: 40 }, () => finishedRequest('org_b', 10));
+    const before = process.memoryUsage().arrayBuffers;
+    for (const it of items) writer.enqueue(it);
+    // The rows' bytes are held in ArrayBuffers (off the V8 heap) until their batch commits.
+    const bytes = items.reduce((n, it) => n + Buffer.byteLength(JSON.stringify(it)) + 1, 0);
+    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(bytes);
+    expect(readdirSync(slot).filter((f) => f.endsWith('.jsonl')).length).toBeGreaterThan(1);
+    release();
+    expect(await writer.flushAll(10_000)).toBe(0);
+    // Five batches of eight, the first sent twice (it failed once), every row once in order after it.
+    expect(payloads).toHaveLength(6);
+    expect(payloads[0]).toBe(payloads[1]);
+    const ids = payloads.slice(1).flatMap((p) => p.split('\n').map((l) => (JSON.parse(l) as FinishedRequest).usage.request_id));
+    expect(ids).toEqual(items.map((i) => i.usage.request_id));
+    // Every segment's rows were counted committed: the spool keeps nothing.
+    expect(await writer.close()).toBe(0);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
   it('gives a slot whose process is gone to the next process, and never one whose process is alive', () => {
     const mine = claimSlots(root);
     // This process is alive: a second claim gets a slot of its own and no orphans.

@@ -39,15 +39,18 @@ export class Spool {
 
   /** Appends one row (a JSON line without its newline); returns the segment it went to. */
   append(line: string): number {
+    return this.appendBytes(Buffer.from(`${line}\n`));
+  }
+
+  /** Appends one row given as its UTF-8 bytes, newline included; returns the segment it went to. */
+  appendBytes(bytes: Uint8Array): number {
     if (this.closed) return NOT_SPOOLED;
     try {
       if (this.bytes >= this.opts.segmentBytes) this.rotate();
-      const text = `${line}\n`;
-      const len = Buffer.byteLength(text);
-      const n = writeSync(this.fd, text);
+      const n = writeSync(this.fd, bytes);
       // A short write to a regular file means the disk is full; the rest goes as bytes.
-      if (n < len) this.writeRest(Buffer.from(text).subarray(n));
-      this.bytes += len;
+      if (n < bytes.length) this.writeRest(bytes.subarray(n));
+      this.bytes += bytes.length;
       this.open.set(this.seq, (this.open.get(this.seq) ?? 0) + 1);
       this.failing = false;
       return this.seq;
@@ -58,7 +61,7 @@ export class Spool {
     }
   }
 
-  private writeRest(buf: Buffer): void {
+  private writeRest(buf: Uint8Array): void {
     let off = 0;
     while (off < buf.length) {
       const n = writeSync(this.fd, buf, off);
