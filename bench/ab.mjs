@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, numberOption, option, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, gateway, numberOption, option, start, stop } from './support.mjs';
 
 const a = resolve(option('--a', '.'));
 const b = resolve(option('--b', '.'));
@@ -40,7 +40,8 @@ models:
 limits: { key_rpm: 100000000 }
 `,
   );
-  const child = await start(0, ['node', ...flagsOf(name), join(root, 'bin/tollgate.js'), 'serve', '--config', file], 'listening');
+  const cmd = gateway(['serve', '--config', file], flagsOf(name), root);
+  const child = await start(0, cmd.cmd, 'listening', cmd.env);
   const url = `http://127.0.0.1:${port}`;
   return { name, child, url, key: await createKey(url, `ab-${name}`) };
 };

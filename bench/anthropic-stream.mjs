@@ -45,7 +45,7 @@ ${model('bench-openai', 'oai', 'mock-chat')}${model('bench-anthropic', 'ant', 'c
 cache: { exact: { enabled: false } }
 `,
   );
-  await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   const tgUrl = `http://127.0.0.1:${tgPort}`;
   const key = await createKey(tgUrl);
 

@@ -68,7 +68,7 @@ function attacker(signal, stats) {
   })();
 }
 
-const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+const tg = await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
 try {
   const url = `http://127.0.0.1:${port}`;
   const target = { url: `${url}/v1/chat/completions`, key: await createKey(url), body: { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 16 }, connections: 1 };

@@ -44,7 +44,7 @@ limits: { key_rpm: 100000000 }
 cache: { exact: { enabled: true, ttl_s: 3600 } }
 `,
 );
-const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+const tg = await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
 const tgUrl = `http://127.0.0.1:${tgPort}`;
 const post = async (url, credential, body, headers = {}) => {
   const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });

@@ -66,7 +66,7 @@ limits: { key_rpm: ${limits ? 100000000 : 'null'} }
 cache: { exact: { enabled: false } }
 `,
   );
-  const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  const tg = await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   try {
     const url = `http://127.0.0.1:${port}`;
     const target = { url: `${url}/v1/chat/completions`, key: await createKey(url), body, connections };

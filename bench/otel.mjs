@@ -53,7 +53,7 @@ limits: { key_rpm: 100000000, key_tpm: 100000000000 }
 ${telemetry ? `telemetry: { otlp: { endpoint: "${sinkUrl}", interval_ms: 1000 } }` : ''}
 `,
   );
-  const tg = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  const tg = await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   const url = `http://127.0.0.1:${port}`;
   const key = await createKey(url);
   const rows = [];

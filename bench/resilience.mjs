@@ -103,8 +103,8 @@ writeFileSync(
   join(dir, 'no-breaker.yaml'),
   JSON.stringify({ ...config, server: { ...config.server, port: noBreakerPort }, storage: { url: `sqlite://${join(dir, 'nb.db')}` }, circuit_breaker: { failure_threshold: 1e9, failure_rate: 1, min_requests: 1e9 } }, null, 2),
 );
-await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
-await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'no-breaker.yaml')], 'listening');
+await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'no-breaker.yaml')], 'listening');
 
 async function gatewayClient(url) {
   const models = async () => (await fetch(`${url}/admin/models`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();

@@ -99,7 +99,7 @@ ${model('bench-chat', 'oai', 'mock-chat')}${model('bench-native', 'resp', 'resp-
 cache: { exact: { enabled: false } }
 `,
   );
-  await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  await start(0, ['./bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
   const tgUrl = `http://127.0.0.1:${tgPort}`;
   const key = await createKey(tgUrl);
 

@@ -13,7 +13,7 @@ import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, numberOption, option, peakRssMb, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, gateway, numberOption, option, peakRssMb, start, stop } from './support.mjs';
 
 const durationMs = numberOption('--duration', 5) * 1000;
 const quick = flag('--quick');
@@ -57,7 +57,8 @@ const nodeFlags = [
   ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
   ...(gcTrace ? ['--trace-gc'] : []),
 ];
-const tg = await start(0, ['node', ...nodeFlags, 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+const tgCmd = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], nodeFlags);
+const tg = await start(0, tgCmd.cmd, 'listening', tgCmd.env);
 if (gcTrace) tg.stdout.pipe(createWriteStream(gcTrace));
 const tgUrl = `http://127.0.0.1:${tgPort}`;
 const key = await createKey(tgUrl, `bench-${Date.now()}`);
@@ -83,7 +84,8 @@ const targets = [
 let tgOff;
 if (withOff) {
   writeConfig('tollgate-off.yaml', offPort, false, 'tg-off.db');
-  tgOff = await start(0, ['node', 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate-off.yaml')], 'listening');
+  const offCmd = gateway(['serve', '--config', join(dir, 'tollgate-off.yaml')]);
+  tgOff = await start(0, offCmd.cmd, 'listening', offCmd.env);
   const offKey = await createKey(`http://127.0.0.1:${offPort}`, `bench-${Date.now()}`);
   targets.push({ name: 'tollgate, billing+limits off', url: `http://127.0.0.1:${offPort}/v1/chat/completions`, key: offKey, body, pid: tgOff.pid });
 }

@@ -6,7 +6,7 @@
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, createKey, freePort, killAll, option, start } from './support.mjs';
+import { ADMIN_TOKEN, createKey, freePort, gateway, killAll, option, start } from './support.mjs';
 
 const upPort = await freePort();
 const tgPort = await freePort();
@@ -28,7 +28,8 @@ limits: { key_rpm: 100000000 }
 `,
 );
 const nodeFlags = (option('--node-flags', '') || '').split(' ').filter(Boolean);
-const tg = await start(0, ['node', ...nodeFlags, 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+const tgCmd = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], nodeFlags);
+const tg = await start(0, tgCmd.cmd, 'listening', tgCmd.env);
 const out = option('--stdout', undefined);
 if (out) tg.stdout.pipe(createWriteStream(out));
 const url = `http://127.0.0.1:${tgPort}`;

@@ -8,19 +8,20 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, freePort, numberOption, ROOT } from './support.mjs';
+import { pathToFileURL } from 'node:url';
+import { ADMIN_TOKEN, freePort, gateway, numberOption, ROOT } from './support.mjs';
 
 const runs = numberOption('--runs', 3);
 const settleMs = numberOption('--settle-ms', 1500);
 
 // Loaded into the gateway: on SIGWINCH, a full collection, then the live heap and RSS to a file.
-const PROBE = `data:text/javascript,${encodeURIComponent(`
+const PROBE = `
 import { readFileSync, writeFileSync } from 'node:fs';
 process.on('SIGWINCH', () => {
   globalThis.gc(); globalThis.gc();
   const rss = Number(/VmRSS:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
   writeFileSync(process.env.START_MEMORY_PROBE, JSON.stringify({ live: process.memoryUsage().heapUsed, rss }));
-});`)}`;
+});`;
 
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 const waitFor = (file) =>
@@ -56,10 +57,14 @@ limits: { key_rpm: 100000000 }
 `,
   );
   const probe = join(dir, 'probe.json');
-  const child = spawn('node', ['--expose-gc', '--import', PROBE, 'bin/tollgate.js', 'serve', '--config', config], {
+  const probeModule = join(dir, 'probe.mjs');
+  writeFileSync(probeModule, PROBE);
+  // Started as `npm start` starts it (the launcher's memory settings), with the probe added.
+  const { cmd, env } = gateway(['serve', '--config', config], ['--expose-gc', '--import', pathToFileURL(probeModule).href]);
+  const child = spawn(cmd[0], cmd.slice(1), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, START_MEMORY_PROBE: probe },
+    env: { ...process.env, ...env, START_MEMORY_PROBE: probe },
   });
   try {
     await new Promise((resolve, reject) => {

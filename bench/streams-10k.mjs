@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ADMIN_TOKEN, cpuMs, flag, freePort, killAll, numberOption, option, peakRssMb, ROOT, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, flag, freePort, gateway, killAll, numberOption, option, peakRssMb, ROOT, start, stop } from './support.mjs';
 
 const streams = numberOption('--streams', 10000);
 const seconds = numberOption('--seconds', 60);
@@ -96,7 +96,8 @@ limits: { key_rpm: 100000000 }
 `,
   );
   const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : [];
-  const tg = await start(0, ['node', ...nodeFlags, 'bin/tollgate.js', 'serve', '--config', join(dir, 'tollgate.yaml')], 'listening');
+  const tgCmd = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], nodeFlags);
+  const tg = await start(0, tgCmd.cmd, 'listening', tgCmd.env);
   const tgUrl = `http://127.0.0.1:${tgPort}`;
   const post = async (path, credential, body) =>
     (await fetch(`${tgUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();

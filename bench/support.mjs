@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,10 +28,25 @@ export const freePort = () =>
 
 const children = [];
 
-/** Spawns `cmd` on `core` from the repository root (commands name bin/… and bench/… relative to it) and resolves with the child once its stdout has printed `readyText`. */
-export function start(core, cmd, readyText) {
+/**
+ * The gateway's command as `npm start` and `npx tollgate` run it: bin/tollgate.js as a program,
+ * whose first line starts Node with the gateway's memory settings. `root` is the checkout (the
+ * repository root by default); `nodeFlags` (a profiler, another heap size) come after those
+ * settings, through TOLLGATE_NODE_FLAGS, and win where they name the same V8 flag.
+ */
+export const gateway = (args, nodeFlags = [], root = ROOT) => ({
+  cmd: [join(root, 'bin/tollgate.js'), ...args],
+  env: nodeFlags.length > 0 ? { TOLLGATE_NODE_FLAGS: nodeFlags.join(' ') } : {},
+});
+
+/**
+ * Spawns `cmd` on `core` from the repository root (commands name bin/… and bench/… relative to
+ * it), with `env` added to this process's environment, and resolves with the child once its
+ * stdout has printed `readyText`.
+ */
+export function start(core, cmd, readyText, env = {}) {
   const [bin, argv] = pin(core, cmd);
-  const child = spawn(bin, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
