@@ -99,8 +99,24 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
   let counted = 0;
   let countedTokens = 0;
   let sinceCheckpoint = CHECKPOINT_EVERY;
-  const checkpoint = () => {
+  // A checkpoint is written once the event loop has handled the I/O at hand (setImmediate): a
+  // stream whose rest has already arrived, as a short answer's usually has, ends and writes its
+  // final row first, and needs no checkpoint at all.
+  let scheduled: NodeJS.Immediate | undefined;
+  const checkpointSoon = () => {
     sinceCheckpoint = 0;
+    if (!o.checkpoint || scheduled) return;
+    scheduled = setImmediate(() => {
+      scheduled = undefined;
+      checkpoint();
+    });
+  };
+  /** The final row supersedes any checkpoint not yet written. */
+  const cancelCheckpoint = () => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+  };
+  const checkpoint = () => {
     if (!o.checkpoint) return;
     if (usage) {
       o.checkpoint({ status: 200, errorCode: 'interrupted', usage: tokenUsageOf(usage), estimated: false });
@@ -156,6 +172,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
           // Billed before the closing frames: the charge is queued before the response completes.
           const t = totalsOf(usage, text, o);
           settled = true;
+          cancelCheckpoint();
           const costMicros = o.finish({ status: 200, errorCode: null, usage: t.usage, estimated: t.estimated });
           const totals: AnswerTotals = { usage: t.usage, estimated: t.estimated, costMicros };
           if (closing !== undefined) out += frameWithCost(closing, costMicros) + afterClosing;
@@ -166,7 +183,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
       }
       // The frames go out first: the checkpoint's spool write is not on the way to the client.
       if (out) yield out;
-      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
+      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
       const step = await start.iterator.next();
       if (step.done) {
         ended = true;
@@ -179,6 +196,7 @@ export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGe
     if (!o.signal.aborted) failure = toGatewayError(err);
     else if (reason instanceof GatewayError) failure = reason;
   } finally {
+    cancelCheckpoint();
     if (!ended) start.res.discard();
     start.slot?.release();
     if (!settled) {

@@ -16,27 +16,34 @@ const info = { requestId: 'req_cp', model: 'public', created: 1, native: true, r
 const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
 
-/** An upstream stream read event by event: `words` tokens, then the finish, usage and [DONE]. */
-function start(words: string[], withUsage: boolean): StreamStart {
+/**
+ * An upstream stream read event by event: `words` tokens, then the finish, usage and [DONE].
+ * Spread, each event arrives in a later turn of the event loop (as tokens from a network do);
+ * otherwise all of it is already there.
+ */
+function start(words: string[], withUsage: boolean, spread = true): StreamStart {
   const events = [chunk({ role: 'assistant', content: '' }), ...words.map((w) => chunk({ content: w }))];
   events.push(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
   if (withUsage) events.push(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: [], usage: { prompt_tokens: 4000, completion_tokens: words.length, total_tokens: 4000 + words.length } })}\n\n`);
   events.push('data: [DONE]\n\n');
   let i = 0;
   const iterator: AsyncIterableIterator<Uint8Array> = {
-    next: async () => (i < events.length ? { done: false, value: Buffer.from(events[i++]!) } : { done: true, value: undefined }),
+    next: async () => {
+      if (spread) await new Promise((r) => setImmediate(r));
+      return i < events.length ? { done: false, value: Buffer.from(events[i++]!) } : { done: true, value: undefined };
+    },
     return: async () => ({ done: true, value: undefined }),
     [Symbol.asyncIterator]: () => iterator,
   };
   return { res: { status: 200, headers: {}, body: iterator, discard() {} }, iterator, translator: createOpenAIStreamTranslator(ctx), buffered: [] };
 }
 
-async function relay(words: string[], withUsage: boolean) {
+async function relay(words: string[], withUsage: boolean, spread = true) {
   const checkpoints: StreamEnd[] = [];
   const finished: StreamEnd[] = [];
   let exactCounts = 0;
   let out = '';
-  for await (const s of relayStream(start(words, withUsage), {
+  for await (const s of relayStream(start(words, withUsage, spread), {
     encoder: new ChatStreamEncoder(info, facts as never),
     relayUsageFrames: true,
     signal: new AbortController().signal,
@@ -72,6 +79,15 @@ describe('stream checkpoints', () => {
     expect(last.usage.completion).toBeGreaterThan(0);
     expect(last.usage.completion).toBeLessThanOrEqual(approximateTextTokens(words.join('')) + r.checkpoints.length);
     expect(r.finished).toEqual([{ status: 200, errorCode: null, usage: expect.objectContaining({ prompt: 4000, completion: 200 }), estimated: false }]);
+  });
+
+  it('are not written for a stream that ends in the turn its frames arrived in: the final row supersedes them', async () => {
+    const r = await relay(words, true, false);
+    expect(r.checkpoints).toEqual([]);
+    expect(r.finished).toEqual([{ status: 200, errorCode: null, usage: expect.objectContaining({ prompt: 4000, completion: 200 }), estimated: false }]);
+    // Nothing is written later either: the pending checkpoint went with the final row.
+    await new Promise((r2) => setImmediate(r2));
+    expect(r.checkpoints).toEqual([]);
   });
 
   it('still counts exactly, once, what it bills when the upstream reports no usage', async () => {
