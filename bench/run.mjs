@@ -5,7 +5,7 @@
 // sets only the port, the store, the admin token, the upstream and a key_rpm high enough
 // not to refuse the benchmark's own load. Prints one table per scenario, then the headline
 // figures against their targets. Never run by CI.
-//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--billing-off --postgres --profile DIR --trace-gc FILE --node-flags '...']
+//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--warmup S] [--billing-off --postgres --profile DIR --trace-gc FILE --node-flags '...']
 // --profile DIR writes a .cpuprofile of the gateway to DIR (summarise it with
 // bench/profile-summary.mjs); --trace-gc FILE writes its GC trace to FILE; --node-flags passes
 // V8/Node flags to the gateway (to try e.g. a young-generation size).
@@ -99,6 +99,14 @@ const all = [
 ];
 const scenarios = quick ? [all[1]] : only ? all.filter((s) => s.label === only) : all;
 
+// Every target first serves a few seconds of load at 32 connections, so that the scenarios
+// measure the steady state: otherwise the first one (c=1) also measures V8 compiling the
+// gateway's hot paths, on the gateway's one core.
+const warmupMs = numberOption('--warmup', 3) * 1000;
+for (const t of targets) {
+  if (warmupMs > 0) await runLoad({ url: t.url, key: t.key, body: t.body, connections: 32, durationMs: warmupMs, stream: false });
+}
+
 const rows = [];
 const at = {};
 for (const sc of scenarios) {
@@ -137,7 +145,7 @@ memory.push({ when: 'peak over the whole run (VmHWM)', 'RSS MB': peakRssMb(tg.pi
 
 const model = cpus()[0]?.model ?? 'unknown';
 console.log(`machine: ${cpus().length} cores, ${model}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
-console.log(`storage: ${storage ?? 'sqlite'}; ${durationMs / 1000} s per target and scenario after a 1 s warm-up; gateway and floor on core 0, load and upstream on core 1`);
+console.log(`storage: ${storage ?? 'sqlite'}; every target warmed with ${warmupMs / 1000} s at c=32, then ${durationMs / 1000} s per target and scenario after a 1 s warm-up; gateway and floor on core 0, load and upstream on core 1`);
 console.table(rows);
 console.log('Tollgate memory:');
 console.table(memory);
