@@ -1,7 +1,7 @@
 // Sending one upstream request: the Transport contract and its undici implementation
 // (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
 import { Readable } from 'node:stream';
-import type { buildConnector as BuildConnector } from 'undici';
+import type { buildConnector as BuildConnector, Dispatcher } from 'undici';
 import { Agent, buildConnector, request, errors as undiciErrors } from './undici.js';
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
@@ -132,19 +132,24 @@ export class OriginMemo {
   }
 }
 
-/** What every undici call of an upstream request carries (its body and timeouts aside). */
-function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo) {
+/**
+ * The options of one undici call of an upstream request, in one object of one shape (an absent
+ * option is undefined, which undici treats as unset): no spread copies per request.
+ */
+function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: Dispatcher.DispatchOptions['body'], bodyTimeout: number | undefined) {
   return {
     origin: origins.of(req.url),
     path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
     method: req.method as 'POST',
     headers: req.headers,
+    body,
     // Over HTTP/2 undici multiplexes only requests marked idempotent: a POST would otherwise
     // wait, unseen, until every other request on its connection had ended. Besides, undici
     // re-sends such a request only when the server refused it unstarted (GOAWAY).
-    ...(provider.http2 ? { idempotent: true } : {}),
+    idempotent: provider.http2 ? true : undefined,
     // A non-stream answer's headers come when the generation ends: wait for the whole request.
-    ...(req.timeoutMs !== undefined ? { headersTimeout: req.timeoutMs } : {}),
+    headersTimeout: req.timeoutMs,
+    bodyTimeout,
   };
 }
 
@@ -167,11 +172,7 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
     async send(req, signal) {
       if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, origins, req, signal);
       try {
-        const res = await request(agent, {
-          ...dispatchOptions(req, provider, origins),
-          body: req.bodyStream ? Readable.from(req.bodyStream()) : req.body,
-          signal,
-        });
+        const res = await request(agent, { ...dispatchOptions(req, provider, origins, Readable.from(req.bodyStream()), undefined), signal });
         return {
           status: res.statusCode,
           headers: res.headers as UpstreamHeaders,
@@ -185,67 +186,15 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
     // No body stream, async iterator or idle-watch entry: undici hands the chunks to a handler
     // that keeps them, with its own body timeout (a whole answer comes in a few chunks).
     sendForText(req, signal, limit) {
-      return new Promise<UpstreamText>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        let status = 0;
-        let headers: UpstreamHeaders = {};
-        let controller: { abort(reason: unknown): void } | undefined;
-        let done = false;
-        const onAbort = () => controller?.abort(signal.reason);
-        const finish = () => {
-          done = true;
-          signal.removeEventListener('abort', onAbort);
-        };
-        const fail = (err: unknown) => {
-          if (done) return;
-          finish();
-          reject(transportError(err, provider.id, signal, req.timeoutMs));
-        };
-        if (signal.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          agent.dispatch(
-            {
-              ...dispatchOptions(req, provider, origins),
-              body: req.body,
-              bodyTimeout: t.idle_ms,
-            },
-            {
-              onRequestStart(c) {
-                controller = c;
-                if (signal.aborted) c.abort(signal.reason);
-              },
-              onResponseStart(_c, statusCode, h) {
-                if (statusCode < 200) return;
-                status = statusCode;
-                headers = h as UpstreamHeaders;
-              },
-              onResponseData(c, chunk) {
-                size += chunk.length;
-                if (size > limit) {
-                  c.abort(tooLarge(provider.id, limit));
-                  return;
-                }
-                parts.push(chunk);
-              },
-              onResponseEnd() {
-                if (done) return;
-                finish();
-                resolve({ status, headers, text: (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8') });
-              },
-              onResponseError(_c, err) {
-                fail(err);
-              },
-            },
-          );
-        } catch (err) {
-          fail(err);
-        }
-      });
+      if (signal.aborted) return Promise.reject(signal.reason);
+      const reader = new TextReader(signal, limit, provider.id, req.timeoutMs);
+      signal.addEventListener('abort', reader, ONCE);
+      try {
+        agent.dispatch(dispatchOptions(req, provider, origins, req.body, t.idle_ms), reader);
+      } catch (err) {
+        reader.onResponseError(undefined, err);
+      }
+      return reader.answer;
     },
     close: () => {
       idle.stop();
@@ -253,6 +202,84 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
     },
   };
 }
+
+const ONCE = { once: true } as const;
+
+/**
+ * The undici handler of a non-stream request: keeps the answer's chunks and settles `answer`
+ * with the whole text. One object per request, its callbacks on the prototype; it is also the
+ * abort listener of the client's signal (handleEvent).
+ */
+class TextReader {
+  readonly answer: Promise<UpstreamText>;
+  private resolve!: (text: UpstreamText) => void;
+  private reject!: (err: unknown) => void;
+  private first: Buffer | undefined;
+  private more: Buffer[] | undefined;
+  private size = 0;
+  private status = 0;
+  private headers: UpstreamHeaders | undefined;
+  private controller: { abort(reason: unknown): void } | undefined;
+  private done = false;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly limit: number,
+    private readonly providerId: string,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    this.answer = new Promise<UpstreamText>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** The client's signal aborted. */
+  handleEvent(): void {
+    this.controller?.abort(this.signal.reason);
+  }
+
+  onRequestStart(c: { abort(reason: unknown): void }): void {
+    this.controller = c;
+    if (this.signal.aborted) c.abort(this.signal.reason);
+  }
+
+  onResponseStart(_c: unknown, statusCode: number, h: unknown): void {
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headers = h as UpstreamHeaders;
+  }
+
+  onResponseData(c: { abort(reason: unknown): void }, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      c.abort(tooLarge(this.providerId, this.limit));
+      return;
+    }
+    if (this.first === undefined) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.finish();
+    const whole = this.more !== undefined ? Buffer.concat(this.more) : (this.first ?? EMPTY);
+    this.resolve({ status: this.status, headers: this.headers ?? {}, text: whole.toString('utf8') });
+  }
+
+  onResponseError(_c: unknown, err: unknown): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(transportError(err, this.providerId, this.signal, this.timeoutMs));
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.signal.removeEventListener('abort', this);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 interface Watched {
   /** when the reader started waiting for the next chunk; 0 while it is not waiting */
@@ -314,121 +341,172 @@ const HIGH_WATER_CHUNKS = 64;
  * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
  */
 function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-  return new Promise<UpstreamResponse>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const reader = new StreamReader(idle, signal, provider.id, req.timeoutMs);
+  signal.addEventListener('abort', reader, ONCE);
+  try {
+    agent.dispatch(dispatchOptions(req, provider, origins, req.body, undefined), reader);
+  } catch (err) {
+    reader.finish();
+    reader.rejectStart(reader.mapped(err));
+  }
+  return reader.started;
+}
+
+type StreamController = { abort(reason: unknown): void; pause(): void; resume(): void; readonly paused: boolean };
+
+/**
+ * One streamed upstream answer in one object, its callbacks on the prototype: the undici
+ * handler, the response and its body iterator once headers came, the idle-watch entry, and
+ * the abort listener of the client's signal (handleEvent).
+ */
+class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Array> {
+  readonly started: Promise<UpstreamResponse>;
+  resolveStart!: (res: UpstreamResponse) => void;
+  rejectStart!: (err: unknown) => void;
+  status = 0;
+  headers: UpstreamHeaders = NO_HEADERS;
+  readonly body: AsyncIterable<Uint8Array> = this;
+  waitingSince = 0;
+  private controller: StreamController | undefined;
+  private headed = false;
+  private ended = false;
+  private failure: unknown;
+  private readonly queue: Buffer[] = [];
+  /** The reader waiting for the next step, if one is. */
+  private waitResolve: ((step: IteratorResult<Uint8Array>) => void) | undefined;
+  private waitReject: ((err: unknown) => void) | undefined;
+
+  constructor(
+    private readonly idle: IdleWatch,
+    private readonly signal: AbortSignal,
+    private readonly providerId: string,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    this.started = new Promise<UpstreamResponse>((resolve, reject) => {
+      this.resolveStart = resolve;
+      this.rejectStart = reject;
+    });
+  }
+
+  mapped(err: unknown): unknown {
+    return transportError(err, this.providerId, this.signal, this.timeoutMs);
+  }
+
+  finish(): void {
+    this.signal.removeEventListener('abort', this);
+    this.idle.delete(this);
+  }
+
+  /** The client's signal aborted. */
+  handleEvent(): void {
+    this.controller?.abort(this.signal.reason);
+  }
+
+  /** The idle timeout ran out. */
+  expire(): void {
+    this.controller?.abort(new undiciErrors.BodyTimeoutError('upstream idle timeout'));
+  }
+
+  /** Everything queued, as one chunk (as a Readable's read() gives it): fewer, larger steps for the reader. */
+  private take(): Buffer {
+    const queue = this.queue;
+    const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+    queue.length = 0;
+    if (this.controller?.paused) this.controller.resume();
+    return chunk;
+  }
+
+  /** Hands the reader waiting for a step what has arrived, if anything has. */
+  private wake(): void {
+    const resolve = this.waitResolve;
+    const reject = this.waitReject;
+    if (!resolve || !reject) return;
+    if (this.queue.length > 0) {
+      this.waited();
+      resolve({ done: false, value: this.take() });
+    } else if (this.failure !== undefined) {
+      this.waited();
+      reject(this.mapped(this.failure));
+    } else if (this.ended) {
+      this.waited();
+      resolve({ done: true, value: undefined });
+    }
+  }
+
+  private waited(): void {
+    this.waitResolve = undefined;
+    this.waitReject = undefined;
+    this.waitingSince = 0;
+  }
+
+  discard(): void {
+    if (this.ended || this.failure !== undefined) return;
+    this.failure = new Error('the upstream body was discarded');
+    this.finish();
+    this.controller?.abort(this.failure);
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.queue.length > 0) return Promise.resolve({ done: false, value: this.take() });
+    if (this.failure !== undefined) return Promise.reject(this.mapped(this.failure));
+    if (this.ended) return Promise.resolve({ done: true, value: undefined });
+    this.waitingSince = Date.now();
+    return new Promise((resolve, reject) => {
+      this.waitResolve = resolve;
+      this.waitReject = reject;
+    });
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.discard();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  onRequestStart(c: unknown): void {
+    this.controller = c as StreamController;
+    if (this.signal.aborted) this.controller.abort(this.signal.reason);
+  }
+
+  onResponseStart(_c: unknown, statusCode: number, headers: unknown): void {
+    if (statusCode < 200) return;
+    this.headed = true;
+    this.status = statusCode;
+    this.headers = headers as UpstreamHeaders;
+    this.idle.add(this);
+    this.resolveStart(this);
+  }
+
+  onResponseData(c: StreamController, chunk: Buffer): void {
+    this.queue.push(chunk);
+    if (this.queue.length >= HIGH_WATER_CHUNKS && !c.paused) c.pause();
+    this.wake();
+  }
+
+  onResponseEnd(): void {
+    if (this.failure !== undefined) return;
+    this.ended = true;
+    this.finish();
+    if (!this.headed) this.rejectStart(this.mapped(new Error('the upstream ended without a response')));
+    else this.wake();
+  }
+
+  onResponseError(_c: unknown, err: unknown): void {
+    this.finish();
+    if (!this.headed) {
+      this.rejectStart(this.mapped(err));
       return;
     }
-    type Controller = { abort(reason: unknown): void; pause(): void; resume(): void; readonly paused: boolean };
-    let controller: Controller | undefined;
-    let headed = false;
-    let ended = false;
-    let failure: unknown;
-    let queue: Buffer[] = [];
-    let waiting: { resolve(step: IteratorResult<Uint8Array>): void; reject(err: unknown): void } | undefined;
-    const w: Watched = { waitingSince: 0, expire: () => controller?.abort(new undiciErrors.BodyTimeoutError('upstream idle timeout')) };
-    const onAbort = () => controller?.abort(signal.reason);
-    const finish = () => {
-      signal.removeEventListener('abort', onAbort);
-      idle.delete(w);
-    };
-    const mapped = (err: unknown) => transportError(err, provider.id, signal, req.timeoutMs);
-    /** Everything queued, as one chunk (as a Readable's read() gives it): fewer, larger steps for the reader. */
-    const take = (): Buffer => {
-      const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
-      queue = [];
-      if (controller?.paused) controller.resume();
-      return chunk;
-    };
-    /** Hands the reader waiting for a step what has arrived, if anything has. */
-    const wake = () => {
-      const reader = waiting;
-      if (!reader) return;
-      if (queue.length > 0) {
-        waiting = undefined;
-        w.waitingSince = 0;
-        reader.resolve({ done: false, value: take() });
-      } else if (failure !== undefined) {
-        waiting = undefined;
-        w.waitingSince = 0;
-        reader.reject(mapped(failure));
-      } else if (ended) {
-        waiting = undefined;
-        w.waitingSince = 0;
-        reader.resolve({ done: true, value: undefined });
-      }
-    };
-    const discard = () => {
-      if (ended || failure !== undefined) return;
-      failure = new Error('the upstream body was discarded');
-      finish();
-      controller?.abort(failure);
-    };
-    const body: AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array> = {
-      next(): Promise<IteratorResult<Uint8Array>> {
-        if (queue.length > 0) return Promise.resolve({ done: false, value: take() });
-        if (failure !== undefined) return Promise.reject(mapped(failure));
-        if (ended) return Promise.resolve({ done: true, value: undefined });
-        w.waitingSince = Date.now();
-        return new Promise((res, rej) => {
-          waiting = { resolve: res, reject: rej };
-        });
-      },
-      return(): Promise<IteratorResult<Uint8Array>> {
-        discard();
-        return Promise.resolve({ done: true, value: undefined });
-      },
-      [Symbol.asyncIterator]() {
-        return body;
-      },
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      agent.dispatch(
-        {
-          ...dispatchOptions(req, provider, origins),
-          body: req.body,
-        },
-        {
-          onRequestStart(c) {
-            controller = c as unknown as Controller;
-            if (signal.aborted) c.abort(signal.reason);
-          },
-          onResponseStart(_c, statusCode, headers) {
-            if (statusCode < 200) return;
-            headed = true;
-            idle.add(w);
-            resolve({ status: statusCode, headers: headers as UpstreamHeaders, body, discard });
-          },
-          onResponseData(c, chunk) {
-            queue.push(chunk);
-            if (queue.length >= HIGH_WATER_CHUNKS && !c.paused) c.pause();
-            wake();
-          },
-          onResponseEnd() {
-            if (failure !== undefined) return;
-            ended = true;
-            finish();
-            if (!headed) reject(mapped(new Error('the upstream ended without a response')));
-            else wake();
-          },
-          onResponseError(_c, err) {
-            finish();
-            if (!headed) {
-              reject(mapped(err));
-              return;
-            }
-            if (failure === undefined && !ended) failure = err;
-            wake();
-          },
-        },
-      );
-    } catch (err) {
-      finish();
-      reject(mapped(err));
-    }
-  });
+    if (this.failure === undefined && !this.ended) this.failure = err;
+    this.wake();
+  }
 }
+
+const NO_HEADERS: UpstreamHeaders = Object.freeze({});
 
 /** The body as a plain async iterator (no generator in between), idle-watched, its errors mapped by `mapError`. */
 function watchedBody(body: Readable & AsyncIterable<unknown>, idle: IdleWatch, mapError: (err: unknown) => unknown): AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array> {
