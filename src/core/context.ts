@@ -3,6 +3,7 @@
 import type { AuthHeaders, Principal } from '../auth/authenticate.js';
 import type { Reservation } from '../billing/accounts.js';
 import type { ModelRuntime } from '../routing/channels.js';
+import type { RequestSignal } from './request-signal.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
 
 /** What the HTTP layer passes in: nothing HTTP-specific beyond plain header values. */
@@ -15,7 +16,7 @@ export interface InboundMeta {
    */
   principal?: Principal;
   /** aborted when the client goes away */
-  signal: AbortSignal;
+  signal: RequestSignal;
   idempotencyKey?: string;
   cacheControl?: string;
   /** `x-mock-*` headers, forwarded only to mock providers */

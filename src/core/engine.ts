@@ -40,6 +40,7 @@ import type { ConcurrencyLimiter } from '../limits/concurrency.js';
 import { finishedRequest } from './records.js';
 import { approximatePromptTokens, countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './types.js';
+import { ClientSignal, type RequestSignal } from './request-signal.js';
 
 export interface EngineDeps {
   config: Config;
@@ -219,7 +220,7 @@ export class Engine {
     if (cache.semanticEnabled && semantic) m.cache.inc(['semantic', 'miss']);
     ctx.headers['x-tollgate-cache'] = 'MISS';
     // The shared upstream call must not die with the first caller's connection: waiters depend on it.
-    const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new AbortController().signal } };
+    const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new ClientSignal() } };
     const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, served));
     if (shared) {
       if (value.kind !== 'json') return value;
@@ -605,7 +606,7 @@ export class Engine {
     model: ModelRuntime,
     reserveMicros: number,
     hooks: {
-      attempt: (channel: ChannelRuntime, m: ModelRuntime, signal: AbortSignal) => Promise<T>;
+      attempt: (channel: ChannelRuntime, m: ModelRuntime, signal: RequestSignal) => Promise<T>;
       price: (value: T) => { usage: TokenUsage; estimated: boolean; cost: number | undefined };
     },
   ): Promise<T> {

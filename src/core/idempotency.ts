@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from './errors.js';
+import type { RequestSignal } from './request-signal.js';
 
 export interface StoredResponse {
   status: number;
@@ -26,7 +27,7 @@ export interface IdempotencyBackend {
    * replay. A failed first request (complete(undefined)) frees the key for a new attempt.
    * Throws idempotency_conflict when the key was used with another body.
    */
-  claim(keyId: string, idemKey: string, bodyHash: string, signal?: AbortSignal): Promise<IdempotencyClaim>;
+  claim(keyId: string, idemKey: string, bodyHash: string, signal?: RequestSignal): Promise<IdempotencyClaim>;
 }
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -151,7 +152,7 @@ export class IdempotencyCache implements IdempotencyBackend {
     this.backend = backend;
   }
 
-  claim(keyId: string, idemKey: string, bodyHash: string, signal?: AbortSignal): Promise<IdempotencyClaim> {
+  claim(keyId: string, idemKey: string, bodyHash: string, signal?: RequestSignal): Promise<IdempotencyClaim> {
     return this.backend.claim(keyId, idemKey, bodyHash, signal);
   }
 }

@@ -22,6 +22,7 @@ import { isModelAllowed, notAllowed, resolveModel, wrongKind } from './models.js
 import { multipartBody } from './multipart.js';
 import { countTextTokens } from './tokens.js';
 import type { Usage } from './types.js';
+import type { RequestSignal } from './request-signal.js';
 
 /** Output tokens one image may cost when a model is priced by tokens (a large, high-quality image). */
 const IMAGE_OUTPUT_TOKEN_BOUND = 6240;
@@ -45,7 +46,7 @@ export interface PricedHost {
     model: ModelRuntime,
     reserveMicros: number,
     hooks: {
-      attempt: (channel: ChannelRuntime, m: ModelRuntime, signal: AbortSignal) => Promise<T>;
+      attempt: (channel: ChannelRuntime, m: ModelRuntime, signal: RequestSignal) => Promise<T>;
       price: (value: T) => { usage: TokenUsage; estimated: boolean; cost: number | undefined };
     },
   ): Promise<T>;

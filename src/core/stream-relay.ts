@@ -12,6 +12,7 @@ import { frameWithCost } from './answer-cost.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { approximateTextTokens, countTextTokens } from './tokens.js';
 import type { Usage } from './types.js';
+import type { RequestSignal } from './request-signal.js';
 
 export interface StreamStart {
   res: UpstreamResponse;
@@ -30,7 +31,7 @@ export async function openStream(
   channel: ChannelRuntime,
   actx: AdapterContext,
   up: UpstreamRequest,
-  signal: AbortSignal,
+  signal: RequestSignal,
   makeTranslator: (ctx: AdapterContext) => StreamTranslator,
 ): Promise<StreamStart> {
   const res = await channel.transport.send(up, signal);
@@ -72,7 +73,7 @@ export interface RelayOptions {
   encoder: StreamEncoder;
   /** relay native frames that carry only usage */
   relayUsageFrames: boolean;
-  signal: AbortSignal;
+  signal: RequestSignal;
   /** Tollgate's own count of the prompt, used only when the upstream reported no usage. */
   countPrompt: () => number;
   /** The prompt's cheap approximation (no tokenizer), for checkpoints. */

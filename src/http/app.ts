@@ -145,6 +145,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   const telemetry = gw.telemetry;
   app.decorateRequest('principal', undefined);
   app.decorateRequest('streamed', false);
+  app.decorateRequest('clientSignal', undefined);
   app.addHook('onRequest', (req, reply, done) => {
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
@@ -169,6 +170,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       const stream = req.streamed ? 'true' : 'false';
       gw.metrics.latency.observe([route, model, stream], (performance.now() - started) / 1000);
       if (telemetry) telemetry.end(req.id, route, reply.raw.statusCode, Date.now(), stream === 'true');
+      // The client left before the answer was complete: its request stops (upstream call included).
+      if (req.clientSignal !== undefined && !reply.raw.writableFinished) req.clientSignal.abort();
     });
     // Each inference request is a trace when OpenTelemetry is configured.
     if (telemetry && req.url.startsWith('/v1/')) telemetry.begin(req.id, req.method, Date.now());

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { authenticateAdmin, authenticateKeyOrExplain, type Principal } from '../auth/authenticate.js';
 import type { KeyKind } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
+import type { ClientSignal } from '../core/request-signal.js';
 import { authHeaders } from './auth-headers.js';
 
 declare module 'fastify' {
@@ -14,6 +15,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** Set when the answer went out as an event stream (metrics label it so). */
     streamed: boolean;
+    /** An inference request's client signal, aborted when the connection closes before the answer is complete. */
+    clientSignal: ClientSignal | undefined;
   }
 }
 

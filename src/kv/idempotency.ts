@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type IdempotencyBackend, type IdempotencyClaim, IDEMPOTENCY_TTL_MS, idempotencyConflict, type MemoryIdempotency, type StoredResponse } from '../core/idempotency.js';
+import type { RequestSignal } from '../core/request-signal.js';
 
 interface RecordValue {
   /** body hash */
@@ -69,7 +70,7 @@ export class RedisIdempotency implements IdempotencyBackend {
     return `${this.opts.prefix}idem:${createHash('sha256').update(`${keyId}\u0000${idemKey}`).digest('base64url')}`;
   }
 
-  async claim(keyId: string, idemKey: string, bodyHash: string, signal?: AbortSignal): Promise<IdempotencyClaim> {
+  async claim(keyId: string, idemKey: string, bodyHash: string, signal?: RequestSignal): Promise<IdempotencyClaim> {
     const key = this.recordKey(keyId, idemKey);
     const pending: RecordValue = { h: bodyHash, o: this.opts.instance };
     let current: string | null;
@@ -105,7 +106,7 @@ export class RedisIdempotency implements IdempotencyBackend {
   }
 
   /** Polls until the first request's record is done (its response) or gone (undefined: claim again). */
-  private async awaitDone(key: string, bodyHash: string, signal?: AbortSignal): Promise<StoredResponse | undefined> {
+  private async awaitDone(key: string, bodyHash: string, signal?: RequestSignal): Promise<StoredResponse | undefined> {
     let delay = 10;
     let unreadableSince: number | undefined;
     for (;;) {

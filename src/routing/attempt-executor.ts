@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from './channels.js';
 import type { Slot } from './in-flight.js';
+import type { RequestSignal } from '../core/request-signal.js';
 
 /** Retries may use at most `ratio` of the requests seen recently (a leaky token bucket). */
 export class RetryBudget {
@@ -37,7 +38,7 @@ export interface AttemptHooks<T> {
    * The slot is released when run settles, unless run sets `slot.handedOver` (a stream whose
    * relay goes on after the attempt) and releases it itself.
    */
-  run(channel: ChannelRuntime, model: ModelRuntime, signal: AbortSignal, slot: Slot): Promise<T>;
+  run(channel: ChannelRuntime, model: ModelRuntime, signal: RequestSignal, slot: Slot): Promise<T>;
   onAttemptOk?(channel: ChannelRuntime, model: ModelRuntime): void;
   onAttemptError?(channel: ChannelRuntime, err: GatewayError): void;
   /** Every attempt that reached the upstream, when it ended (tracing): served, or the error. */
@@ -74,7 +75,7 @@ export async function runAttempts<T>(
   candidates: ModelRuntime[],
   cfg: Config['routing'],
   budget: RetryBudget,
-  signal: AbortSignal,
+  signal: RequestSignal,
   hooks: AttemptHooks<T>,
   random: () => number = Math.random,
 ): Promise<AttemptOutcome<T>> {
@@ -115,7 +116,7 @@ export async function runAttempts<T>(
         // Out of retry budget: no more retries of this model, but fallbacks may still serve.
         if (!budget.tryWithdraw()) break;
         const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
-        if (wait > 0) await sleep(wait, undefined, { signal });
+        if (wait > 0) await sleep(wait, undefined, { signal: signal as AbortSignal }); // Node reads only aborted, reason and the listeners
       }
       await hooks.beforeAttempt(model);
       // Claims the half-open probe slot when the breaker is recovering.

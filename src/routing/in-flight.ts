@@ -4,6 +4,7 @@
 // undici pool behind the gate is sized so that every slot has a connection (or an HTTP/2
 // stream) ready, and the pool itself never queues.
 import { GatewayError } from '../core/errors.js';
+import type { RequestSignal } from '../core/request-signal.js';
 
 /** One request's hold on a provider slot; `release` is idempotent. */
 export class Slot {
@@ -22,7 +23,7 @@ interface Waiter {
   resolve(slot: Slot): void;
   reject(err: unknown): void;
   timer: NodeJS.Timeout;
-  signal: AbortSignal;
+  signal: RequestSignal;
   onAbort: () => void;
 }
 
@@ -55,7 +56,7 @@ export class InFlightGate {
   }
 
   /** A slot now, or within `waitMs`; else 503 `overloaded`. An abort of `signal` rejects with its reason. */
-  acquire(signal: AbortSignal): Promise<Slot> {
+  acquire(signal: RequestSignal): Promise<Slot> {
     const now = this.tryAcquire();
     if (now) return Promise.resolve(now);
     if (signal.aborted) return Promise.reject(signal.reason);

@@ -6,6 +6,7 @@ import { Agent, buildConnector, request, errors as undiciErrors } from './undici
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamHeaders, UpstreamRequest } from '../providers/types.js';
+import type { RequestSignal } from '../core/request-signal.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -23,12 +24,12 @@ export interface UpstreamText {
 }
 
 export interface Transport {
-  send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+  send(req: UpstreamRequest, signal: RequestSignal): Promise<UpstreamResponse>;
   /**
    * The whole answer as text, refusing bodies past `limit` bytes: for a transport that can read
    * it without a body stream. Without it, sendForText() reads send()'s body.
    */
-  sendForText?(req: UpstreamRequest, signal: AbortSignal, limit: number): Promise<UpstreamText>;
+  sendForText?(req: UpstreamRequest, signal: RequestSignal, limit: number): Promise<UpstreamText>;
   close(): Promise<void>;
 }
 
@@ -38,7 +39,7 @@ export const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
 const tooLarge = (providerId: string, limit: number) => new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
 
 /** Sends a request whose answer is read whole (a non-stream answer), as text. */
-export async function sendForText(transport: Transport, req: UpstreamRequest, signal: AbortSignal, limit: number, providerId: string): Promise<UpstreamText> {
+export async function sendForText(transport: Transport, req: UpstreamRequest, signal: RequestSignal, limit: number, providerId: string): Promise<UpstreamText> {
   if (transport.sendForText && !req.bodyStream) return transport.sendForText(req, signal, limit);
   const res = await transport.send(req, signal);
   return { status: res.status, headers: res.headers, text: await readBody(res, limit, providerId) };
@@ -53,7 +54,7 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFO
  * the generation ends, so running out of that time is the request's own outcome (a long
  * generation), neither retried nor held against the channel.
  */
-export function transportError(err: unknown, providerId: string, signal: AbortSignal, wholeRequestMs?: number): unknown {
+export function transportError(err: unknown, providerId: string, signal: RequestSignal, wholeRequestMs?: number): unknown {
   if (signal.aborted) return err;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code ?? '';
@@ -223,7 +224,7 @@ class TextReader {
   private done = false;
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: RequestSignal,
     private readonly limit: number,
     private readonly providerId: string,
     private readonly timeoutMs: number | undefined,
@@ -340,7 +341,7 @@ const HIGH_WATER_CHUNKS = 64;
  * no wrapper in between (each of those cost allocations and promise turns per chunk). The
  * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
  */
-function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: RequestSignal): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
   const reader = new StreamReader(idle, signal, provider.id, req.timeoutMs);
   signal.addEventListener('abort', reader, ONCE);
@@ -379,7 +380,7 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
 
   constructor(
     private readonly idle: IdleWatch,
-    private readonly signal: AbortSignal,
+    private readonly signal: RequestSignal,
     private readonly providerId: string,
     private readonly timeoutMs: number | undefined,
   ) {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerSchema } from '../../src/config/schema.js';
+import { ClientSignal } from '../../src/core/request-signal.js';
 import { createUndiciTransport, type Transport } from '../../src/routing/transport.js';
 
 const CHUNK = 16 * 1024;
@@ -19,9 +20,11 @@ let server: Server;
 let url: string;
 let transport: Transport;
 const closedEarly: Array<() => void> = [];
+const started: Array<() => void> = [];
 
 beforeAll(async () => {
   server = createServer(async (_req, res) => {
+    for (const f of started.splice(0)) f();
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.on('close', () => {
       if (!res.writableFinished) for (const f of closedEarly.splice(0)) f();
@@ -85,9 +88,27 @@ describe('the streaming body of the undici transport', () => {
     await expect(it.next()).rejects.toBeDefined();
   });
 
-  it('ends the upstream request when the client aborts, and the reader sees the abort', async () => {
+  // The gateway's requests carry a ClientSignal; an AbortController's signal works the same.
+  const signals = [
+    {
+      kind: 'ClientSignal',
+      make: () => {
+        const signal = new ClientSignal();
+        return { signal, abort: (reason: unknown) => signal.abort(reason) };
+      },
+    },
+    {
+      kind: 'AbortController',
+      make: () => {
+        const ac = new AbortController();
+        return { signal: ac.signal, abort: (reason: unknown) => ac.abort(reason) };
+      },
+    },
+  ];
+
+  it.each(signals)('ends the upstream request when the client aborts ($kind), and the reader sees the abort', async ({ make }) => {
     const closed = new Promise<void>((r) => closedEarly.push(r));
-    const ac = new AbortController();
+    const ac = make();
     const res = await transport.send({ url, method: 'POST', headers: {}, body: '{}' }, ac.signal);
     const it = res.body[Symbol.asyncIterator]();
     await it.next();
@@ -104,6 +125,24 @@ describe('the streaming body of the undici transport', () => {
       }
     }
     expect(err).toBeDefined();
+  });
+
+  it.each(signals)('ends a whole-answer request when the client aborts ($kind) while the answer comes, rejecting with the reason', async ({ make }) => {
+    const begun = new Promise<void>((r) => started.push(r));
+    const closed = new Promise<void>((r) => closedEarly.push(r));
+    const ac = make();
+    const answer = transport.sendForText!({ url, method: 'POST', headers: {}, body: '{}' }, ac.signal, 1 << 30);
+    await begun;
+    ac.abort(new Error('client went away'));
+    await expect(answer).rejects.toThrow('client went away');
+    await closed;
+  });
+
+  it('refuses a whole-answer request whose client already left, without sending it', async () => {
+    const ac = new ClientSignal();
+    ac.abort(new Error('gone before'));
+    await expect(transport.sendForText!({ url, method: 'POST', headers: {}, body: '{}' }, ac, 1 << 30)).rejects.toThrow('gone before');
+    await expect(transport.send({ url, method: 'POST', headers: {}, body: '{}' }, ac)).rejects.toThrow('gone before');
   });
 });
 

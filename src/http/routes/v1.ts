@@ -1,9 +1,9 @@
 // /v1/*: the OpenAI-compatible surface. Parse, call the engine, serialise.
-import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { InboundMeta } from '../../core/context.js';
+import { ClientSignal, type RequestSignal } from '../../core/request-signal.js';
 import { GatewayError, toGatewayError } from '../../core/errors.js';
 import { captureBody, loggedPrincipal, teeFrames } from '../../observability/request-log.js';
 import { boundaryOf } from '../../core/multipart.js';
@@ -41,7 +41,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
+function inboundMeta(req: FastifyRequest, signal: RequestSignal): InboundMeta {
   let mock: Record<string, string> | undefined;
   for (const name of ['x-mock-fault', 'x-mock-words']) {
     const v = header(req, name);
@@ -60,13 +60,14 @@ function inboundMeta(req: FastifyRequest, signal: AbortSignal): InboundMeta {
   };
 }
 
-/** Aborted when the client goes away before the response is complete (or by the gateway, with a reason, on shutdown). */
-function clientAbort(res: ServerResponse): AbortController {
-  const ac = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
-  return ac;
+/**
+ * Aborted when the client goes away before the response is complete (or by the gateway, with a
+ * reason, on shutdown): the request's close listener (app.ts) aborts it.
+ */
+function clientSignal(req: FastifyRequest): ClientSignal {
+  const signal = new ClientSignal();
+  req.clientSignal = signal;
+  return signal;
 }
 
 /** Anthropic's list fields beside OpenAI's, so both kinds of SDK can page through the models (one page holds them all). */
@@ -80,10 +81,9 @@ function withPageFields(list: { object: 'list'; data: Record<string, unknown>[] 
  */
 export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: RouteContext, path: string, surface: Surface, doc?: RouteDoc): void {
   app.post(path, { config: { surface, doc } }, async (req, reply) => {
-    const ac = clientAbort(reply.raw);
-    const abort = (reason: unknown) => ac.abort(reason);
+    const signal = clientSignal(req);
     const who = loggedPrincipal(req);
-    const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, ac.signal));
+    const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, signal));
     if (result.kind === 'json') {
       reply.code(result.status).headers(result.headers);
       if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text: result.serialized ?? JSON.stringify(result.body), truncated: false });
@@ -93,7 +93,7 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
     req.streamed = true;
     const sink = { text: '', truncated: false };
     const frames = who ? teeFrames(result.frames, sink) : result.frames;
-    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, abort);
+    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, (reason) => signal.abort(reason));
     if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
     return reply;
   });
@@ -148,19 +148,19 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   // The engine authenticates, validates and resolves the model; the count is of the Messages body itself.
   const countDoc: RouteDoc = { summary: 'Count the input tokens of a Messages request', auth: 'inference', body: countTokensRequest, responses: { 200: countTokensAnswerSchema }, errors: 'anthropic' };
   app.post('/v1/messages/count_tokens', { config: { surface: messagesSurface, doc: countDoc } }, async (req) => {
-    await gw.engine.countTokens(messagesCountTokensSurface, req.body, inboundMeta(req, new AbortController().signal));
+    await gw.engine.countTokens(messagesCountTokensSurface, req.body, inboundMeta(req, new ClientSignal()));
     return countTokensAnswer(countMessagesTokens(req.body as Record<string, unknown>));
   });
 
   app.post('/v1/embeddings', { config: { doc: { summary: 'OpenAI Embeddings', auth: 'inference', body: embeddingsRequest, responses: { 200: embeddingsAnswer } } } }, async (req, reply) => {
-    const run = () => gw.engine.embeddings(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const run = () => gw.engine.embeddings(req.body, inboundMeta(req, clientSignal(req)));
     const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'embeddings', run) : await run();
     logJson(gw, req, 'embeddings', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
   app.post('/v1/images/generations', { config: { doc: { summary: 'OpenAI image generation', auth: 'inference', body: imagesRequest, responses: { 200: imagesAnswer } } } }, async (req, reply) => {
-    const run = () => gw.engine.images(req.body, inboundMeta(req, clientAbort(reply.raw).signal));
+    const run = () => gw.engine.images(req.body, inboundMeta(req, clientSignal(req)));
     const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'images', run) : await run();
     logJson(gw, req, 'images', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
@@ -183,7 +183,7 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
         }
         const upload = await receiveAudioUpload(req.body, boundary, gw.config.server.max_audio_bytes);
         try {
-          const result = await gw.engine.audio(op, upload, inboundMeta(req, clientAbort(reply.raw).signal));
+          const result = await gw.engine.audio(op, upload, inboundMeta(req, clientSignal(req)));
           return reply.code(result.status).headers(result.headers).type(result.contentType).send(result.body);
         } finally {
           await upload.dispose();

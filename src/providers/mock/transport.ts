@@ -4,10 +4,11 @@ import type { ProviderConfig } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
 import type { Transport, UpstreamResponse } from '../../routing/transport.js';
 import { handleMockRequest, MockResetError } from './server.js';
+import type { RequestSignal } from '../../core/request-signal.js';
 
 const enc = new TextEncoder();
 
-function timeoutAfter(ms: number, message: string, signal: AbortSignal, channelFault = true): { promise: Promise<never>; cancel(): void } {
+function timeoutAfter(ms: number, message: string, signal: RequestSignal, channelFault = true): { promise: Promise<never>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_r, reject) => {
     timer = setTimeout(() => reject(new GatewayError('timeout', message, channelFault ? { retryable: true, blame: 'channel' } : {})), ms);
