@@ -70,6 +70,18 @@ export function backoffMs(attempt: number, cfg: Config['routing'], retryAfterS: 
   return jittered;
 }
 
+/** Adds the model's untried channels on a full provider to `tried`; returns how many it added. */
+function skipFull(model: ModelRuntime, full: ReadonlySet<string>, tried: Set<string>): number {
+  let added = 0;
+  for (const c of model.channels) {
+    if (full.has(c.provider.id) && !tried.has(c.id)) {
+      tried.add(c.id);
+      added++;
+    }
+  }
+  return added;
+}
+
 export async function runAttempts<T>(
   table: ChannelTable,
   candidates: ModelRuntime[],
@@ -85,8 +97,8 @@ export async function runAttempts<T>(
   let failed = 0;
   let rateLimited = 0;
   let retryAfterS: number | undefined;
-  // Providers found at their in-flight cap (after the wait) during this request.
-  const full = new Set<string>();
+  // Providers found at their in-flight cap (after the wait) during this request; made when one is.
+  let full: Set<string> | undefined;
   budget.onRequest();
   for (let ci = 0; ci < candidates.length; ci++) {
     const model = candidates[ci];
@@ -98,19 +110,10 @@ export async function runAttempts<T>(
     }
     const tried = new Set<string>();
     // Channels on a full provider join `tried` unattempted: picked last, and no cause for a backoff.
-    let skipped = 0;
-    const skipFull = () => {
-      for (const c of model.channels) {
-        if (full.has(c.provider.id) && !tried.has(c.id)) {
-          tried.add(c.id);
-          skipped++;
-        }
-      }
-    };
-    skipFull();
+    let skipped = full === undefined ? 0 : skipFull(model, full, tried);
     while (attempts < cfg.max_attempts && attempts < modelCap) {
       const channel = table.pick(model, tried, Date.now(), hooks.eligible);
-      if (!channel || full.has(channel.provider.id)) break;
+      if (!channel || full?.has(channel.provider.id)) break;
       // Retrying this model spends the retry budget and backs off; moving on to a fallback model does neither.
       if (tried.size > skipped) {
         // Out of retry budget: no more retries of this model, but fallbacks may still serve.
@@ -135,8 +138,8 @@ export async function runAttempts<T>(
         // Full is not broken: the breaker is untouched, and the provider is not waited on again for this request.
         lastError = toGatewayError(err);
         tried.delete(channel.id);
-        full.add(channel.provider.id);
-        skipFull();
+        (full ??= new Set()).add(channel.provider.id);
+        skipped += skipFull(model, full, tried);
         continue;
       }
       attempts++;
