@@ -164,8 +164,7 @@ export class Engine {
     const req: Served = { surface, parsed };
     let result: EngineResult;
     try {
-      const run = () => this.serve(ctx, req);
-      result = await (meta.idempotencyKey ? this.withIdempotency(ctx, { surface: surface.id, body: parsed.native ?? parsed.canonical }, run) : run());
+      result = await (meta.idempotencyKey ? this.withIdempotency(ctx, { surface: surface.id, body: parsed.native ?? parsed.canonical }, () => this.serve(ctx, req)) : this.serve(ctx, req));
     } catch (err) {
       release();
       throw toGatewayError(err).withHeaders(ctx.headers);
@@ -443,12 +442,12 @@ export class Engine {
       ctx.headers['x-tollgate-model'] = outcome.model.config.id;
       const value = outcome.value;
       const canonical = parsed.canonical;
-      // Counted at most once a request: a stream's checkpoints ask for it again and again.
-      let promptTokens: number | undefined;
-      const countPrompt = () => (promptTokens ??= countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
-      let promptApproximation: number | undefined;
-      const approximatePrompt = () => (promptApproximation ??= approximatePromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
       if (value.kind === 'stream') {
+        // Counted at most once a request: a stream's checkpoints ask for it again and again.
+        let promptTokens: number | undefined;
+        const countPrompt = () => (promptTokens ??= countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
+        let promptApproximation: number | undefined;
+        const approximatePrompt = () => (promptApproximation ??= approximatePromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
         const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
         return {
           kind: 'stream',
@@ -471,7 +470,7 @@ export class Engine {
       const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native', request: parsed };
       if (value.kind === 'native') {
         const estimated = value.usage === undefined;
-        const usage = estimated ? { ...NO_TOKENS, prompt: countPrompt(), completion: countTextTokens(value.text ?? '') } : tokenUsageOf(value.usage);
+        const usage = estimated ? { ...NO_TOKENS, prompt: countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions), completion: countTextTokens(value.text ?? '') } : tokenUsageOf(value.usage);
         const costMicros = this.settle(ctx, { status: 200, errorCode: null, servedModel: outcome.model, channel: outcome.channel, usage, estimated, stream: false });
         ctx.headers['x-tollgate-cost-usd'] = costHeader(costMicros);
         const relayed = surface.encodeNative ? surface.encodeNative({ body: value.body, object: value.object }, info, { usage, estimated, costMicros }) : value.body;
