@@ -51,6 +51,11 @@ const MAX_WILDCARD_MODELS = 1000;
 /** A name a wildcard route may serve: model-name characters only, and short, since it is kept and sent upstream. */
 const ROUTABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
+/** Whether the channel is in pick()'s pool at its best priority. */
+function inTop(c: ChannelRuntime, best: number, untried: boolean, tried: ReadonlySet<string>, only: ((c: ChannelRuntime) => boolean) | undefined, now: number): boolean {
+  return c.priority === best && (!untried || !tried.has(c.id)) && (only === undefined || only(c)) && c.breaker.isAvailable(now);
+}
+
 export class ChannelTable {
   readonly models = new Map<string, ModelRuntime>();
   /** wildcard routes, most specific (longest prefix) first */
@@ -215,21 +220,40 @@ export class ChannelTable {
    */
   /** `only`, when given, limits the choice to the channels it accepts (e.g. those with a native lane). */
   pick(model: ModelRuntime, tried: ReadonlySet<string>, now = Date.now(), only?: (c: ChannelRuntime) => boolean): ChannelRuntime | undefined {
-    const channels = only ? model.channels.filter(only) : model.channels;
-    const untried = channels.filter((c) => !tried.has(c.id) && c.breaker.isAvailable(now));
-    const pool = untried.length > 0 ? untried : channels.filter((c) => c.breaker.isAvailable(now));
-    if (pool.length === 0) return undefined;
-    let best = Number.POSITIVE_INFINITY;
-    for (const c of pool) if (c.priority < best) best = c.priority;
-    const top = pool.filter((c) => c.priority === best);
+    // In passes over the channels, with no arrays or closures made per request: first the
+    // pool's best priority (the pool: untried channels that admit traffic, or when there are
+    // none, every channel that does), then the weights of the pool's channels of that priority.
+    const channels = model.channels;
+    let any = false;
+    let untried = false;
+    let best = 0;
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if ((only !== undefined && !only(c)) || !c.breaker.isAvailable(now)) continue;
+      const fresh = !tried.has(c.id);
+      if (!any || (fresh && !untried)) {
+        any = true;
+        untried = fresh;
+        best = c.priority;
+      } else if (fresh === untried && c.priority < best) best = c.priority;
+    }
+    if (!any) return undefined;
     let total = 0;
-    for (const c of top) total += c.weight;
+    let last: ChannelRuntime | undefined;
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if (!inTop(c, best, untried, tried, only, now)) continue;
+      total += c.weight;
+      last = c;
+    }
     let r = this.random() * total;
-    for (const c of top) {
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if (!inTop(c, best, untried, tried, only, now)) continue;
       r -= c.weight;
       if (r <= 0) return c;
     }
-    return top[top.length - 1];
+    return last;
   }
 
   async close(): Promise<void> {
