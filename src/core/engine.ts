@@ -146,7 +146,9 @@ export class Engine {
   /** One inference request on any surface, through every stage in order. */
   async handle(surface: Surface, body: unknown, meta: InboundMeta): Promise<EngineResult> {
     const { org, key } = this.principal(meta);
-    const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
+    const parsing = surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
+    // Most surfaces parse synchronously: awaiting a plain value would cost a promise turn.
+    const parsed = parsing instanceof Promise ? await parsing : parsing;
     const facts = parsed.facts;
     const table = this.deps.channels;
     const visible = (id: string) => isModelAllowed(id, org, key);
@@ -326,7 +328,13 @@ export class Engine {
     const facts = served.parsed.facts;
     const table = this.deps.channels;
     const primary = ctx.model.config.id;
-    const ids = [primary, ...facts.fallbacks, ...(ctx.key.fallbacks[primary] ?? []), ...(ctx.org.fallbacks[primary] ?? [])];
+    const keyFallbacks = ctx.key.fallbacks[primary];
+    const orgFallbacks = ctx.org.fallbacks[primary];
+    // No fallback of any kind (the usual request): the requested model alone.
+    if (facts.fallbacks.length === 0 && !keyFallbacks?.length && !orgFallbacks?.length) {
+      return served.parsed.requiresNative && !speaksNatively(ctx.model, served.surface) ? [] : [ctx.model];
+    }
+    const ids = [primary, ...facts.fallbacks, ...(keyFallbacks ?? []), ...(orgFallbacks ?? [])];
     const out: ModelRuntime[] = [];
     const seen = new Set<string>();
     // Context windows are judged on the approximation; the reservation keeps the byte bound.
@@ -350,7 +358,7 @@ export class Engine {
     if (!this.deps.config.billing.enabled) return;
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
     const maxOut = Math.min(facts.maxOutputTokens ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * facts.n;
-    const anthropic = model.channels.some((c) => c.provider.type === 'anthropic');
+    const anthropic = model.channels.some(isAnthropic);
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut, anthropic ? 'anthropic' : undefined);
     if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
     ctx.reservation = undefined;
@@ -722,6 +730,8 @@ export class Engine {
 function budgetLeftOf(key: KeyRow): number | null {
   return key.budget_micros === null ? null : key.budget_micros - (key.spend_offset_micros ?? 0);
 }
+
+const isAnthropic = (c: ChannelRuntime) => c.provider.type === 'anthropic';
 
 /** Whether any channel of the model speaks the surface's protocol natively. */
 function speaksNatively(model: ModelRuntime, surface: Surface): boolean {
