@@ -32,13 +32,15 @@ export function retryAfterSeconds(ms: number): number {
  */
 export function tightestState(states: ReadonlyArray<LimitState | undefined>): LimitState | undefined {
   let best: LimitState | undefined;
-  for (const s of states) {
-    if (s === undefined) continue;
-    if (best === undefined || s.remaining < best.remaining || (s.remaining === best.remaining && s.resetMs > best.resetMs)) {
-      best = s;
-    }
-  }
+  for (const s of states) best = tighter(best, s);
   return best;
+}
+
+/** The tighter of two states (see tightestState): `b` when it has less left, or as little and frees up later. */
+export function tighter(a: LimitState | undefined, b: LimitState | undefined): LimitState | undefined {
+  if (b === undefined) return a;
+  if (a === undefined || b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs)) return b;
+  return a;
 }
 
 export function rateLimitHeaders(rpmState?: LimitState, tpmState?: LimitState): Record<string, string> {

@@ -1,6 +1,6 @@
 // Turns a key's and its org's configured rpm/tpm into the specs of one acquire, and the decision
 // back into what the engine needs: the error code, the headers, the keys to correct later.
-import { tightestState } from './headers.js';
+import { tighter } from './headers.js';
 import { type LimitMetric, limitKey } from './specs.js';
 import type { LimitSpec, LimitState } from './types.js';
 
@@ -27,18 +27,18 @@ export interface LimitPlan {
 }
 
 export function planLimits(input: PlanLimitsInput): LimitPlan {
-  const specs: LimitSpec[] = [];
-  const metrics: LimitMetric[] = [];
-  const add = (metric: LimitMetric, scope: 'key' | 'org', id: string, limit: number | null | undefined): void => {
-    if (limit === null || limit === undefined) return;
-    specs.push({ key: limitKey(metric, scope, id), limit, cost: metric === 'rpm' ? 1 : input.tokens, windowMs: input.windowMs });
-    metrics.push(metric);
-  };
-  add('rpm', 'key', input.keyId, input.key.rpm);
-  add('tpm', 'key', input.keyId, input.key.tpm);
-  add('rpm', 'org', input.orgId, input.org.rpm);
-  add('tpm', 'org', input.orgId, input.org.tpm);
-  return { specs, metrics };
+  const plan: LimitPlan = { specs: [], metrics: [] };
+  addSpec(plan, input, 'rpm', 'key', input.keyId, input.key.rpm);
+  addSpec(plan, input, 'tpm', 'key', input.keyId, input.key.tpm);
+  addSpec(plan, input, 'rpm', 'org', input.orgId, input.org.rpm);
+  addSpec(plan, input, 'tpm', 'org', input.orgId, input.org.tpm);
+  return plan;
+}
+
+function addSpec(plan: LimitPlan, input: PlanLimitsInput, metric: LimitMetric, scope: 'key' | 'org', id: string, limit: number | null | undefined): void {
+  if (limit === null || limit === undefined) return;
+  plan.specs.push({ key: limitKey(metric, scope, id), limit, cost: metric === 'rpm' ? 1 : input.tokens, windowMs: input.windowMs });
+  plan.metrics.push(metric);
 }
 
 /** The SPEC §12 code for a refusal on spec `failed`. */
@@ -48,10 +48,13 @@ export function exceededCode(plan: LimitPlan, failed: number): 'rpm_exceeded' | 
 
 /** The binding rpm and tpm states, ready for rateLimitHeaders(rpm, tpm). */
 export function headerStates(plan: LimitPlan, states: readonly LimitState[]): { rpm?: LimitState; tpm?: LimitState } {
-  const rpm: LimitState[] = [];
-  const tpm: LimitState[] = [];
-  for (let i = 0; i < states.length; i++) (plan.metrics[i] === 'tpm' ? tpm : rpm).push(states[i]);
-  return { rpm: tightestState(rpm), tpm: tightestState(tpm) };
+  let rpm: LimitState | undefined;
+  let tpm: LimitState | undefined;
+  for (let i = 0; i < states.length; i++) {
+    if (plan.metrics[i] === 'tpm') tpm = tighter(tpm, states[i]);
+    else rpm = tighter(rpm, states[i]);
+  }
+  return { rpm, tpm };
 }
 
 /** The spec keys whose cost should be corrected to the real token count once it is known. */
