@@ -52,8 +52,6 @@ export interface Metrics {
   upstreamInFlight: LatestLabelledGauge;
 }
 
-const SEP = '\u0001';
-
 interface ExportedValue {
   labels: Record<string, string | number>;
   value: number;
@@ -77,32 +75,68 @@ function labelObject(names: readonly string[], values: readonly string[]): Recor
   return o;
 }
 
-const keyOf = (values: readonly string[]) => (values.length === 1 ? values[0]! : values.join(SEP));
+/**
+ * A metric's children by their label values, through one map per label: a lookup builds no
+ * key string. `all` keeps them in creation order for the scrape.
+ */
+class Children<C extends object> {
+  private root = new Map<string, unknown>();
+  readonly all: C[] = [];
+
+  constructor(private readonly depth: number) {}
+
+  get(values: readonly string[]): C | undefined {
+    let node = this.root as Map<string, unknown> | undefined;
+    for (let i = 0; i < this.depth - 1 && node !== undefined; i++) node = node.get(values[i] ?? '') as Map<string, unknown> | undefined;
+    return node?.get(values[this.depth - 1] ?? '') as C | undefined;
+  }
+
+  add(values: readonly string[], child: C): void {
+    let node = this.root;
+    for (let i = 0; i < this.depth - 1; i++) {
+      const label = values[i] ?? '';
+      let next = node.get(label) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(label, next);
+      }
+      node = next;
+    }
+    node.set(values[this.depth - 1] ?? '', child);
+    this.all.push(child);
+  }
+
+  clear(): void {
+    this.root = new Map();
+    this.all.length = 0;
+  }
+}
 
 /** A counter registered with prom-client's registry, its children found by their label values. */
 class OwnCounter implements FastCounter {
   readonly type = 'counter';
-  private readonly children = new Map<string, { labels: Record<string, string>; value: number }>();
+  private readonly children: Children<{ labels: Record<string, string>; value: number }>;
 
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly labelNames: readonly string[],
-  ) {}
+  ) {
+    this.children = new Children(Math.max(1, labelNames.length));
+  }
 
   inc(values: readonly string[], by = 1): void {
-    const key = keyOf(values);
-    let child = this.children.get(key);
+    let child = this.children.get(values);
     if (child === undefined) {
       child = { labels: labelObject(this.labelNames, values), value: 0 };
-      this.children.set(key, child);
+      this.children.add(values, child);
     }
     child.value += by;
   }
 
   getForPromString(): Exported {
     const values: ExportedValue[] = [];
-    for (const c of this.children.values()) values.push({ labels: c.labels, value: c.value });
+    for (const c of this.children.all) values.push({ labels: c.labels, value: c.value });
     return { name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' };
   }
 
@@ -118,21 +152,22 @@ class OwnCounter implements FastCounter {
 /** A histogram registered with prom-client's registry, its children found by their label values. */
 class OwnHistogram implements FastHistogram {
   readonly type = 'histogram';
-  private readonly children = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+  private readonly children: Children<{ labels: Record<string, string>; counts: number[]; sum: number; count: number }>;
 
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly labelNames: readonly string[],
     private readonly bounds: readonly number[],
-  ) {}
+  ) {
+    this.children = new Children(Math.max(1, labelNames.length));
+  }
 
   observe(values: readonly string[], value: number): void {
-    const key = keyOf(values);
-    let child = this.children.get(key);
+    let child = this.children.get(values);
     if (child === undefined) {
       child = { labels: labelObject(this.labelNames, values), counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 };
-      this.children.set(key, child);
+      this.children.add(values, child);
     }
     const b = this.bounds;
     for (let i = 0; i < b.length; i++) {
@@ -148,7 +183,7 @@ class OwnHistogram implements FastHistogram {
   getForPromString(): Exported {
     const values: ExportedValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const c of this.children.values()) {
+    for (const c of this.children.all) {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += c.counts[i]!;
