@@ -220,6 +220,9 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     ? createRedisConcurrency(kv.redis, config.redis.key_prefix, { onError: (err) => log.warn({ err }, 'renewing or releasing a concurrency lease failed') })
     : createMemoryConcurrency();
   let engineRef: Engine | undefined;
+  // The alert check after each charge: its callbacks made once, not per charge.
+  const spendSnapshot = (orgId: string, keyIds: string[]) => accounts.snapshot(orgId, keyIds);
+  const alertCheckFailed = (err: unknown) => log.warn({ err }, 'alert check failed');
   const cache = createResponseCache(config.cache, {
     redis: kv?.redis,
     redisPrefix: `${config.redis.key_prefix}cache:`,
@@ -239,7 +242,7 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     concurrency,
     cache,
     onCharged: (org, key) => {
-      alerts.checkSpend(org.id, key, (o, k) => accounts.snapshot(o, k)).catch((err) => log.warn({ err }, 'alert check failed'));
+      alerts.checkSpend(org.id, key, spendSnapshot)?.catch(alertCheckFailed);
     },
   });
   engineRef = engine;

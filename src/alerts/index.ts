@@ -71,6 +71,9 @@ export interface AlertDeps {
 /** How long an instance trusts its cached copy of an org's settings: another instance may have saved new ones. */
 const SETTINGS_TTL_MS = 30_000;
 
+/** The org's balance and the given keys' spends, read after a charge. */
+type SpendSnapshot = (orgId: string, keyIds: string[]) => Promise<{ balance: number; keySpends: Map<string, number> }>;
+
 export class AlertService {
   private readonly settings = new Map<string, StoredSettings>();
   /** when each org's settings were last read from the store (or saved here) */
@@ -207,13 +210,20 @@ export class AlertService {
     }, send);
   }
 
-  /** After a charge: raise or clear balance.low and budget.threshold for this org and key. */
-  async checkSpend(orgId: string, key: { id: string; budget_micros: number | null }, snapshot: (orgId: string, keyIds: string[]) => Promise<{ balance: number; keySpends: Map<string, number> }>): Promise<void> {
+  /**
+   * After a charge: raise or clear balance.low and budget.threshold for this org and key.
+   * Undefined, with nothing to wait for, when the org watches neither (most charges).
+   */
+  checkSpend(orgId: string, key: { id: string; budget_micros: number | null }, snapshot: SpendSnapshot): Promise<void> | undefined {
     const s = this.settingsFor(orgId);
-    if (!s) return;
+    if (!s) return undefined;
     const wantsBalance = s.events.includes('balance.low') && s.balance_low_usd !== null;
     const wantsBudget = s.events.includes('budget.threshold') && s.budget_threshold_pct !== null && key.budget_micros !== null && key.budget_micros > 0;
-    if (!wantsBalance && !wantsBudget) return;
+    if (!wantsBalance && !wantsBudget) return undefined;
+    return this.spendChanged(orgId, key, snapshot, s, wantsBalance, wantsBudget);
+  }
+
+  private async spendChanged(orgId: string, key: { id: string; budget_micros: number | null }, snapshot: SpendSnapshot, s: AlertSettings, wantsBalance: boolean, wantsBudget: boolean): Promise<void> {
     const snap = await snapshot(orgId, [key.id]);
     if (wantsBalance) {
       const threshold = Math.round((s.balance_low_usd ?? 0) * 1e6);
