@@ -158,7 +158,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     const started = performance.now();
     let counted = false;
     // One listener per request: the metrics, and the in-flight count when this request took a slot.
-    reply.raw.once('close', () => {
+    // A response closes once: `on`, without the wrapper `once` makes per listener.
+    reply.raw.on('close', () => {
       if (counted) {
         inFlight--;
         gw.metrics.inFlight.set(inFlight);
