@@ -25,6 +25,7 @@ import { MAX_UPSTREAM_BODY, readBody, sendForText } from '../routing/transport.j
 import type { KeyRow, OrgRow } from '../store/types.js';
 import type { TenantView } from '../tenants/view.js';
 import { type AttemptHooks, AttemptsExhausted, RetryBudget, runAttempts } from '../routing/attempt-executor.js';
+import type { Slot } from '../routing/in-flight.js';
 import { type EngineResult, type InboundMeta, type JsonResult, newRequestContext, type RequestContext } from './context.js';
 import { bodyWithCost, costHeader, costUsd } from './answer-cost.js';
 import { estimateEmbeddingTokens, validateEmbeddingsRequest } from './embeddings.js';
@@ -354,7 +355,7 @@ export class Engine {
   }
 
   /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
-  private async ensureReservation(ctx: RequestContext, model: ModelRuntime, facts: ParsedRequest['facts']): Promise<void> {
+  async ensureReservation(ctx: RequestContext, model: ModelRuntime, facts: ParsedRequest['facts']): Promise<void> {
     if (!this.deps.config.billing.enabled) return;
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
     const maxOut = Math.min(facts.maxOutputTokens ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * facts.n;
@@ -381,7 +382,7 @@ export class Engine {
   }
 
   /** The native lane when the channel's provider speaks the surface's own protocol; else undefined (translated lane). */
-  private nativeLane(channel: ChannelRuntime, served: Served): NativeProtocol | undefined {
+  nativeLane(channel: ChannelRuntime, served: Served): NativeProtocol | undefined {
     return served.parsed.native === undefined ? undefined : channel.adapter.native?.[served.surface.id];
   }
 
@@ -391,57 +392,52 @@ export class Engine {
     return up;
   }
 
+  /** One attempt of a chat request on `channel` (ChatAttempts.run): an open stream, or the whole answer. */
+  async chatAttempt(ctx: RequestContext, served: Served, channel: ChannelRuntime, model: ModelRuntime, sig: RequestSignal, slot: Slot): Promise<ChatAnswer> {
+    ctx.attempts++;
+    const stream = served.parsed.facts.stream;
+    const native = this.nativeLane(channel, served);
+    const actx = this.adapterContext(channel, model, ctx, stream, native !== undefined);
+    const up = this.upstreamRequest(channel, served, actx, ctx, native);
+    if (stream) {
+      const start = await openStream(channel, actx, up, sig, native ? native.streamTranslator : channel.adapter.streamTranslator);
+      // The provider slot stays taken until the relay ends (completion, error or client gone).
+      slot.handedOver = true;
+      start.slot = slot;
+      return { kind: 'stream', start, native: native !== undefined };
+    }
+    up.timeoutMs = channel.provider.timeouts.request_ms;
+    const res = await sendForText(channel.transport, up, sig, MAX_UPSTREAM_BODY, channel.provider.id);
+    const text = res.text;
+    if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
+    if (native?.response) {
+      const a = native.response(text, actx);
+      return { kind: 'native', body: a.body, usage: a.usage, text: a.text, object: a.object };
+    }
+    return { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
+  }
+
+  /** A served attempt of a chat request (ChatAttempts.onAttemptOk): counted. */
+  chatAttemptOk(channel: ChannelRuntime, model: ModelRuntime): void {
+    this.deps.metrics.upstreamAttempts.inc([channel.provider.id, model.config.id, 'ok']);
+  }
+
+  /** A failed attempt of a chat request (ChatAttempts.onAttemptError): counted and logged. */
+  chatAttemptFailed(ctx: RequestContext, channel: ChannelRuntime, err: GatewayError): void {
+    const m = this.deps.metrics;
+    m.upstreamAttempts.inc([channel.provider.id, channel.model.id, 'error']);
+    m.upstreamErrors.inc([channel.provider.id, channel.model.id, err.code]);
+    this.deps.log.warn({ requestId: ctx.meta.requestId, channel: channel.id, code: err.code, status: err.upstreamStatus }, 'upstream attempt failed');
+  }
+
   private async run(ctx: RequestContext, served: Served): Promise<EngineResult> {
     const { surface, parsed } = served;
     const facts = parsed.facts;
     const candidates = this.candidates(ctx, served);
     const signal = ctx.meta.signal;
     const stream = facts.stream;
-    const m = this.deps.metrics;
-    const eligible = parsed.requiresNative ? (channel: ChannelRuntime) => this.nativeLane(channel, served) !== undefined : undefined;
     try {
-      const outcome = await runAttempts<JsonAnswer | { kind: 'stream'; start: StreamStart; native: boolean }>(
-        this.deps.channels,
-        candidates,
-        this.deps.config.routing,
-        this.retryBudget,
-        signal,
-        {
-          beforeAttempt: (model) => this.ensureReservation(ctx, model, facts),
-          onAttemptEnd: this.traceAttempt(ctx),
-          run: async (channel, model, sig, slot) => {
-            ctx.attempts++;
-            const native = this.nativeLane(channel, served);
-            const actx = this.adapterContext(channel, model, ctx, stream, native !== undefined);
-            const up = this.upstreamRequest(channel, served, actx, ctx, native);
-            if (stream) {
-              const start = await openStream(channel, actx, up, sig, native ? native.streamTranslator : channel.adapter.streamTranslator);
-              // The provider slot stays taken until the relay ends (completion, error or client gone).
-              slot.handedOver = true;
-              start.slot = slot;
-              return { kind: 'stream', start, native: native !== undefined };
-            }
-            up.timeoutMs = channel.provider.timeouts.request_ms;
-            const res = await sendForText(channel.transport, up, sig, MAX_UPSTREAM_BODY, channel.provider.id);
-            const text = res.text;
-            if (res.status < 200 || res.status >= 300) throw channel.adapter.mapError(res.status, text, res.headers);
-            let answer: JsonAnswer;
-            if (native?.response) {
-              const a = native.response(text, actx);
-              answer = { kind: 'native', body: a.body, usage: a.usage, text: a.text, object: a.object };
-            } else answer = { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
-            return answer;
-          },
-          eligible,
-          onAttemptOk: (channel, model) => m.upstreamAttempts.inc([channel.provider.id, model.config.id, 'ok']),
-          onAttemptError: (channel, err) => {
-            m.upstreamAttempts.inc([channel.provider.id, channel.model.id, 'error']);
-            m.upstreamErrors.inc([channel.provider.id, channel.model.id, err.code]);
-            this.deps.log.warn({ requestId: ctx.meta.requestId, channel: channel.id, code: err.code, status: err.upstreamStatus }, 'upstream attempt failed');
-          },
-        },
-        this.random,
-      );
+      const outcome = await runAttempts(this.deps.channels, candidates, this.deps.config.routing, this.retryBudget, signal, new ChatAttempts(this, ctx, served), this.random);
       if (outcome.model.config.id !== ctx.requestedModel) {
         ctx.fallback = `${ctx.requestedModel} -> ${outcome.model.config.id}`;
         ctx.headers['x-tollgate-fallback'] = ctx.fallback;
@@ -696,7 +692,7 @@ export class Engine {
   }
 
   /** The attempt hook of a traced request; undefined (nothing to call) when telemetry is off. */
-  private traceAttempt(ctx: RequestContext): AttemptHooks<unknown>['onAttemptEnd'] {
+  traceAttempt(ctx: RequestContext): AttemptHooks<unknown>['onAttemptEnd'] {
     const t = this.deps.telemetry;
     if (!t) return undefined;
     const id = ctx.meta.requestId;
@@ -742,4 +738,42 @@ function speaksNatively(model: ModelRuntime, surface: Surface): boolean {
 interface Served {
   surface: Surface;
   parsed: ParsedRequest;
+}
+
+/** What one attempt of a chat request gives: a whole answer, or a stream opened up to its first content. */
+type ChatAnswer = JsonAnswer | { kind: 'stream'; start: StreamStart; native: boolean };
+
+/**
+ * The attempt hooks of one chat request: one object whose callbacks are on the prototype,
+ * instead of a closure per hook per request.
+ */
+class ChatAttempts implements AttemptHooks<ChatAnswer> {
+  readonly onAttemptEnd: AttemptHooks<unknown>['onAttemptEnd'];
+  /** Only channels with a native lane, when the request needs one. */
+  readonly eligible: ((channel: ChannelRuntime) => boolean) | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ctx: RequestContext,
+    private readonly served: Served,
+  ) {
+    this.onAttemptEnd = engine.traceAttempt(ctx);
+    this.eligible = served.parsed.requiresNative ? (channel) => engine.nativeLane(channel, served) !== undefined : undefined;
+  }
+
+  beforeAttempt(model: ModelRuntime): Promise<void> {
+    return this.engine.ensureReservation(this.ctx, model, this.served.parsed.facts);
+  }
+
+  run(channel: ChannelRuntime, model: ModelRuntime, signal: RequestSignal, slot: Slot): Promise<ChatAnswer> {
+    return this.engine.chatAttempt(this.ctx, this.served, channel, model, signal, slot);
+  }
+
+  onAttemptOk(channel: ChannelRuntime, model: ModelRuntime): void {
+    this.engine.chatAttemptOk(channel, model);
+  }
+
+  onAttemptError(channel: ChannelRuntime, err: GatewayError): void {
+    this.engine.chatAttemptFailed(this.ctx, channel, err);
+  }
 }
