@@ -18,7 +18,7 @@ import type { RateLimiter } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, NativeProtocol, UpstreamRequest } from '../providers/types.js';
 import { chatSurface } from '../surfaces/chat/index.js';
-import type { AnswerInfo, ParsedRequest, Surface } from '../surfaces/types.js';
+import type { AnswerInfo, ParsedRequest, StreamEncoder, Surface } from '../surfaces/types.js';
 import { NO_TOKENS, type TokenUsage, tokenUsageOf } from './canonical.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
 import { MAX_UPSTREAM_BODY, readBody, sendForText } from '../routing/transport.js';
@@ -34,7 +34,7 @@ import { type AudioAnswer, type PricedHost, serveAudio, serveImages } from './pr
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel, wrongKind } from './models.js';
-import { openStream, relayStream, type StreamStart } from './stream-relay.js';
+import { openStream, type RelayOptions, relayStream, type StreamEnd, type StreamStart } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { acquireConcurrency, applyLimits, correctTokenLimits, NOTHING_TO_RELEASE, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
 import type { ConcurrencyLimiter } from '../limits/concurrency.js';
@@ -417,6 +417,11 @@ export class Engine {
     return { kind: 'canonical', completion: channel.adapter.chatResponse(text, actx) };
   }
 
+  /** A stream's checkpoint (ChatRelay.checkpoint): what it delivered so far, kept in case the process dies. */
+  checkpointStream(ctx: RequestContext, s: Settlement): void {
+    this.deps.usage.checkpoint(this.usageRecord(ctx, s).record);
+  }
+
   /** A served attempt of a chat request (ChatAttempts.onAttemptOk): counted. */
   chatAttemptOk(channel: ChannelRuntime, model: ModelRuntime): void {
     this.deps.metrics.upstreamAttempts.inc([channel.provider.id, model.config.id, 'ok']);
@@ -447,29 +452,8 @@ export class Engine {
       const value = outcome.value;
       const canonical = parsed.canonical;
       if (value.kind === 'stream') {
-        // Counted at most once a request: a stream's checkpoints ask for it again and again.
-        let promptTokens: number | undefined;
-        const countPrompt = () => (promptTokens ??= countPromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
-        let promptApproximation: number | undefined;
-        const approximatePrompt = () => (promptApproximation ??= approximatePromptTokens(canonical.messages, canonical.tools ?? canonical.functions));
         const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
-        return {
-          kind: 'stream',
-          headers: ctx.headers,
-          frames: relayStream(value.start, {
-            encoder: surface.streamEncoder(info, facts),
-            relayUsageFrames: facts.relayUsageFrames,
-            signal,
-            countPrompt,
-            approximatePrompt,
-            finish: (s) => {
-              if (s.status === 200) ctx.streamCompleted = true;
-              return this.settle(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true });
-            },
-            checkpoint: (s) => this.deps.usage.checkpoint(this.usageRecord(ctx, { ...s, servedModel: outcome.model, channel: outcome.channel, stream: true }).record),
-            onBrokenAfterCommit: () => outcome.channel.breaker.record(false, 0),
-          }),
-        };
+        return { kind: 'stream', headers: ctx.headers, frames: relayStream(value.start, new ChatRelay(this, ctx, canonical, outcome, surface.streamEncoder(info, facts), facts.relayUsageFrames, signal)) };
       }
       const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native', request: parsed };
       if (value.kind === 'native') {
@@ -738,6 +722,53 @@ function speaksNatively(model: ModelRuntime, surface: Surface): boolean {
 interface Served {
   surface: Surface;
   parsed: ParsedRequest;
+}
+
+/**
+ * The relay's view of one chat stream (RelayOptions): one object whose callbacks are on the
+ * prototype, instead of a closure per callback per stream.
+ */
+class ChatRelay implements RelayOptions {
+  // Counted at most once a stream: its checkpoints ask for it again and again.
+  private promptTokens: number | undefined;
+  private promptApproximation: number | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ctx: RequestContext,
+    private readonly canonical: ChatRequest,
+    private readonly served: { model: ModelRuntime; channel: ChannelRuntime },
+    readonly encoder: StreamEncoder,
+    readonly relayUsageFrames: boolean,
+    readonly signal: RequestSignal,
+  ) {}
+
+  countPrompt(): number {
+    this.promptTokens ??= countPromptTokens(this.canonical.messages, this.canonical.tools ?? this.canonical.functions);
+    return this.promptTokens;
+  }
+
+  approximatePrompt(): number {
+    this.promptApproximation ??= approximatePromptTokens(this.canonical.messages, this.canonical.tools ?? this.canonical.functions);
+    return this.promptApproximation;
+  }
+
+  finish(s: StreamEnd): number {
+    if (s.status === 200) this.ctx.streamCompleted = true;
+    return this.engine.settle(this.ctx, this.settlement(s));
+  }
+
+  checkpoint(s: StreamEnd): void {
+    this.engine.checkpointStream(this.ctx, this.settlement(s));
+  }
+
+  private settlement(s: StreamEnd): Settlement {
+    return { status: s.status, errorCode: s.errorCode, servedModel: this.served.model, channel: this.served.channel, usage: s.usage, estimated: s.estimated, stream: true };
+  }
+
+  onBrokenAfterCommit(): void {
+    this.served.channel.breaker.record(false, 0);
+  }
 }
 
 /** What one attempt of a chat request gives: a whole answer, or a stream opened up to its first content. */
