@@ -35,7 +35,10 @@ export class StreamRegistry {
     this.timer.unref();
   }
 
-  /** Writes every frame; resolves when the stream ended or the client left. */
+  /**
+   * Writes every frame; resolves when the stream ended or the client left. `headers` is the
+   * answer's own, in an object of the caller's that this completes with the event-stream headers.
+   */
   pipe(res: ServerResponse, status: number, headers: Record<string, string>, frames: AsyncIterable<string>, abort: (reason: unknown) => void): Promise<void> {
     const entry: OpenStream = { res, lastWrite: Date.now(), abort, done: Promise.resolve() };
     entry.done = this.run(entry, status, headers, frames);
@@ -44,7 +47,11 @@ export class StreamRegistry {
 
   private async run(entry: OpenStream, status: number, headers: Record<string, string>, frames: AsyncIterable<string>): Promise<void> {
     const res = entry.res;
-    res.writeHead(status, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+    headers['cache-control'] = 'no-cache';
+    headers.connection = 'keep-alive';
+    headers['x-accel-buffering'] = 'no';
+    res.writeHead(status, headers);
     res.socket?.setNoDelay(true);
     this.open.add(entry);
     this.ensureTimer();
