@@ -39,8 +39,13 @@ export const MAX_UPSTREAM_BODY = 64 * 1024 * 1024;
 const tooLarge = (providerId: string, limit: number) => new GatewayError('provider_error', `The provider (${providerId}) sent a response larger than ${limit} bytes.`);
 
 /** Sends a request whose answer is read whole (a non-stream answer), as text. */
-export async function sendForText(transport: Transport, req: UpstreamRequest, signal: RequestSignal, limit: number, providerId: string): Promise<UpstreamText> {
+export function sendForText(transport: Transport, req: UpstreamRequest, signal: RequestSignal, limit: number, providerId: string): Promise<UpstreamText> {
+  // The transport's own promise, not one more wrapped around it.
   if (transport.sendForText && !req.bodyStream) return transport.sendForText(req, signal, limit);
+  return sendAndRead(transport, req, signal, limit, providerId);
+}
+
+async function sendAndRead(transport: Transport, req: UpstreamRequest, signal: RequestSignal, limit: number, providerId: string): Promise<UpstreamText> {
   const res = await transport.send(req, signal);
   return { status: res.status, headers: res.headers, text: await readBody(res, limit, providerId) };
 }
