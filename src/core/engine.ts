@@ -162,8 +162,11 @@ export class Engine {
     if (parsed.requiresNative && !speaksNatively(model, surface)) throw parsed.requiresNative.refusal;
     const promptEstimate = surface.checkModel(parsed, model);
     const ctx = newRequestContext(meta, org, key, model, promptEstimate, surface.id);
-    await applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
-    const release = await acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
+    // Both stages usually decide at once: then there is nothing to await.
+    const limiting = applyLimits(this.deps.limiter, this.deps.config.limits, ctx, promptEstimate + (facts.maxOutputTokens ?? 0));
+    if (limiting) await limiting;
+    const acquiring = acquireConcurrency(this.deps.concurrency, this.deps.config.limits, ctx);
+    const release = typeof acquiring === 'function' ? acquiring : await acquiring;
     const req: Served = { surface, parsed };
     let result: EngineResult;
     try {

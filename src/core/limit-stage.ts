@@ -2,13 +2,17 @@
 // Retry-After; leaves OpenAI's rate-limit headers on the context for every answer; TPM
 // counts an estimate up front and is corrected to the real tokens when the request ends.
 import type { Config } from '../config/schema.js';
-import { exceededCode, headerStates, LimiterUnavailableError, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
+import { exceededCode, headerStates, type LimitDecision, LimiterUnavailableError, type LimitPlan, planLimits, type RateLimiter, rateLimitHeaders, retryAfterSeconds, tokenKeys } from '../limits/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { type ConcurrencyLimiter, ConcurrencyUnavailableError } from '../limits/concurrency.js';
 
-export async function applyLimits(limiter: RateLimiter, defaults: Config['limits'], ctx: RequestContext, tokens: number): Promise<void> {
+/**
+ * Admits the request or throws its 429. An in-process limiter (acquireSync) decides at once,
+ * with no promise on the way; a shared one (Redis) is awaited.
+ */
+export function applyLimits(limiter: RateLimiter, defaults: Config['limits'], ctx: RequestContext, tokens: number): void | Promise<void> {
   const plan = planLimits({
     keyId: ctx.key.id,
     orgId: ctx.org.id,
@@ -17,18 +21,37 @@ export async function applyLimits(limiter: RateLimiter, defaults: Config['limits
     tokens,
   });
   if (plan.specs.length === 0) return;
-  let decision: Awaited<ReturnType<RateLimiter['acquire']>>;
-  try {
-    decision = await limiter.acquire(plan.specs);
-  } catch (err) {
-    if (err instanceof LimiterUnavailableError) {
-      throw new GatewayError('overloaded', 'Rate limiting is temporarily unavailable, so the gateway is refusing requests to stay within limits. Retry shortly.', {
-        retryAfterS: err.retryAfterS,
-        cause: err,
-      });
+  if (limiter.acquireSync) {
+    let decision: LimitDecision;
+    try {
+      decision = limiter.acquireSync(plan.specs);
+    } catch (err) {
+      throw limiterFailure(err);
     }
-    throw err;
+    admit(plan, decision, ctx, tokens);
+    return;
   }
+  return limiter.acquire(plan.specs).then(
+    (decision) => admit(plan, decision, ctx, tokens),
+    (err) => {
+      throw limiterFailure(err);
+    },
+  );
+}
+
+/** A limiter that cannot answer refuses the request (503), to stay within limits. */
+function limiterFailure(err: unknown): unknown {
+  if (err instanceof LimiterUnavailableError) {
+    return new GatewayError('overloaded', 'Rate limiting is temporarily unavailable, so the gateway is refusing requests to stay within limits. Retry shortly.', {
+      retryAfterS: err.retryAfterS,
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** The limiter's decision: the rate-limit headers and TPM ticket on the context, or the 429. */
+function admit(plan: LimitPlan, decision: LimitDecision, ctx: RequestContext, tokens: number): void {
   const states = headerStates(plan, decision.states);
   const headers = rateLimitHeaders(states.rpm, states.tpm);
   if (!decision.allowed) {
@@ -70,15 +93,21 @@ export function concurrencyLimits(defaults: Config['limits'], key: { id: string;
   return { key: key.max_concurrency ?? defaults.key_max_concurrency ?? null, org: org.max_concurrency ?? defaults.org_max_concurrency ?? null };
 }
 
-/**
- * The concurrency stage: a slot per key and per org for as long as the request runs, or 429
- * concurrency_exceeded saying how many are in flight. Returns the release (a no-op when no limit applies).
- */
 /** What acquireConcurrency returns when no concurrency limit applies: nothing to release. */
 export const NOTHING_TO_RELEASE = (): void => {};
 
-export async function acquireConcurrency(limiter: ConcurrencyLimiter, defaults: Config['limits'], ctx: RequestContext): Promise<() => void> {
+/**
+ * The concurrency stage: a slot per key and per org for as long as the request runs, or 429
+ * concurrency_exceeded saying how many are in flight. Returns the release: at once, a no-op
+ * and no promise, when no limit applies (the usual case), else once the limiter has decided.
+ */
+export function acquireConcurrency(limiter: ConcurrencyLimiter, defaults: Config['limits'], ctx: RequestContext): (() => void) | Promise<() => void> {
   const limits = concurrencyLimits(defaults, ctx.key, ctx.org);
+  if (limits.key === null && limits.org === null) return NOTHING_TO_RELEASE;
+  return acquireSlots(limiter, limits, ctx);
+}
+
+async function acquireSlots(limiter: ConcurrencyLimiter, limits: { key: number | null; org: number | null }, ctx: RequestContext): Promise<() => void> {
   const scopes: Array<{ key: string; limit: number; who: string }> = [];
   if (limits.key !== null) scopes.push({ key: `key:${ctx.key.id}`, limit: limits.key, who: "this key's" });
   if (limits.org !== null) scopes.push({ key: `org:${ctx.org.id}`, limit: limits.org, who: "the organisation's" });

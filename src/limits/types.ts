@@ -45,6 +45,8 @@ export interface RateLimiter {
    * No specs at all is admitted at once with an empty ticket.
    */
   acquire(specs: readonly LimitSpec[], now?: number): Promise<LimitDecision>;
+  /** The same decision at once, from a limiter that keeps its counts in this process. */
+  acquireSync?(specs: readonly LimitSpec[], now?: number): LimitDecision;
   /**
    * Correct the cost recorded under `ticket` for spec key `key` (TPM: estimated → real tokens).
    * A ticket whose entry has already left the window is ignored.
