@@ -242,7 +242,11 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
     concurrency,
     cache,
     onCharged: (org, key) => {
-      alerts.checkSpend(org.id, key, spendSnapshot)?.catch(alertCheckFailed);
+      try {
+        alerts.checkSpend(org.id, key, spendSnapshot)?.catch(alertCheckFailed);
+      } catch (err) {
+        alertCheckFailed(err);
+      }
     },
   });
   engineRef = engine;

@@ -52,6 +52,10 @@ export interface CreditLedger {
   grant(orgId: string, amount: number, entryId?: string): Promise<void>;
   /** A change the shared totals may have missed (the backend failed): re-derive them later. */
   noteMissed?(orgId: string): void;
+  /** reserve() decided at once, by a ledger that keeps its totals in this process. */
+  reserveSync?(r: ReserveInput): ReserveOutcome;
+  /** settle() applied at once, by a ledger that keeps its totals in this process. */
+  settleSync?(res: Reservation, actual: number): void;
   snapshot(orgId: string, keyIds?: readonly string[]): Promise<AccountSnapshot>;
   close(): Promise<void>;
 }
@@ -110,6 +114,8 @@ export class CreditAccounts {
   readonly ledger: CreditLedger = {
     reserve: async (r) => this.reserve(r),
     settle: async (res, actual) => this.settle(res, actual),
+    reserveSync: (r) => this.reserve(r),
+    settleSync: (res, actual) => this.settle(res, actual),
     charge: async (o, k, a) => this.charge(o, k, a),
     grant: async (o, a, entryId) => this.grant(o, a, entryId),
     snapshot: async (orgId, keyIds = []) => ({

@@ -8,7 +8,7 @@
 // share the stages; images and audio (priced-routes.ts) run through runPriced.
 import type { Telemetry } from '../observability/otel.js';
 import { authenticateKey, type Principal } from '../auth/authenticate.js';
-import type { CreditLedger } from '../billing/accounts.js';
+import type { CreditLedger, Reservation, ReserveInput } from '../billing/accounts.js';
 import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
@@ -55,7 +55,7 @@ export interface EngineDeps {
   /** slots for requests in flight (max_concurrency) */
   concurrency: ConcurrencyLimiter;
   cache?: ResponseCache;
-  /** Called after a charge is applied (alerts watch balances and budgets); never blocks. */
+  /** Called after a charge is applied (alerts watch balances and budgets); never blocks, never throws. */
   onCharged?: (org: OrgRow, key: KeyRow) => void;
   random?: () => number;
   /** OpenTelemetry, when configured: told of every upstream attempt. */
@@ -357,27 +357,37 @@ export class Engine {
     return out;
   }
 
-  /** Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the price. */
-  async ensureReservation(ctx: RequestContext, model: ModelRuntime, facts: ParsedRequest['facts']): Promise<void> {
+  /**
+   * Reserve the worst-case cost of serving with `model`; re-reserves when a fallback changes the
+   * price. Nothing to await (undefined) when no reservation is needed or the ledger decides at once.
+   */
+  ensureReservation(ctx: RequestContext, model: ModelRuntime, facts: ParsedRequest['facts']): void | Promise<void> {
     if (!this.deps.config.billing.enabled) return;
     if (ctx.reservedFor === model.config.id && ctx.reservation) return;
     const maxOut = Math.min(facts.maxOutputTokens ?? this.deps.config.billing.default_reserve_output_tokens, model.config.max_output_tokens) * facts.n;
     const anthropic = model.channels.some(isAnthropic);
     const amount = worstCaseMicros(model.config, ctx.promptEstimate, maxOut, anthropic ? 'anthropic' : undefined);
-    if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
-    ctx.reservation = undefined;
     // The parts of the worst case, so a refusal can say how many output tokens the request could afford.
     const outputMicrosPerToken = model.config.pricing.output_per_mtok;
-    const outcome = await reserveCredit(this.deps.accounts, {
+    const input: ReserveInput = {
       orgId: ctx.org.id,
       keyId: ctx.key.id,
       amount,
       keyBudget: budgetLeftOf(ctx.key),
       orgCap: ctx.org.spend_cap_micros,
       quote: { promptMicros: amount - Math.ceil(maxOut * outputMicrosPerToken), outputMicrosPerToken, maxOutputTokens: maxOut },
-    });
-    ctx.reservation = outcome.reservation;
-    ctx.reservedFor = model.config.id;
+    };
+    if (ctx.reservation) return this.reserveAgain(ctx, model, input);
+    const outcome = reserveCredit(this.deps.accounts, input);
+    if (outcome instanceof Promise) return outcome.then((r) => reservedFor(ctx, model, r.reservation));
+    reservedFor(ctx, model, outcome.reservation);
+  }
+
+  /** A fallback priced differently: the earlier hold is released before the new one. */
+  private async reserveAgain(ctx: RequestContext, model: ModelRuntime, input: ReserveInput): Promise<void> {
+    if (ctx.reservation) await this.deps.accounts.settle(ctx.reservation, 0);
+    ctx.reservation = undefined;
+    reservedFor(ctx, model, (await reserveCredit(this.deps.accounts, input)).reservation);
   }
 
   private adapterContext(channel: ChannelRuntime, model: ModelRuntime, ctx: RequestContext, stream: boolean, native = false): AdapterContext {
@@ -692,21 +702,43 @@ export class Engine {
     const model = s.servedModel.config;
     const u = s.usage;
     const { record, cost } = this.usageRecord(ctx, s);
-    const applied = ctx.reservation ? this.deps.accounts.settle(ctx.reservation, cost) : cost > 0 ? this.deps.accounts.charge(ctx.org.id, ctx.key.id, cost) : undefined;
-    applied?.then(
-      () => {
-        if (cost > 0) this.deps.onCharged?.(ctx.org, ctx.key);
-      },
-      (err) => this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed'),
-    );
+    const ledger = this.deps.accounts;
+    // An in-process ledger settles at once: no promise and no callbacks per request.
+    let chargedNow = false;
+    if (ctx.reservation && ledger.settleSync) {
+      try {
+        ledger.settleSync(ctx.reservation, cost);
+        chargedNow = cost > 0;
+      } catch (err) {
+        this.chargeFailed(err, ctx);
+      }
+    } else {
+      const applied = ctx.reservation ? ledger.settle(ctx.reservation, cost) : cost > 0 ? ledger.charge(ctx.org.id, ctx.key.id, cost) : undefined;
+      applied?.then(
+        () => {
+          if (cost > 0) this.deps.onCharged?.(ctx.org, ctx.key);
+        },
+        (err) => this.chargeFailed(err, ctx),
+      );
+    }
     this.deps.usage.enqueue(record);
     correctTokenLimits(this.deps.limiter, this.deps.log, ctx, u.prompt + u.completion);
     const m = this.deps.metrics;
     m.tokens.inc([model.id, 'prompt'], u.prompt);
     m.tokens.inc([model.id, 'completion'], u.completion);
     if (cost > 0) m.costMicros.inc([model.id], cost);
+    if (chargedNow) this.deps.onCharged?.(ctx.org, ctx.key);
     return cost;
   }
+
+  private chargeFailed(err: unknown, ctx: RequestContext): void {
+    this.deps.log.error({ err, requestId: ctx.meta.requestId }, 'applying a charge to the credit ledger failed');
+  }
+}
+
+function reservedFor(ctx: RequestContext, model: ModelRuntime, reservation: Reservation): void {
+  ctx.reservation = reservation;
+  ctx.reservedFor = model.config.id;
 }
 
 /** The key's budget as this key's own spend may use it: less what the keys it replaced spent. */
@@ -795,7 +827,7 @@ class ChatAttempts implements AttemptHooks<ChatAnswer> {
     this.eligible = served.parsed.requiresNative ? (channel) => engine.nativeLane(channel, served) !== undefined : undefined;
   }
 
-  beforeAttempt(model: ModelRuntime): Promise<void> {
+  beforeAttempt(model: ModelRuntime): void | Promise<void> {
     return this.engine.ensureReservation(this.ctx, model, this.served.parsed.facts);
   }
 

@@ -121,7 +121,8 @@ export async function runAttempts<T>(
         const wait = backoffMs(attempts, cfg, lastError?.retryAfterS, random);
         if (wait > 0) await sleep(wait, undefined, { signal: signal as AbortSignal }); // Node reads only aborted, reason and the listeners
       }
-      await hooks.beforeAttempt(model);
+      const before = hooks.beforeAttempt(model);
+      if (before) await before;
       // Claims the half-open probe slot when the breaker is recovering.
       if (!channel.breaker.allow()) {
         tried.add(channel.id);
