@@ -15,13 +15,15 @@ const CHAT_PARAMETERS = new Set(['model', 'messages', ...ALL_CHAT_PARAMETERS]);
  * The array is copied only when a message carries them.
  */
 function withoutCanonicalFields(messages: ChatMessage[]): ChatMessage[] {
-  if (!messages.some((m) => m.reasoning_signature !== undefined || m.reasoning_redacted !== undefined)) return messages;
+  if (!messages.some(hasCanonicalFields)) return messages;
   return messages.map((m) => {
-    if (m.reasoning_signature === undefined && m.reasoning_redacted === undefined) return m;
+    if (!hasCanonicalFields(m)) return m;
     const { reasoning_signature: _signature, reasoning_redacted: _redacted, ...rest } = m;
     return rest as ChatMessage;
   });
 }
+
+const hasCanonicalFields = (m: ChatMessage) => m.reasoning_signature !== undefined || m.reasoning_redacted !== undefined;
 
 export function toOpenAIChatBody(req: ChatRequest, ctx: AdapterContext): string {
   const out: Record<string, unknown> = {};
