@@ -10,6 +10,8 @@ export interface ExactCacheOptions {
 export interface ExactCache {
   /** the stored entry, or undefined on a miss or any backend failure */
   lookup(key: string): Promise<CachedEntry | undefined>;
+  /** lookup() answered at once; present when the backend keeps its entries in this process */
+  lookupNow?(key: string): CachedEntry | undefined;
   /** writes the entry; never rejects */
   store(key: string, entry: CachedEntry): Promise<void>;
   /**
@@ -26,6 +28,7 @@ export function createExactCache(backend: CacheBackend, opts: ExactCacheOptions)
   const { ttlMs, onError } = opts;
   const flights = new Map<string, Promise<unknown>>();
 
+  const getNow = backend.getNow;
   return {
     async lookup(key) {
       try {
@@ -35,6 +38,17 @@ export function createExactCache(backend: CacheBackend, opts: ExactCacheOptions)
         return undefined;
       }
     },
+    lookupNow:
+      getNow === undefined
+        ? undefined
+        : (key) => {
+            try {
+              return getNow.call(backend, key);
+            } catch (err) {
+              onError?.(err, 'exact.lookup');
+              return undefined;
+            }
+          },
     async store(key, entry) {
       try {
         await backend.set(key, entry, ttlMs);

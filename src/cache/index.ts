@@ -78,8 +78,11 @@ export interface ResponseCache {
   readonly semanticEnabled: boolean;
   /** SPEC §9 cacheability, also 'bypass' when every layer is off; counts bypasses */
   decide(req: ChatRequest, headers: { cacheControl?: string }): CacheDecision;
-  /** exact layer first, then semantic; never rejects */
-  lookup(orgId: string, model: string, req: ChatRequest, opts?: CacheLookupOptions): Promise<CacheProbe>;
+  /**
+   * exact layer first, then semantic; never rejects. Answered at once (no promise) when only an
+   * in-process exact layer is asked.
+   */
+  lookup(orgId: string, model: string, req: ChatRequest, opts?: CacheLookupOptions): CacheProbe | Promise<CacheProbe>;
   /** stores a fresh answer after a miss; never rejects, so it may be left un-awaited */
   store(ticket: CacheTicket, completion: ChatCompletion, body?: string): Promise<void>;
   /**
@@ -130,6 +133,27 @@ export function createResponseCache(config: Config['cache'], deps: ResponseCache
   const exactEnabled = config.exact.enabled;
   const semanticEnabled = semantic !== undefined;
 
+  /** lookup() through layers that answer with promises (a shared backend, the semantic layer). */
+  async function lookupAwaited(orgId: string, exactKey: string, ticket: CacheTicket, useExact: boolean, scope: SemanticScope | undefined, opts: CacheLookupOptions): Promise<CacheProbe> {
+    if (useExact) {
+      const entry = await exact.lookup(exactKey);
+      if (entry !== undefined) {
+        stats.exact.hits++;
+        return { status: 'hit', layer: 'exact', entry };
+      }
+      stats.exact.misses++;
+    }
+    if (semantic !== undefined && scope !== undefined && scope.promptText !== '') {
+      const hit = await semantic.lookup(orgId, scope.scopeKey, scope.promptText, opts.minSimilarity);
+      if (hit !== undefined) {
+        stats.semantic.hits++;
+        return { status: 'hit', layer: 'semantic', entry: hit.entry, similarity: hit.similarity };
+      }
+      stats.semantic.misses++;
+    }
+    return { status: 'miss', ticket };
+  }
+
   return {
     exactEnabled,
     semanticEnabled,
@@ -141,7 +165,7 @@ export function createResponseCache(config: Config['cache'], deps: ResponseCache
       return d;
     },
 
-    async lookup(orgId, model, req, opts = {}) {
+    lookup(orgId, model, req, opts = {}) {
       const useExact = exactEnabled && opts.exact !== false;
       const useSemantic = semantic !== undefined && opts.semantic !== false;
       let exactKey: string | undefined;
@@ -155,23 +179,19 @@ export function createResponseCache(config: Config['cache'], deps: ResponseCache
         return { status: 'miss', ticket: { orgId, exactKey: undefined, storeExact: false, scope: undefined } };
       }
       const ticket: CacheTicket = { orgId, exactKey, storeExact: useExact, scope };
-      if (useExact) {
-        const entry = await exact.lookup(exactKey);
-        if (entry !== undefined) {
-          stats.exact.hits++;
-          return { status: 'hit', layer: 'exact', entry };
+      const semanticStep = semantic !== undefined && scope !== undefined && scope.promptText !== '';
+      if (!semanticStep && (!useExact || exact.lookupNow !== undefined)) {
+        if (useExact) {
+          const entry = exact.lookupNow!(exactKey);
+          if (entry !== undefined) {
+            stats.exact.hits++;
+            return { status: 'hit', layer: 'exact', entry };
+          }
+          stats.exact.misses++;
         }
-        stats.exact.misses++;
+        return { status: 'miss', ticket };
       }
-      if (semantic !== undefined && scope !== undefined && scope.promptText !== '') {
-        const hit = await semantic.lookup(orgId, scope.scopeKey, scope.promptText, opts.minSimilarity);
-        if (hit !== undefined) {
-          stats.semantic.hits++;
-          return { status: 'hit', layer: 'semantic', entry: hit.entry, similarity: hit.similarity };
-        }
-        stats.semantic.misses++;
-      }
-      return { status: 'miss', ticket };
+      return lookupAwaited(orgId, exactKey, ticket, useExact, scope, opts);
     },
 
     async store(ticket, completion, body) {

@@ -43,16 +43,20 @@ export function createMemoryBackend(opts: MemoryBackendOptions): MemoryBackend {
     maxSize: opts.maxBytes,
     sizeCalculation: (slot, key) => entryBytes(key, slot.entry),
   });
+  const getNow = (key: string): CachedEntry | undefined => {
+    const slot = lru.get(key);
+    if (slot === undefined) return undefined;
+    if (now() >= slot.expiresAt) {
+      lru.delete(key);
+      return undefined;
+    }
+    return slot.entry;
+  };
   return {
     get(key) {
-      const slot = lru.get(key);
-      if (slot === undefined) return Promise.resolve(undefined);
-      if (now() >= slot.expiresAt) {
-        lru.delete(key);
-        return Promise.resolve(undefined);
-      }
-      return Promise.resolve(slot.entry);
+      return Promise.resolve(getNow(key));
     },
+    getNow,
     set(key, entry, ttlMs) {
       // An entry larger than the whole budget is silently not kept (lru-cache's maxEntrySize).
       lru.set(key, { entry, expiresAt: now() + ttlMs });

@@ -19,6 +19,8 @@ export interface CachedEntry {
  */
 export interface CacheBackend {
   get(key: string): Promise<CachedEntry | undefined>;
+  /** get() answered at once, by a backend that keeps its entries in this process. */
+  getNow?(key: string): CachedEntry | undefined;
   set(key: string, entry: CachedEntry, ttlMs: number): Promise<void>;
   close(): Promise<void>;
 }

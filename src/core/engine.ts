@@ -209,11 +209,13 @@ export class Engine {
     }
     const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
     const semantic = keyCache.semantic === true || (ctx.org.settings.semantic_cache === true && keyCache.semantic !== false);
-    const probe = await cache.lookup(ctx.org.id, cacheModel, req, {
+    const probing = cache.lookup(ctx.org.id, cacheModel, req, {
       exact: keyCache.exact !== false,
       semantic,
       minSimilarity: typeof keyCache.threshold === 'number' ? keyCache.threshold : undefined,
     });
+    // An in-process exact layer answers at once: nothing to await.
+    const probe = probing instanceof Promise ? await probing : probing;
     if (probe.status === 'hit') {
       m.cache.inc([probe.layer, 'hit']);
       releaseTokenLimits(this.deps.limiter, ctx);
