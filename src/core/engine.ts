@@ -195,18 +195,23 @@ export class Engine {
   }
 
   /** The cache stage (SPEC §9): exact then semantic lookup, coalescing of identical misses, free hits. */
-  private async serve(ctx: RequestContext, served: Served): Promise<EngineResult> {
+  private serve(ctx: RequestContext, served: Served): Promise<EngineResult> {
     const cache = this.deps.cache;
     if (!cache) return this.run(ctx, served);
+    // Not async itself: a request the cache passes by gets run()'s promise, not one around it.
+    if (cache.decide(served.parsed.canonical, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
+      ctx.headers['x-tollgate-cache'] = 'BYPASS';
+      this.deps.metrics.cache.inc(['all', 'bypass']);
+      return this.run(ctx, served);
+    }
+    return this.serveCacheable(ctx, served, cache);
+  }
+
+  private async serveCacheable(ctx: RequestContext, served: Served, cache: ResponseCache): Promise<EngineResult> {
     const m = this.deps.metrics;
     const req = served.parsed.canonical;
     // A cached answer is in its surface's shape: each surface keeps its own entries.
     const cacheModel = served.surface.id === 'chat' ? ctx.model.config.id : `${served.surface.id}:${ctx.model.config.id}`;
-    if (cache.decide(req, { cacheControl: ctx.meta.cacheControl }) === 'bypass') {
-      ctx.headers['x-tollgate-cache'] = 'BYPASS';
-      m.cache.inc(['all', 'bypass']);
-      return this.run(ctx, served);
-    }
     const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
     const semantic = keyCache.semantic === true || (ctx.org.settings.semantic_cache === true && keyCache.semantic !== false);
     const probing = cache.lookup(ctx.org.id, cacheModel, req, {
