@@ -41,9 +41,12 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Headers forwarded to mock providers only. */
+const MOCK_HEADERS = ['x-mock-fault', 'x-mock-words'] as const;
+
 function inboundMeta(req: FastifyRequest, signal: RequestSignal): InboundMeta {
   let mock: Record<string, string> | undefined;
-  for (const name of ['x-mock-fault', 'x-mock-words']) {
+  for (const name of MOCK_HEADERS) {
     const v = header(req, name);
     if (v !== undefined) (mock ??= {})[name] = v;
   }
@@ -91,10 +94,10 @@ export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: Rout
     }
     reply.hijack();
     req.streamed = true;
-    const sink = { text: '', truncated: false };
-    const frames = who ? teeFrames(result.frames, sink) : result.frames;
+    const sink = who ? { text: '', truncated: false } : undefined;
+    const frames = sink ? teeFrames(result.frames, sink) : result.frames;
     await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, (reason) => signal.abort(reason));
-    if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
+    if (who && sink) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
     return reply;
   });
 }
