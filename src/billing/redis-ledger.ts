@@ -442,6 +442,12 @@ export class RedisCreditLedger implements CreditLedger {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    // Our hold fields are set to what we still hold (nothing, once drained): a reservation that
+    // Redis counted twice or missed (a reserve retried after seeding, one that failed in flight)
+    // is otherwise only repaired by the next heartbeat, which a stop within the second never sees.
+    for (const o of this.orgHolds.keys()) this.touchedOrgs.add(o);
+    for (const k of this.keyHolds.keys()) this.touchedKeys.add(k);
+    await this.syncHolds().catch(() => {});
     // The connection is borrowed from the gateway's Kv, which closes it. Our holds go with us.
     await this.redis.hdel(this.aliveKey, this.instance).catch(() => {});
   }
