@@ -99,12 +99,14 @@ const all = [
 ];
 const scenarios = quick ? [all[1]] : only ? all.filter((s) => s.label === only) : all;
 
-// Every target first serves a few seconds of load at 32 connections, so that the scenarios
-// measure the steady state: otherwise the first one (c=1) also measures V8 compiling the
-// gateway's hot paths, on the gateway's one core.
-const warmupMs = numberOption('--warmup', 3) * 1000;
+// Every target first serves a few seconds of load at 32 connections, half of it streamed, so
+// that the scenarios measure the steady state: otherwise the first one (c=1) and the stream
+// scenario also measure V8 compiling the gateway's hot paths, on the gateway's one core.
+const warmupMs = numberOption('--warmup', 4) * 1000;
 for (const t of targets) {
-  if (warmupMs > 0) await runLoad({ url: t.url, key: t.key, body: t.body, connections: 32, durationMs: warmupMs, stream: false });
+  if (warmupMs <= 0) continue;
+  await runLoad({ url: t.url, key: t.key, body: t.body, connections: 32, durationMs: warmupMs / 2, stream: false });
+  await runLoad({ url: t.url, key: t.key, body: { ...t.body, stream: true }, connections: 32, durationMs: warmupMs / 2, stream: true });
 }
 
 const rows = [];
@@ -145,7 +147,7 @@ memory.push({ when: 'peak over the whole run (VmHWM)', 'RSS MB': peakRssMb(tg.pi
 
 const model = cpus()[0]?.model ?? 'unknown';
 console.log(`machine: ${cpus().length} cores, ${model}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
-console.log(`storage: ${storage ?? 'sqlite'}; every target warmed with ${warmupMs / 1000} s at c=32, then ${durationMs / 1000} s per target and scenario after a 1 s warm-up; gateway and floor on core 0, load and upstream on core 1`);
+console.log(`storage: ${storage ?? 'sqlite'}; every target warmed with ${warmupMs / 1000} s at c=32 (half streamed), then ${durationMs / 1000} s per target and scenario after a 1 s warm-up; gateway and floor on core 0, load and upstream on core 1`);
 console.table(rows);
 console.log('Tollgate memory:');
 console.table(memory);
