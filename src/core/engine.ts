@@ -18,7 +18,7 @@ import type { RateLimiter } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, NativeProtocol, UpstreamRequest } from '../providers/types.js';
 import { chatSurface } from '../surfaces/chat/index.js';
-import type { AnswerInfo, ParsedRequest, StreamEncoder, Surface } from '../surfaces/types.js';
+import type { AnswerInfo, ParsedRequest, Surface } from '../surfaces/types.js';
 import { NO_TOKENS, type TokenUsage, tokenUsageOf } from './canonical.js';
 import type { ChannelRuntime, ChannelTable, ModelRuntime } from '../routing/channels.js';
 import { MAX_UPSTREAM_BODY, readBody, sendForText } from '../routing/transport.js';
@@ -34,7 +34,7 @@ import { type AudioAnswer, type PricedHost, serveAudio, serveImages } from './pr
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel, wrongKind } from './models.js';
-import { openStream, type RelayOptions, relayStream, type StreamEnd, type StreamStart } from './stream-relay.js';
+import { openStream, relayStream } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { acquireConcurrency, applyLimits, correctTokenLimits, NOTHING_TO_RELEASE, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
 import type { ConcurrencyLimiter } from '../limits/concurrency.js';
@@ -42,6 +42,7 @@ import { finishedRequest } from './records.js';
 import { approximatePromptTokens, countPromptTokens, countTextTokens } from './tokens.js';
 import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './types.js';
 import { ClientSignal, type RequestSignal } from './request-signal.js';
+import { type ChatAnswer, ChatAttempts, ChatRelay, type Served } from './chat-hooks.js';
 
 export interface EngineDeps {
   config: Config;
@@ -85,7 +86,7 @@ export interface Settlement {
 const FREE_HIT_HEADERS = { 'x-tollgate-cost-usd': costHeader(0), 'x-tollgate-attempts': '0' } as const;
 
 /** A non-stream answer from one attempt: canonical (translated lane) or the provider's own body (native lane). */
-type JsonAnswer =
+export type JsonAnswer =
   | { kind: 'canonical'; completion: ChatCompletion }
   | { kind: 'native'; body: string; usage: Usage | undefined; text: string | undefined; object: Record<string, unknown> | undefined };
 
@@ -758,95 +759,4 @@ const isAnthropic = (c: ChannelRuntime) => c.provider.type === 'anthropic';
 /** Whether any channel of the model speaks the surface's protocol natively. */
 function speaksNatively(model: ModelRuntime, surface: Surface): boolean {
   return model.channels.some((c) => c.adapter.native?.[surface.id] !== undefined);
-}
-
-/** A request on its way through the engine: the surface it came in on and what that surface parsed. */
-interface Served {
-  surface: Surface;
-  parsed: ParsedRequest;
-}
-
-/**
- * The relay's view of one chat stream (RelayOptions): one object whose callbacks are on the
- * prototype, instead of a closure per callback per stream.
- */
-class ChatRelay implements RelayOptions {
-  // Counted at most once a stream: its checkpoints ask for it again and again.
-  private promptTokens: number | undefined;
-  private promptApproximation: number | undefined;
-
-  constructor(
-    private readonly engine: Engine,
-    private readonly ctx: RequestContext,
-    private readonly canonical: ChatRequest,
-    private readonly served: { model: ModelRuntime; channel: ChannelRuntime },
-    readonly encoder: StreamEncoder,
-    readonly relayUsageFrames: boolean,
-    readonly signal: RequestSignal,
-  ) {}
-
-  countPrompt(): number {
-    this.promptTokens ??= countPromptTokens(this.canonical.messages, this.canonical.tools ?? this.canonical.functions);
-    return this.promptTokens;
-  }
-
-  approximatePrompt(): number {
-    this.promptApproximation ??= approximatePromptTokens(this.canonical.messages, this.canonical.tools ?? this.canonical.functions);
-    return this.promptApproximation;
-  }
-
-  finish(s: StreamEnd): number {
-    if (s.status === 200) this.ctx.streamCompleted = true;
-    return this.engine.settle(this.ctx, this.settlement(s));
-  }
-
-  checkpoint(s: StreamEnd): void {
-    this.engine.checkpointStream(this.ctx, this.settlement(s));
-  }
-
-  private settlement(s: StreamEnd): Settlement {
-    return { status: s.status, errorCode: s.errorCode, servedModel: this.served.model, channel: this.served.channel, usage: s.usage, estimated: s.estimated, stream: true };
-  }
-
-  onBrokenAfterCommit(): void {
-    this.served.channel.breaker.record(false, 0);
-  }
-}
-
-/** What one attempt of a chat request gives: a whole answer, or a stream opened up to its first content. */
-type ChatAnswer = JsonAnswer | { kind: 'stream'; start: StreamStart; native: boolean };
-
-/**
- * The attempt hooks of one chat request: one object whose callbacks are on the prototype,
- * instead of a closure per hook per request.
- */
-class ChatAttempts implements AttemptHooks<ChatAnswer> {
-  readonly onAttemptEnd: AttemptHooks<unknown>['onAttemptEnd'];
-  /** Only channels with a native lane, when the request needs one. */
-  readonly eligible: ((channel: ChannelRuntime) => boolean) | undefined;
-
-  constructor(
-    private readonly engine: Engine,
-    private readonly ctx: RequestContext,
-    private readonly served: Served,
-  ) {
-    this.onAttemptEnd = engine.traceAttempt(ctx);
-    this.eligible = served.parsed.requiresNative ? (channel) => engine.nativeLane(channel, served) !== undefined : undefined;
-  }
-
-  beforeAttempt(model: ModelRuntime): void | Promise<void> {
-    return this.engine.ensureReservation(this.ctx, model, this.served.parsed.facts);
-  }
-
-  run(channel: ChannelRuntime, model: ModelRuntime, signal: RequestSignal, slot: Slot): Promise<ChatAnswer> {
-    return this.engine.chatAttempt(this.ctx, this.served, channel, model, signal, slot);
-  }
-
-  onAttemptOk(channel: ChannelRuntime, model: ModelRuntime): void {
-    this.engine.chatAttemptOk(channel, model);
-  }
-
-  onAttemptError(channel: ChannelRuntime, err: GatewayError): void {
-    this.engine.chatAttemptFailed(this.ctx, channel, err);
-  }
 }
