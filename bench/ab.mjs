@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, gateway, numberOption, option, start, stop } from './support.mjs';
+import { benchConfig, cpuMs, createKey, flag, freePort, gateway, numberOption, option, start, stop } from './support.mjs';
 
 const a = resolve(option('--a', '.'));
 const b = resolve(option('--b', '.'));
@@ -27,18 +27,7 @@ const launch = async (name, root) => {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
-    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN} }
-storage: { url: "sqlite://${join(dir, `${name}.db`)}" }
-providers:
-  - { id: up, type: openai, base_url: "http://127.0.0.1:${upPort}/v1", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
-limits: { key_rpm: 100000000 }
-`,
+    benchConfig({ port, storageUrl: `sqlite://${join(dir, `${name}.db`)}`, upstream: `http://127.0.0.1:${upPort}/v1` }),
   );
   const cmd = gateway(['serve', '--config', file], flagsOf(name), root);
   const child = await start(0, cmd.cmd, 'listening', cmd.env);

@@ -13,7 +13,7 @@ import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, flag, freePort, gateway, numberOption, option, peakRssMb, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, benchConfig, cpuMs, createKey, flag, freePort, gateway, numberOption, option, peakRssMb, start, stop } from './support.mjs';
 
 const durationMs = numberOption('--duration', 5) * 1000;
 const quick = flag('--quick');
@@ -37,19 +37,7 @@ const offPort = await freePort();
 const writeConfig = (file, port, billing, db) =>
   writeFileSync(
     join(dir, file),
-    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN} }
-storage: { url: "${storage ?? `sqlite://${join(dir, db)}`}" }
-billing: { enabled: ${billing} }
-providers:
-  - { id: up, type: openai, base_url: "${upUrl}", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
-limits: { key_rpm: ${billing ? 100000000 : 'null'} }
-`,
+    benchConfig({ port, storageUrl: storage ?? `sqlite://${join(dir, db)}`, upstream: upUrl, billing }),
   );
 writeConfig('tollgate.yaml', tgPort, true, 'tg.db');
 const nodeFlags = [

@@ -6,7 +6,7 @@
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, createKey, freePort, gateway, killAll, option, start } from './support.mjs';
+import { benchConfig, createKey, freePort, gateway, killAll, option, start } from './support.mjs';
 
 const upPort = await freePort();
 const tgPort = await freePort();
@@ -14,18 +14,7 @@ await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upP
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 writeFileSync(
   join(dir, 'tollgate.yaml'),
-  `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${ADMIN_TOKEN} }
-storage: { url: "sqlite://${join(dir, 'tg.db')}" }
-providers:
-  - { id: up, type: openai, base_url: "http://127.0.0.1:${upPort}/v1", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
-limits: { key_rpm: 100000000 }
-`,
+  benchConfig({ port: tgPort, storageUrl: `sqlite://${join(dir, 'tg.db')}`, upstream: `http://127.0.0.1:${upPort}/v1` }),
 );
 const nodeFlags = (option('--node-flags', '') || '').split(' ').filter(Boolean);
 const tgCmd = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], nodeFlags);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ADMIN_TOKEN, freePort, gateway, numberOption, ROOT } from './support.mjs';
+import { ADMIN_TOKEN, benchConfig, freePort, gateway, numberOption, ROOT } from './support.mjs';
 
 const runs = numberOption('--runs', 3);
 const settleMs = numberOption('--settle-ms', 1500);
@@ -43,18 +43,7 @@ async function oneStart() {
   // bench/run.mjs's configuration; the upstream is never called, so it need not exist.
   writeFileSync(
     config,
-    `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN} }
-storage: { url: "sqlite://${join(dir, 'tg.db')}" }
-providers:
-  - { id: up, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
-limits: { key_rpm: 100000000 }
-`,
+    benchConfig({ port, storageUrl: `sqlite://${join(dir, 'tg.db')}`, upstream: 'http://127.0.0.1:9/v1' }),
   );
   const probe = join(dir, 'probe.json');
   const probeModule = join(dir, 'probe.mjs');

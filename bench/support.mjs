@@ -77,6 +77,26 @@ export const cpuMs = (pid) => {
 
 export const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
+/**
+ * The benchmarks' gateway configuration: every default (billing, limits, usage records, the exact
+ * cache, logging at info) but the port, the store, the admin token, one OpenAI-compatible
+ * upstream behind the model `bench-model`, and a key_rpm high enough not to refuse the
+ * benchmark's own load (null with billing and limits off).
+ */
+export const benchConfig = ({ port, storageUrl, upstream, billing = true }) => `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN} }
+storage: { url: "${storageUrl}" }
+billing: { enabled: ${billing} }
+providers:
+  - { id: up, type: openai, base_url: "${upstream}", api_key: unused }
+models:
+  - id: bench-model
+    context_window: 32000
+    max_output_tokens: 4096
+    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
+    channels: [{ provider: up, upstream_model: mock-chat }]
+limits: { key_rpm: ${billing ? 100000000 : 'null'} }
+`;
+
 export async function createKey(url, name = 'bench') {
   const post = async (path, credential, body) =>
     (await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
