@@ -1,6 +1,5 @@
 // The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
 // one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -9,9 +8,9 @@ import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Surface } from '../surfaces/types.js';
 import { authenticateEarly, bodyPending } from './early-auth.js';
-import { boundReflection, clientErrorResponse, normaliseError, sendError } from './errors.js';
+import { clientErrorResponse, errorReply, normaliseError, sendError } from './errors.js';
 import { type DocumentedRoute, type RouteDoc, buildOpenApiDocument } from './openapi.js';
-import { checkJsonDepth } from './parse.js';
+import { parseJsonBody } from './parse.js';
 import { markIfLogged } from '../observability/request-log.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { ManagementRoutes } from './routes/management.js';
@@ -19,10 +18,11 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerResponsesRoutes } from './routes/responses.js';
 import { registerV1Routes } from './routes/v1.js';
 import { StreamRegistry } from './sse.js';
+import { RequestGate, echoedRequestId } from './request-gate.js';
+import { DirectLane } from './direct-lane.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const NUL_IN_URL = /%00|\u0000/i;
 
 export { authHeaders } from './auth-headers.js';
@@ -59,12 +59,15 @@ export interface HttpApp {
    * on the first request to one of them or the first GET /openapi.json.
    */
   routes: DocumentedRoute[];
+  /** Serves most inference requests before Fastify sees them. */
+  lane: DirectLane;
 }
 
 export function buildHttpApp(gw: Gateway): HttpApp {
   const server = gw.config.server;
-  const idStem = randomBytes(12).toString('base64url');
-  let idCounter = 0;
+  const gate = new RequestGate(gw);
+  const draining = gate.draining;
+  let lane: DirectLane | undefined;
   const app = Fastify({
     logger: false,
     bodyLimit: server.max_body_bytes,
@@ -93,11 +96,12 @@ export function buildHttpApp(gw: Gateway): HttpApp {
           connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(server.header_timeout_ms / 4))),
           noDelay: true,
         },
-        handler,
+        // Inference requests the direct lane can serve skip Fastify; everything else is Fastify's.
+        (req, res) => {
+          if (lane === undefined || !lane.take(req, res)) handler(req, res);
+        },
       ),
-    // Always our own id: it keys billing and usage rows, so a client cannot make two requests share it.
-    // A random per-process stem plus a counter is unique across instances and cheaper than a UUID each time.
-    genReqId: () => `req_${idStem}${(idCounter++).toString(36)}`,
+    genReqId: () => gate.nextId(),
     return503OnClosing: true,
     // Requests Node cannot even parse (bad header bytes, oversized headers) still get the envelope.
     clientErrorHandler: (err, socket) => {
@@ -109,46 +113,24 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   app.server.headersTimeout = server.header_timeout_ms;
   const streams = new StreamRegistry(server.heartbeat_ms);
   gw.metrics.openStreams.read = () => streams.size;
-  const draining = { value: false };
-  // Event-loop lag as a smoothed drift of a 100 ms timer: one long pause must not shed traffic for long.
-  let lagMs = 0;
-  let expected = performance.now() + 100;
-  const lagTimer = setInterval(() => {
-    const now = performance.now();
-    lagMs = lagMs * 0.7 + Math.max(0, now - expected) * 0.3;
-    expected = now + 100;
-  }, 100);
-  lagTimer.unref();
-  let inFlight = 0;
-
   // Bodies are parsed by the engine's validator; any content type is read as JSON text.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0) {
-      done(null, undefined);
-      return;
-    }
+    let parsed: unknown;
     try {
-      checkJsonDepth(text);
+      parsed = parseJsonBody(body as string);
     } catch (err) {
       done(err as GatewayError, undefined);
       return;
     }
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new GatewayError('invalid_json', 'The request body is not valid JSON. Check for trailing commas, unquoted keys or a truncated body.'), undefined);
-    }
+    done(null, parsed);
   });
 
-  const telemetry = gw.telemetry;
   app.decorateRequest('principal', undefined);
   app.decorateRequest('streamed', false);
   app.decorateRequest('clientSignal', undefined);
   app.addHook('onRequest', (req, reply, done) => {
-    const given = req.headers['x-request-id'];
-    reply.header('x-request-id', typeof given === 'string' && REQUEST_ID.test(given) ? given : req.id);
+    reply.header('x-request-id', echoedRequestId(req.headers['x-request-id'], req.id));
     reply.header('x-tollgate-request-id', req.id);
     // No id, name or filter can hold a NUL character, and Postgres refuses to store or compare one.
     if (NUL_IN_URL.test(req.url)) {
@@ -160,34 +142,19 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     // One listener per request: the metrics, and the in-flight count when this request took a slot.
     // A response closes once: `on`, without the wrapper `once` makes per listener.
     reply.raw.on('close', () => {
-      if (counted) {
-        inFlight--;
-        gw.metrics.inFlight.set(inFlight);
-      }
-      const route = req.routeOptions.url ?? 'unmatched';
-      const model = modelLabel(req.body);
-      const status = String(reply.raw.statusCode);
-      gw.metrics.requests.inc([route, model, status]);
-      const stream = req.streamed ? 'true' : 'false';
-      gw.metrics.latency.observe([route, model, stream], (performance.now() - started) / 1000);
-      if (telemetry) telemetry.end(req.id, route, reply.raw.statusCode, Date.now(), stream === 'true');
+      gate.closed(counted, req.id, req.routeOptions.url ?? 'unmatched', req.body, reply.raw.statusCode, started, req.streamed);
       // The client left before the answer was complete: its request stops (upstream call included).
       if (req.clientSignal !== undefined && !reply.raw.writableFinished) req.clientSignal.abort();
     });
-    // Each inference request is a trace when OpenTelemetry is configured.
-    if (telemetry && req.url.startsWith('/v1/')) telemetry.begin(req.id, req.method, Date.now());
     if (req.url.startsWith('/v1/')) {
-      if (draining.value) {
-        done(new GatewayError('overloaded', 'The gateway is shutting down; retry on another instance.', { retryAfterS: 1 }));
+      gate.begin(req.id, req.method);
+      const refused = gate.refusal();
+      if (refused) {
+        done(refused);
         return;
       }
-      if (inFlight >= server.max_in_flight || lagMs > server.max_event_loop_lag_ms || gw.usage.full) {
-        done(new GatewayError('overloaded', 'The gateway is overloaded right now. Retry after a short wait.', { retryAfterS: 1 }));
-        return;
-      }
-      inFlight++;
+      gate.enter();
       counted = true;
-      gw.metrics.inFlight.set(inFlight);
     }
     try {
       const principal = authenticateEarly(gw.view, server.admin_token, req);
@@ -203,25 +170,15 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     done();
   });
   app.addHook('onClose', (_i, done) => {
-    clearInterval(lagTimer);
+    gate.close();
     done();
   });
 
-  // Metric labels stay bounded: only configured model ids, anything else is "other".
-  const modelLabel = (body: unknown): string => {
-    const m = (body as { model?: unknown } | null | undefined)?.model;
-    if (typeof m !== 'string') return '';
-    return gw.channels.get(m) ? m : 'other';
-  };
-
   app.setErrorHandler((err, req, reply) => {
-    const gerr = boundReflection(normaliseError(err));
-    if (gerr.status >= 500 && gerr.code === 'internal_error') {
-      gw.log.error({ err, requestId: reply.getHeader('x-request-id') ?? req.id, internalId: req.id, url: req.url }, 'unhandled error');
-    }
     // Each inference surface answers errors in its own protocol's envelope.
     const surface = (req.routeOptions?.config as { surface?: Surface } | undefined)?.surface;
-    return sendError(reply, gerr, surface ? surface.errorBody(gerr) : undefined, surface?.errorStatus?.(gerr));
+    const answer = errorReply(err, surface, () => gw.log.error({ err, requestId: reply.getHeader('x-request-id') ?? req.id, internalId: req.id, url: req.url }, 'unhandled error'));
+    return sendError(reply, answer.error, answer.body, answer.status);
   });
 
   const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];
@@ -245,7 +202,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     return sendError(reply, new GatewayError('not_found', `There is no route ${req.method} ${path}. The OpenAI-compatible API lives under /v1 (e.g. POST /v1/chat/completions).`));
   });
 
-  const ctx = { gw, streams, draining };
+  const ctx: RouteContext = { gw, streams, draining, surfaces: new Map() };
   registerV1Routes(app, ctx);
   registerResponsesRoutes(app, ctx, gw.responses.stored);
   // /api and /admin: registered now, their modules loaded by the first request to one of them.
@@ -263,7 +220,14 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     openapi ??= JSON.stringify(buildOpenApiDocument(await management.documented(), PACKAGE_VERSION));
     return reply.type('application/json; charset=utf-8').send(openapi);
   });
-  return { app, streams, draining, routes };
+  lane = new DirectLane(gw, gate, streams, ctx.surfaces);
+  return { app, streams, draining, routes, lane };
 }
 
-export type RouteContext = { gw: Gateway; streams: StreamRegistry; draining: { value: boolean } };
+export interface RouteContext {
+  gw: Gateway;
+  streams: StreamRegistry;
+  draining: { value: boolean };
+  /** The inference surfaces' routes, by path, as registered: the direct lane serves them too. */
+  surfaces: Map<string, Surface>;
+}

@@ -3,6 +3,7 @@
 import type { FastifyReply } from 'fastify';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { isRefusedValue, isStoreUnavailable } from '../store/errors.js';
+import type { Surface } from '../surfaces/types.js';
 
 /** Seconds a client is told to wait when the store is unreachable: long enough for a failover or restart. */
 const STORE_RETRY_AFTER_S = 5;
@@ -41,6 +42,24 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
   const h: Record<string, string> = { ...err.headers };
   if (err.retryAfterS !== undefined && (err.status === 429 || err.status === 503)) h['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterS)));
   return h;
+}
+
+/** An error's answer on an inference route: the surface's envelope and status (OpenAI's by default). */
+export interface ErrorReply {
+  error: GatewayError;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * What anything thrown on a route is answered with. `log` hears of errors that are not the
+ * client's nor an upstream's (internal errors), once.
+ */
+export function errorReply(err: unknown, surface: Surface | undefined, log: (gerr: GatewayError) => void): ErrorReply {
+  const error = boundReflection(normaliseError(err));
+  if (error.status >= 500 && error.code === 'internal_error') log(error);
+  return { error, status: surface?.errorStatus?.(error) ?? error.status, headers: errorHeaders(error), body: surface ? surface.errorBody(error) : error.toEnvelope() };
 }
 
 /** Sends the error with its status and headers; `body` is the route's surface envelope (OpenAI's by default). */

@@ -26,6 +26,20 @@ export function checkJsonDepth(text: string): void {
   }
 }
 
+/**
+ * A request body as the inference routes read it, whatever its content type: undefined when
+ * empty, else JSON no deeper than MAX_JSON_DEPTH; throws invalid_json otherwise.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) return undefined;
+  checkJsonDepth(text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError('invalid_json', 'The request body is not valid JSON. Check for trailing commas, unquoted keys or a truncated body.');
+  }
+}
+
 /** The path of the first string (value or key) holding a NUL character, which no database column can store. */
 function nulPath(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : undefined;

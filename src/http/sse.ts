@@ -49,7 +49,6 @@ export class StreamRegistry {
     const res = entry.res;
     headers['content-type'] = 'text/event-stream; charset=utf-8';
     headers['cache-control'] = 'no-cache';
-    headers.connection = 'keep-alive';
     headers['x-accel-buffering'] = 'no';
     res.writeHead(status, headers);
     res.socket?.setNoDelay(true);

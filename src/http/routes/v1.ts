@@ -2,10 +2,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { InboundMeta } from '../../core/context.js';
-import { ClientSignal, type RequestSignal } from '../../core/request-signal.js';
-import { GatewayError, toGatewayError } from '../../core/errors.js';
-import { captureBody, loggedPrincipal, teeFrames } from '../../observability/request-log.js';
+import { ClientSignal } from '../../core/request-signal.js';
+import { GatewayError } from '../../core/errors.js';
+import { captureBody, loggedPrincipal } from '../../observability/request-log.js';
+import { answerSurface, inboundMeta, withErrorLogged } from '../surface-answer.js';
 import { boundaryOf } from '../../core/multipart.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
 import { completionsSurface } from '../../surfaces/completions/index.js';
@@ -41,28 +41,6 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Headers forwarded to mock providers only. */
-const MOCK_HEADERS = ['x-mock-fault', 'x-mock-words'] as const;
-
-function inboundMeta(req: FastifyRequest, signal: RequestSignal): InboundMeta {
-  let mock: Record<string, string> | undefined;
-  for (const name of MOCK_HEADERS) {
-    const v = header(req, name);
-    if (v !== undefined) (mock ??= {})[name] = v;
-  }
-  return {
-    requestId: req.id,
-    auth: authHeaders(req),
-    principal: req.principal,
-    signal,
-    idempotencyKey: header(req, 'idempotency-key'),
-    cacheControl: header(req, 'cache-control'),
-    mockHeaders: mock,
-    headers: req.headers as Record<string, string | undefined>,
-    receivedAt: Date.now(),
-  };
-}
-
 /**
  * Aborted when the client goes away before the response is complete (or by the gateway, with a
  * reason, on shutdown): the request's close listener (app.ts) aborts it.
@@ -79,41 +57,25 @@ function withPageFields(list: { object: 'list'; data: Record<string, unknown>[] 
 }
 
 /**
- * One inference route for a surface: the engine does the work, the surface's encoders shape
- * the answer, and errors (before the stream) use the surface's envelope (route config).
+ * One inference route for a surface (answerSurface does the work); errors before the answer
+ * starts use the surface's envelope (route config). The direct lane serves most of these
+ * requests before Fastify sees them; this route serves the rest.
  */
-export function registerSurfaceRoute(app: FastifyInstance, { gw, streams }: RouteContext, path: string, surface: Surface, doc?: RouteDoc): void {
+export function registerSurfaceRoute(app: FastifyInstance, { gw, streams, surfaces }: RouteContext, path: string, surface: Surface, doc?: RouteDoc): void {
+  surfaces.set(path, surface);
   app.post(path, { config: { surface, doc } }, async (req, reply) => {
-    const signal = clientSignal(req);
-    const who = loggedPrincipal(req);
-    const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, signal));
-    if (result.kind === 'json') {
-      reply.code(result.status).headers(result.headers);
-      if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text: result.serialized ?? JSON.stringify(result.body), truncated: false });
-      return result.serialized !== undefined ? reply.type('application/json; charset=utf-8').send(result.serialized) : reply.send(result.body);
-    }
-    reply.hijack();
-    req.streamed = true;
-    const sink = who ? { text: '', truncated: false } : undefined;
-    const frames = sink ? teeFrames(result.frames, sink) : result.frames;
-    await streams.pipe(reply.raw, 200, { ...result.headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, (reason) => signal.abort(reason));
-    if (who && sink) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
+    await answerSurface(gw, surface, req, clientSignal(req), {
+      json(status, headers, text) {
+        void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(text);
+      },
+      stream(headers, frames, abort) {
+        reply.hijack();
+        req.streamed = true;
+        return streams.pipe(reply.raw, 200, { ...headers, 'x-request-id': String(reply.getHeader('x-request-id')), 'x-tollgate-request-id': req.id }, frames, abort);
+      },
+    });
     return reply;
   });
-}
-
-/** Runs an inference call of a request whose org keeps request logs; a refusal is kept too. */
-async function withErrorLogged<T>(gw: RouteContext['gw'], req: FastifyRequest, route: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    const who = loggedPrincipal(req);
-    if (who) {
-      const e = toGatewayError(err);
-      gw.requestLogs.record(who.org, who.key.id, req.id, route, captureBody(req.body), { text: JSON.stringify({ error: { status: e.status, code: e.code, message: e.message } }), truncated: false });
-    }
-    throw err;
-  }
 }
 
 /** A JSON answer of a request whose org keeps request logs. */
