@@ -69,11 +69,22 @@ const ctxFor = (native: boolean): AdapterContext =>
 const facts = { model: PUBLIC_MODEL, fallbacks: [], stream: true, maxOutputTokens: undefined, n: 1, relayUsageFrames: true };
 const info = (native: boolean) => ({ requestId: 'req_bench', model: PUBLIC_MODEL, created: 1741569952, native, request: { canonical: { model: PUBLIC_MODEL, messages: [] }, native: undefined, forwardHeaders: {}, facts } }) as never;
 
-/** An upstream body that hands out prepared reads the way undici's iterator does (one promise each). */
+/** Reads between two turns of the event loop: a real stream's reads come in separate I/O callbacks. */
+const READS_PER_TURN = 64;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * An upstream body that hands out prepared reads the way undici's iterator does (one promise
+ * each), letting the event loop turn every READS_PER_TURN reads so that the relay's deferred
+ * checkpoints (written after the I/O at hand) are taken as on a socket.
+ */
 function bodyOf(reads: Uint8Array[]): UpstreamResponse {
   let i = 0;
   const iterator: AsyncIterableIterator<Uint8Array> = {
-    next: () => Promise.resolve(i < reads.length ? { done: false, value: reads[i++] } : { done: true, value: undefined }),
+    next: async () => {
+      if (i > 0 && i % READS_PER_TURN === 0) await nextTurn();
+      return i < reads.length ? { done: false, value: reads[i++]! } : { done: true, value: undefined };
+    },
     return: () => Promise.resolve({ done: true, value: undefined }),
     [Symbol.asyncIterator]: () => iterator,
   };
