@@ -142,6 +142,7 @@ console.table(memory);
 
 // The headline figures and their targets (one run; the floor is measured in the same run).
 const get = (label) => at[label];
+const CPU_TARGET_RATIO = 0.15 / 0.097;
 const figure = (name, floorVal, tgVal, target, met) => ({ figure: name, floor: floorVal, tollgate: tgVal, target, result: met === undefined ? 'n/a' : met ? 'met' : 'MISSED' });
 const summary = [];
 const c32 = get('non-stream c=32');
@@ -149,6 +150,10 @@ if (c32) {
   const ratio = c32.tollgate.rps / c32.floor.rps;
   summary.push(figure('non-stream RPS at c=32', c32.floor.rps.toFixed(0), `${c32.tollgate.rps.toFixed(0)} (${ratio.toFixed(2)}x)`, '>= 0.5x the floor', ratio >= 0.5));
   summary.push(figure('gateway CPU per non-stream request (c=32)', `${c32.floor.cpuPerReqMs.toFixed(3)} ms`, `${c32.tollgate.cpuPerReqMs.toFixed(3)} ms`, '<= 0.15 ms', c32.tollgate.cpuPerReqMs <= 0.15));
+  // The 0.15 ms target was set on a machine where the floor took 0.097 ms: the same target as a
+  // ratio, for machines whose floor alone is slower (the absolute row above stays the verdict).
+  const cpuRatio = c32.tollgate.cpuPerReqMs / c32.floor.cpuPerReqMs;
+  summary.push(figure('the same, as a ratio to the floor (for reading)', '1.00x', `${cpuRatio.toFixed(2)}x`, `<= ${CPU_TARGET_RATIO.toFixed(2)}x (0.15 / 0.097 ms)`, undefined));
 }
 const c1 = get('non-stream c=1');
 if (c1) {
