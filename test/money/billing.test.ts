@@ -82,7 +82,7 @@ describe('SPEC §6 money: balance, budgets, billing', () => {
     }
     await flushed(gw);
     const usage = await call<{ data: Array<{ request_id: string; model: string; cost_usd: number; prompt_tokens: number; completion_tokens: number }> }>(gw.url, mk, '/api/usage');
-    const ledger = await call<{ data: Array<{ kind: string; amount_usd: number; request_id: string | null }> }>(gw.url, mk, '/api/ledger');
+    const ledger = await call<{ data: Array<{ id: string; kind: string; amount_usd: number; request_id: string | null }> }>(gw.url, mk, '/api/ledger');
     for (const d of done) {
       const rec = usage.body.data.find((u) => u.request_id === d.requestId);
       expect(rec, d.requestId).toBeDefined();
@@ -91,6 +91,8 @@ describe('SPEC §6 money: balance, budgets, billing', () => {
       const charge = ledger.body.data.filter((l) => l.request_id === d.requestId);
       expect(charge).toHaveLength(1);
       expect(charge[0].kind).toBe('charge');
+      // docs/api.md: a charge's id is chg_ followed by its request id.
+      expect(charge[0].id).toBe(`chg_${d.requestId}`);
       expect(micros(charge[0].amount_usd)).toBe(-d.cost);
     }
     const total = done.reduce((s, d) => s + d.cost, 0);
