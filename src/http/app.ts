@@ -1,5 +1,7 @@
 // The HTTP transport: Fastify with request ids, body limits, timeouts, overload shedding,
 // one error handler for every route, and 404/405 in the SPEC envelope. Handlers stay thin.
+// Inference POSTs it can answer identically are served by the direct lane (direct-lane.ts)
+// before Fastify sees them; the two share RequestGate, the body parser and the error answer.
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
