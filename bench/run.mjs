@@ -5,7 +5,9 @@
 // sets only the port, the store, the admin token, the upstream and a key_rpm high enough
 // not to refuse the benchmark's own load. Prints one table per scenario, then the headline
 // figures against their targets. Never run by CI.
-//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--warmup S] [--billing-off --postgres --profile DIR --trace-gc FILE --node-flags '...']
+//   npm run bench [-- --duration 5 --quick | --only 'non-stream c=1'] [--rounds N] [--warmup S] [--billing-off --postgres --profile DIR --trace-gc FILE --node-flags '...']
+// --rounds N runs each scenario N times, the targets taking turns, and prints each figure's
+// median: on a machine whose load drifts, one run's verdicts can flip.
 // --profile DIR writes a .cpuprofile of the gateway to DIR (summarise it with
 // bench/profile-summary.mjs); --trace-gc FILE writes its GC trace to FILE; --node-flags passes
 // V8/Node flags to the gateway (to try e.g. a young-generation size).
@@ -79,6 +81,25 @@ if (withOff) {
 }
 
 const only = option('--only', undefined);
+const rounds = Math.max(1, Math.floor(numberOption('--rounds', 1)));
+
+/** Each figure's median over the rounds (the peak RSS is the highest, errors the sum). */
+function medianRun(list) {
+  const median = (pick) => {
+    const v = list.map(pick).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  return {
+    rps: median((r) => r.rps),
+    p50: median((r) => r.p50),
+    p90: median((r) => r.p90),
+    p99: median((r) => r.p99),
+    ttfb50: median((r) => r.ttfb50),
+    cpuPerReqMs: median((r) => r.cpuPerReqMs),
+    rssMb: Math.max(...list.map((r) => r.rssMb)),
+    errors: list.reduce((n, r) => n + r.errors, 0),
+  };
+}
 const all = [
   { label: 'non-stream c=1', connections: 1, stream: false },
   { label: 'non-stream c=32', connections: 32, stream: false },
@@ -100,16 +121,20 @@ for (const t of targets) {
 const rows = [];
 const at = {};
 for (const sc of scenarios) {
-  const results = {};
-  for (const t of targets) {
-    const b = sc.stream ? { ...t.body, stream: true } : t.body;
-    await runLoad({ url: t.url, key: t.key, body: b, connections: sc.connections, durationMs: 1000, stream: sc.stream });
-    const cpu0 = t.pid ? cpuMs(t.pid) : 0;
-    const r = await runLoad({ url: t.url, key: t.key, body: b, connections: sc.connections, durationMs, stream: sc.stream });
-    r.cpuPerReqMs = t.pid ? (cpuMs(t.pid) - cpu0) / Math.max(1, r.ok) : Number.NaN;
-    r.rssMb = t.pid ? peakRssMb(t.pid) : Number.NaN;
-    results[t.name] = r;
+  const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
+  // With --rounds N the targets take turns N times, so drift in the machine's load hits each alike.
+  for (let round = 0; round < rounds; round++) {
+    for (const t of targets) {
+      const b = sc.stream ? { ...t.body, stream: true } : t.body;
+      await runLoad({ url: t.url, key: t.key, body: b, connections: sc.connections, durationMs: 1000, stream: sc.stream });
+      const cpu0 = t.pid ? cpuMs(t.pid) : 0;
+      const r = await runLoad({ url: t.url, key: t.key, body: b, connections: sc.connections, durationMs, stream: sc.stream });
+      r.cpuPerReqMs = t.pid ? (cpuMs(t.pid) - cpu0) / Math.max(1, r.ok) : Number.NaN;
+      r.rssMb = t.pid ? peakRssMb(t.pid) : Number.NaN;
+      runs[t.name].push(r);
+    }
   }
+  const results = Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, medianRun(list)]));
   if (sc.connections === 128 && !sc.stream) memory.push({ when: 'after non-stream c=128', 'RSS MB': rssMb(tg.pid).toFixed(1), 'heap used MB': (await heapMb(tgUrl)).toFixed(1) });
   at[sc.label] = results;
   const d = results.direct;
@@ -135,7 +160,7 @@ memory.push({ when: 'peak over the whole run (VmHWM)', 'RSS MB': peakRssMb(tg.pi
 
 const model = cpus()[0]?.model ?? 'unknown';
 console.log(`machine: ${cpus().length} cores, ${model}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
-console.log(`storage: ${storage ?? 'sqlite'}; every target warmed with ${warmupMs / 1000} s at c=32 (half streamed), then ${durationMs / 1000} s per target and scenario after a 1 s warm-up; gateway and floor on core 0, load and upstream on core 1`);
+console.log(`storage: ${storage ?? 'sqlite'}; every target warmed with ${warmupMs / 1000} s at c=32 (half streamed), then ${durationMs / 1000} s per target and scenario after a 1 s warm-up${rounds > 1 ? `, ${rounds} rounds with the targets taking turns, each figure the median of the rounds` : ''}; gateway and floor on core 0, load and upstream on core 1`);
 console.table(rows);
 console.log('Tollgate memory:');
 console.table(memory);
