@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, start, stop, benchUpstream } from './support.mjs';
 
 const durationMs = numberOption('--duration', 5) * 1000;
 const attackers = numberOption('--attackers', 3);
@@ -23,14 +23,7 @@ writeFileSync(
   join(dir, 'tollgate.yaml'),
   `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 600000 }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
-providers:
-  - { id: up, type: openai, base_url: "http://127.0.0.1:${upPort}/v1", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
+${benchUpstream(`http://127.0.0.1:${upPort}/v1`)}
 limits: { key_rpm: null }
 cache: { exact: { enabled: false } }
 `,

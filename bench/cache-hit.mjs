@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, start } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, start, benchUpstream } from './support.mjs';
 
 const durationMs = numberOption('--duration', 5) * 1000;
 
@@ -32,14 +32,7 @@ writeFileSync(
   join(dir, 'tollgate.yaml'),
   `server: { host: 127.0.0.1, port: ${tgPort}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 600000 }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
-providers:
-  - { id: up, type: openai, base_url: "${upUrl}", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
+${benchUpstream(upUrl)}
 limits: { key_rpm: 100000000 }
 cache: { exact: { enabled: true, ttl_s: 3600 } }
 `,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { runLoad } from './load.mjs';
-import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, option, start, stop } from './support.mjs';
+import { ADMIN_TOKEN, cpuMs, createKey, freePort, numberOption, option, start, stop, benchUpstream } from './support.mjs';
 
 const durationMs = numberOption('--duration', 5) * 1000;
 const connections = numberOption('--connections', 32);
@@ -54,14 +54,7 @@ async function measure({ backend, limits }) {
     `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN}, log_level: warn, max_event_loop_lag_ms: 600000 }
 storage: { url: "sqlite://${join(dir, 'tg.db')}" }
 ${backend === 'redis' ? `redis: { url: "${redisUrl}", key_prefix: "${prefix}" }` : ''}
-providers:
-  - { id: up, type: openai, base_url: "${upUrl}", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
+${benchUpstream(upUrl)}
 limits: { key_rpm: ${limits ? 100000000 : 'null'} }
 cache: { exact: { enabled: false } }
 `,

@@ -77,6 +77,16 @@ export const cpuMs = (pid) => {
 
 export const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
+/** The benchmarks' one OpenAI-compatible upstream behind the model `bench-model` (YAML lines). */
+export const benchUpstream = (upstream) => `providers:
+  - { id: up, type: openai, base_url: "${upstream}", api_key: unused }
+models:
+  - id: bench-model
+    context_window: 32000
+    max_output_tokens: 4096
+    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
+    channels: [{ provider: up, upstream_model: mock-chat }]`;
+
 /**
  * The benchmarks' gateway configuration: every default (billing, limits, usage records, the exact
  * cache, logging at info) but the port, the store, the admin token, one OpenAI-compatible
@@ -86,14 +96,7 @@ export const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/pr
 export const benchConfig = ({ port, storageUrl, upstream, billing = true }) => `server: { host: 127.0.0.1, port: ${port}, admin_token: ${ADMIN_TOKEN} }
 storage: { url: "${storageUrl}" }
 billing: { enabled: ${billing} }
-providers:
-  - { id: up, type: openai, base_url: "${upstream}", api_key: unused }
-models:
-  - id: bench-model
-    context_window: 32000
-    max_output_tokens: 4096
-    pricing: { input_per_mtok: 1, output_per_mtok: 2 }
-    channels: [{ provider: up, upstream_model: mock-chat }]
+${benchUpstream(upstream)}
 limits: { key_rpm: ${billing ? 100000000 : 'null'} }
 `;
 
