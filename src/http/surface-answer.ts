@@ -61,8 +61,8 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
  */
 export async function answerSurface(gw: Gateway, surface: Surface, req: InboundRequest, signal: ClientSignal, out: AnswerWriter): Promise<void> {
   const who = loggedPrincipal(req);
-  const run = () => gw.engine.handle(surface, req.body, inboundMeta(req, signal));
-  const result = who ? await withErrorLogged(gw, req, surface.id, run) : await run();
+  // No closure on the common path: only a request whose org keeps logs needs one.
+  const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, signal));
   if (result.kind === 'json') {
     const text = result.serialized ?? JSON.stringify(result.body);
     if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text, truncated: false });
