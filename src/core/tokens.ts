@@ -43,8 +43,12 @@ export function encodeText(text: string): number[] {
   while (start < text.length) {
     let end = Math.min(start + SLICE, text.length);
     if (end < text.length) {
-      const space = text.lastIndexOf(' ', end);
-      if (space > start && space > end - SLICE_SPACE_WINDOW) end = space;
+      // The last space within the window only: a search without that bound (lastIndexOf) would
+      // scan back to the start of a text without spaces on every slice, quadratic in its length.
+      const floor = Math.max(start, end - SLICE_SPACE_WINDOW);
+      let space = end;
+      while (space > floor && text.charCodeAt(space) !== 32) space--;
+      if (space > floor) end = space;
       // Never split a surrogate pair.
       else if (text.charCodeAt(end) >= 0xdc00 && text.charCodeAt(end) <= 0xdfff) end--;
     }
