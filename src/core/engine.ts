@@ -34,7 +34,7 @@ import { type AudioAnswer, type PricedHost, serveAudio, serveImages } from './pr
 import { GatewayError, toGatewayError } from './errors.js';
 import { IdempotencyCache } from './idempotency.js';
 import { describeModel, isModelAllowed, notAllowed, resolveModel, wrongKind } from './models.js';
-import { openStream, relayStream } from './stream-relay.js';
+import { openStream, RelayFrames } from './stream-relay.js';
 import { reserveCredit, releaseCredit } from './credit-stage.js';
 import { acquireConcurrency, applyLimits, correctTokenLimits, NOTHING_TO_RELEASE, releaseTokenLimits, releasingAtEnd } from './limit-stage.js';
 import type { ConcurrencyLimiter } from '../limits/concurrency.js';
@@ -474,7 +474,7 @@ export class Engine {
       const canonical = parsed.canonical;
       if (value.kind === 'stream') {
         const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.native, request: parsed };
-        return { kind: 'stream', headers: ctx.headers, frames: relayStream(value.start, new ChatRelay(this, ctx, canonical, outcome, surface.streamEncoder(info, facts), facts.relayUsageFrames, signal)) };
+        return { kind: 'stream', headers: ctx.headers, frames: new RelayFrames(value.start, new ChatRelay(this, ctx, canonical, outcome, surface.streamEncoder(info, facts), facts.relayUsageFrames, signal)) };
       }
       const info: AnswerInfo = { requestId: ctx.meta.requestId, model: outcome.model.config.id, created: Math.floor(Date.now() / 1000), native: value.kind === 'native', request: parsed };
       if (value.kind === 'native') {

@@ -6,7 +6,7 @@ import type { AnswerTotals, StreamEncoder } from '../surfaces/types.js';
 import type { AdapterContext, StreamPiece, StreamTranslator, UpstreamRequest } from '../providers/types.js';
 import type { ChannelRuntime } from '../routing/channels.js';
 import type { Slot } from '../routing/in-flight.js';
-import { readBody, type UpstreamResponse } from '../routing/transport.js';
+import { type BodySink, type PushBody, pushBody, readBody, type UpstreamResponse } from '../routing/transport.js';
 import { type TokenUsage, tokenUsageOf } from './canonical.js';
 import { frameWithCost } from './answer-cost.js';
 import { GatewayError, toGatewayError } from './errors.js';
@@ -93,125 +93,314 @@ function totalsOf(usage: Usage | undefined, text: string, o: RelayOptions): { us
 /** Content pieces between two checkpoints of an open stream (a spool line each). */
 const CHECKPOINT_EVERY = 64;
 
-export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
-  let usage: Usage | undefined;
-  let text = '';
+/**
+ * One relayed stream's state and rules, shared by its two drivers: relayStream() pulls the
+ * upstream body and yields frames (any consumer can iterate it), and RelayFrames.pushTo() has
+ * the upstream push each chunk straight through to the client's writer, with no promise held
+ * between chunks (what a long stream waits in is then nothing but its sockets).
+ */
+class RelayState {
+  private usage: Usage | undefined;
+  private text = '';
   // Tokens of text[0, counted) are known: each checkpoint counts only what arrived since the last.
-  let counted = 0;
-  let countedTokens = 0;
-  let sinceCheckpoint = CHECKPOINT_EVERY;
-  // A checkpoint is written once the event loop has handled the I/O at hand (setImmediate): a
-  // stream whose rest has already arrived, as a short answer's usually has, ends and writes its
-  // final row first, and needs no checkpoint at all.
-  let scheduled: NodeJS.Immediate | undefined;
-  const checkpointSoon = () => {
-    sinceCheckpoint = 0;
-    if (!o.checkpoint || scheduled) return;
-    scheduled = setImmediate(() => {
-      scheduled = undefined;
-      checkpoint();
-    });
-  };
+  private counted = 0;
+  private countedTokens = 0;
+  private sinceCheckpoint = CHECKPOINT_EVERY;
+  private scheduled: NodeJS.Immediate | undefined;
+  private done = false;
+  failure: GatewayError | undefined;
+  /** the upstream body has ended (set before its last pieces are taken) */
+  ended = false;
+  private settled = false;
+  /** the stream is over: no frame follows but the error event */
+  stopped = false;
+  private closed = false;
+  // The upstream's closing usage frame (native lane) waits, with what follows it, for the
+  // settlement: it goes out with the request's cost in its usage object.
+  private closing: string | undefined;
+  private afterClosing = '';
+
+  constructor(
+    readonly start: StreamStart,
+    readonly o: RelayOptions,
+  ) {}
+
+  /** The frames `pieces` make; the last pieces (ended) settle the request first. Sets `stopped` when the stream is over. */
+  step(pieces: StreamPiece[]): string {
+    const o = this.o;
+    let out = '';
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i];
+      if (p.error) {
+        this.failure = p.error;
+        break;
+      }
+      if (p.usage) this.usage = p.usage;
+      if (p.text) this.text += p.text;
+      if (p.content) this.sinceCheckpoint++;
+      if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) {
+        const frame = o.encoder.relay ? o.encoder.relay(p) : p.frame;
+        if (this.closing !== undefined) this.afterClosing += frame;
+        else if (p.usage && (p.usageOnly || p.finishReason || p.done)) this.closing = frame;
+        else out += frame;
+      }
+      if (p.events !== undefined) {
+        if (this.closing !== undefined) this.afterClosing += o.encoder.events(p.events);
+        else out += o.encoder.events(p.events);
+      }
+      if (p.done) this.done = true;
+    }
+    if (this.failure) {
+      this.stopped = true;
+      return this.closing !== undefined ? out + this.closing + this.afterClosing : out;
+    }
+    if (!this.ended) return out;
+    this.stopped = true;
+    if (this.done) {
+      // Billed before the closing frames: the charge is queued before the response completes.
+      const t = this.totals();
+      this.settled = true;
+      this.cancelCheckpoint();
+      const costMicros = o.finish({ status: 200, errorCode: null, usage: t.usage, estimated: t.estimated });
+      const totals: AnswerTotals = { usage: t.usage, estimated: t.estimated, costMicros };
+      if (this.closing !== undefined) out += frameWithCost(this.closing, costMicros) + this.afterClosing;
+      return out + o.encoder.end(totals);
+    }
+    return this.closing !== undefined ? out + this.closing + this.afterClosing : out;
+  }
+
+  /** After the frames went out (the checkpoint's spool write is not on the way to the client). */
+  wrote(): void {
+    if (this.sinceCheckpoint < CHECKPOINT_EVERY) return;
+    // A checkpoint is written once the event loop has handled the I/O at hand (setImmediate): a
+    // stream whose rest has already arrived, as a short answer's usually has, ends and writes its
+    // final row first, and needs no checkpoint at all.
+    this.sinceCheckpoint = 0;
+    if (!this.o.checkpoint || this.scheduled) return;
+    this.scheduled = setImmediate(this.checkpoint);
+  }
+
   /** The final row supersedes any checkpoint not yet written. */
-  const cancelCheckpoint = () => {
-    if (scheduled) clearImmediate(scheduled);
-    scheduled = undefined;
-  };
-  const checkpoint = () => {
+  private cancelCheckpoint(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+  }
+
+  private readonly checkpoint = (): void => {
+    this.scheduled = undefined;
+    const o = this.o;
     if (!o.checkpoint) return;
-    if (usage) {
-      o.checkpoint({ status: 200, errorCode: 'interrupted', usage: tokenUsageOf(usage), estimated: false });
+    if (this.usage) {
+      o.checkpoint({ status: 200, errorCode: 'interrupted', usage: tokenUsageOf(this.usage), estimated: false });
       return;
     }
     // Approximated, not tokenised: a checkpoint is billed only if the process dies mid-stream,
     // and the tokenizer (tens of MB, and milliseconds for an agent's long prompt) would otherwise
     // run on the event loop for every stream whose upstream reports usage at the end anyway.
-    countedTokens += approximateTextTokens(text.slice(counted));
-    counted = text.length;
-    o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.approximatePrompt(), completion: countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
+    this.countedTokens += approximateTextTokens(this.text.slice(this.counted));
+    this.counted = this.text.length;
+    o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.approximatePrompt(), completion: this.countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
   };
-  let done = false;
-  let failure: GatewayError | undefined;
-  let pieces: StreamPiece[] = start.buffered;
-  let ended = false;
-  let settled = false;
-  // The upstream's closing usage frame (native lane) waits, with what follows it, for the
-  // settlement: it goes out with the request's cost in its usage object.
-  let closing: string | undefined;
-  let afterClosing = '';
+
+  private totals(): { usage: TokenUsage; estimated: boolean } {
+    return totalsOf(this.usage, this.text, this.o);
+  }
+
+  /** Reading the upstream or relaying failed with `err`. */
+  caught(err: unknown): void {
+    const o = this.o;
+    // An abort whose reason is a GatewayError comes from the gateway itself (shutdown): report it.
+    const reason = o.signal.aborted ? o.signal.reason : undefined;
+    if (!o.signal.aborted) this.failure = toGatewayError(err);
+    else if (reason instanceof GatewayError) this.failure = reason;
+  }
+
+  /** The relay ends, however it ends: the upstream is let go and the request settled if it was not. Once only. */
+  close(): void {
+    this.stopped = true;
+    if (this.closed) return;
+    this.closed = true;
+    const o = this.o;
+    this.cancelCheckpoint();
+    if (!this.ended) this.start.res.discard();
+    this.start.slot?.release();
+    if (this.settled) return;
+    const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
+    const failure = this.failure;
+    if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
+    const t = this.totals();
+    o.finish({
+      status: clientGone ? 499 : failure ? failure.status : 200,
+      errorCode: clientGone ? 'client_closed' : failure ? failure.code : null,
+      usage: t.usage,
+      estimated: t.estimated,
+    });
+  }
+}
+
+/** Relays a committed stream by pulling the upstream body: frames as they come, for any consumer. */
+export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
+  const r = new RelayState(start, o);
+  let pieces = start.buffered;
   try {
     for (;;) {
-      let out = '';
-      for (let i = 0; i < pieces.length; i++) {
-        const p = pieces[i];
-        if (p.error) {
-          failure = p.error;
-          break;
-        }
-        if (p.usage) usage = p.usage;
-        if (p.text) text += p.text;
-        if (p.content) sinceCheckpoint++;
-        if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) {
-          const frame = o.encoder.relay ? o.encoder.relay(p) : p.frame;
-          if (closing !== undefined) afterClosing += frame;
-          else if (p.usage && (p.usageOnly || p.finishReason || p.done)) closing = frame;
-          else out += frame;
-        }
-        if (p.events !== undefined) {
-          if (closing !== undefined) afterClosing += o.encoder.events(p.events);
-          else out += o.encoder.events(p.events);
-        }
-        if (p.done) done = true;
-      }
-      if (failure) {
-        if (closing !== undefined) out += closing + afterClosing;
-        if (out) yield out;
-        break;
-      }
-      if (ended) {
-        if (done) {
-          // Billed before the closing frames: the charge is queued before the response completes.
-          const t = totalsOf(usage, text, o);
-          settled = true;
-          cancelCheckpoint();
-          const costMicros = o.finish({ status: 200, errorCode: null, usage: t.usage, estimated: t.estimated });
-          const totals: AnswerTotals = { usage: t.usage, estimated: t.estimated, costMicros };
-          if (closing !== undefined) out += frameWithCost(closing, costMicros) + afterClosing;
-          out += o.encoder.end(totals);
-        } else if (closing !== undefined) out += closing + afterClosing;
-        if (out) yield out;
-        break;
-      }
-      // The frames go out first: the checkpoint's spool write is not on the way to the client.
+      const out = r.step(pieces);
       if (out) yield out;
-      if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
+      if (r.stopped) break;
+      r.wrote();
       const step = await start.iterator.next();
       if (step.done) {
-        ended = true;
+        r.ended = true;
         pieces = start.translator.end();
       } else pieces = start.translator.push(step.value);
     }
   } catch (err) {
-    // An abort whose reason is a GatewayError comes from the gateway itself (shutdown): report it.
-    const reason = o.signal.aborted ? o.signal.reason : undefined;
-    if (!o.signal.aborted) failure = toGatewayError(err);
-    else if (reason instanceof GatewayError) failure = reason;
+    r.caught(err);
   } finally {
-    cancelCheckpoint();
-    if (!ended) start.res.discard();
-    start.slot?.release();
-    if (!settled) {
-      const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
-      if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
-      const t = totalsOf(usage, text, o);
-      o.finish({
-        status: clientGone ? 499 : failure ? failure.status : 200,
-        errorCode: clientGone ? 'client_closed' : failure ? failure.code : null,
-        usage: t.usage,
-        estimated: t.estimated,
-      });
-    }
+    r.close();
   }
   // Reached only when the consumer is still reading: report a mid-stream failure.
-  if (failure) yield o.encoder.error(failure);
+  if (r.failure) yield o.encoder.error(r.failure);
+}
+
+/** Where a pushed stream's frames go (the client's SSE writer). */
+export interface FrameSink {
+  /** Writes a frame; false when the client is not keeping up (then the upstream pauses until resume()). */
+  write(frame: string): boolean;
+  /** The stream is over: no frame follows. */
+  end(): void;
+}
+
+/** A pushed stream, as its writer drives it. */
+export interface PushedStream {
+  /** The client caught up: the upstream may send again. */
+  resume(): void;
+  /** The client is gone or the writer stopped: the upstream call ends and the request is settled. */
+  cancel(): void;
+}
+
+/**
+ * One committed stream's frames: an async iterable (relayStream) for any consumer, and, where
+ * the upstream body can push (pushBody), pushTo() for the client's writer itself: each upstream
+ * chunk goes through the translator and the encoder into the socket in the callback that
+ * brought it.
+ */
+export class RelayFrames implements AsyncIterable<string> {
+  /** One relay per stream: iterated or pushed, once. */
+  private taken = false;
+
+  constructor(
+    private readonly start: StreamStart,
+    private readonly o: RelayOptions,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    this.take();
+    return relayStream(this.start, this.o);
+  }
+
+  /** Pushes the frames into `sink`; undefined (nothing started) when the upstream body cannot push. */
+  pushTo(sink: FrameSink): PushedStream | undefined {
+    const body = pushBody(this.start.iterator);
+    if (!body) return undefined;
+    this.take();
+    const relay = new PushRelay(new RelayState(this.start, this.o), body, sink);
+    relay.begin();
+    return relay;
+  }
+
+  private take(): void {
+    if (this.taken) throw new Error('a stream is relayed once');
+    this.taken = true;
+  }
+}
+
+/** The driver of a pushed stream: the upstream body's sink, and the writer's handle. */
+class PushRelay implements BodySink, PushedStream {
+  private finished = false;
+
+  constructor(
+    private readonly r: RelayState,
+    private readonly body: PushBody,
+    private readonly sink: FrameSink,
+  ) {}
+
+  begin(): void {
+    this.feed(this.r.start.buffered);
+    if (!this.r.stopped) this.body.subscribe(this);
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.r.stopped) return;
+    let pieces: StreamPiece[];
+    try {
+      pieces = this.r.start.translator.push(chunk);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.feed(pieces);
+  }
+
+  end(): void {
+    if (this.r.stopped) return;
+    this.r.ended = true;
+    let pieces: StreamPiece[];
+    try {
+      pieces = this.r.start.translator.end();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.feed(pieces);
+  }
+
+  error(err: unknown): void {
+    if (this.r.stopped) return;
+    this.fail(err);
+  }
+
+  resume(): void {
+    if (!this.r.stopped) this.body.resume();
+  }
+
+  cancel(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.r.close();
+    this.sink.end();
+  }
+
+  private feed(pieces: StreamPiece[]): void {
+    const r = this.r;
+    let ok = true;
+    try {
+      const out = r.step(pieces);
+      if (out) ok = this.sink.write(out);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (r.stopped) {
+      this.finish();
+      return;
+    }
+    r.wrote();
+    if (!ok) this.body.pause();
+  }
+
+  private fail(err: unknown): void {
+    this.r.caught(err);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const r = this.r;
+    r.close();
+    // The client is still there (cancel() was not called): report a mid-stream failure.
+    if (r.failure) this.sink.write(r.o.encoder.error(r.failure));
+    this.sink.end();
+  }
 }

@@ -16,6 +16,30 @@ export interface UpstreamResponse {
   discard(): void;
 }
 
+/** Takes a pushed upstream body: each chunk, then its end or its failure (once). */
+export interface BodySink {
+  data(chunk: Uint8Array): void;
+  end(): void;
+  error(err: unknown): void;
+}
+
+/**
+ * An upstream body that can push its chunks to a sink as they arrive, in the callback that
+ * brought them, instead of being pulled through promises; once subscribed, it is not iterated.
+ */
+export interface PushBody {
+  /** Hands what has arrived to `sink` at once, then every chunk as it comes. */
+  subscribe(sink: BodySink): void;
+  /** Stops reading the upstream (the client is not keeping up). */
+  pause(): void;
+  resume(): void;
+}
+
+/** The body iterator as a PushBody, when it is one (the undici transport's streamed answers). */
+export function pushBody(iterator: AsyncIterator<Uint8Array>): PushBody | undefined {
+  return iterator instanceof StreamReader ? iterator : undefined;
+}
+
 /** A whole upstream answer read as text (non-stream requests). */
 export interface UpstreamText {
   status: number;
@@ -363,10 +387,10 @@ type StreamController = { abort(reason: unknown): void; pause(): void; resume():
 
 /**
  * One streamed upstream answer in one object, its callbacks on the prototype: the undici
- * handler, the response and its body iterator once headers came, the idle-watch entry, and
- * the abort listener of the client's signal (handleEvent).
+ * handler, the response and its body (an iterator, or a PushBody once subscribed) once headers
+ * came, the idle-watch entry, and the abort listener of the client's signal (handleEvent).
  */
-class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Array> {
+class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Array>, PushBody {
   readonly started: Promise<UpstreamResponse>;
   resolveStart!: (res: UpstreamResponse) => void;
   rejectStart!: (err: unknown) => void;
@@ -382,6 +406,10 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
   /** The reader waiting for the next step, if one is. */
   private waitResolve: ((step: IteratorResult<Uint8Array>) => void) | undefined;
   private waitReject: ((err: unknown) => void) | undefined;
+  /** Where chunks go once subscribed (then nothing is queued). */
+  private sink: BodySink | undefined;
+  /** The sink asked to pause. */
+  private held = false;
 
   constructor(
     private readonly idle: IdleWatch,
@@ -453,6 +481,28 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
     this.controller?.abort(this.failure);
   }
 
+  subscribe(sink: BodySink): void {
+    this.sink = sink;
+    if (this.queue.length > 0) sink.data(this.take());
+    if (this.failure !== undefined) sink.error(this.mapped(this.failure));
+    else if (this.ended) sink.end();
+    // Waiting for the next chunk from now on, until paused.
+    else if (!this.held) this.waitingSince = Date.now();
+  }
+
+  pause(): void {
+    this.held = true;
+    this.waitingSince = 0;
+    if (this.controller && !this.controller.paused) this.controller.pause();
+  }
+
+  resume(): void {
+    this.held = false;
+    if (this.ended || this.failure !== undefined) return;
+    this.waitingSince = Date.now();
+    if (this.controller?.paused) this.controller.resume();
+  }
+
   next(): Promise<IteratorResult<Uint8Array>> {
     if (this.queue.length > 0) return Promise.resolve({ done: false, value: this.take() });
     if (this.failure !== undefined) return Promise.reject(this.mapped(this.failure));
@@ -488,6 +538,14 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
   }
 
   onResponseData(c: StreamController, chunk: Buffer): void {
+    const sink = this.sink;
+    if (sink !== undefined) {
+      if (this.failure !== undefined) return;
+      sink.data(chunk);
+      // The sink may have paused (or discarded) the body meanwhile.
+      if (!this.held && this.failure === undefined) this.waitingSince = Date.now();
+      return;
+    }
     this.queue.push(chunk);
     if (this.queue.length >= HIGH_WATER_CHUNKS && !c.paused) c.pause();
     this.wake();
@@ -498,6 +556,7 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
     this.ended = true;
     this.finish();
     if (!this.headed) this.rejectStart(this.mapped(new Error('the upstream ended without a response')));
+    else if (this.sink !== undefined) this.sink.end();
     else this.wake();
   }
 
@@ -507,7 +566,13 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
       this.rejectStart(this.mapped(err));
       return;
     }
-    if (this.failure === undefined && !this.ended) this.failure = err;
+    if (this.failure === undefined && !this.ended) {
+      this.failure = err;
+      if (this.sink !== undefined) {
+        this.sink.error(this.mapped(err));
+        return;
+      }
+    }
     this.wake();
   }
 }

@@ -1,0 +1,227 @@
+// A stream whose upstream body can push (the undici transport's) is written to the client in
+// the callback that brought each upstream chunk (RelayFrames.pushTo); a stream that something
+// wraps (a concurrency slot, an idempotency capture, a request log) is iterated instead
+// (relayStream). Both drive one relay state, and each scenario here runs both ways: a key with
+// max_concurrency gets the iterated path, a key without it the pushed one. The client sees the
+// same bytes and the request is billed the same, whether the stream completes, the upstream
+// breaks, the client leaves, or the client reads slowly.
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usageOf, type UsageRecord } from '../helpers/account.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { sseContent, sseEvents, StreamReader, within } from '../helpers/sse.js';
+import { chatModel, chunkFrame, type Deferred, deferred, lastUserText, openaiProvider, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
+
+let gw: TestGateway;
+let upstream: ScriptedUpstream;
+let mk: string;
+/** the path each key's streams take */
+const keys: Record<'pushed' | 'iterated', string> = { pushed: '', iterated: '' };
+
+/** Per scenario run (named in the prompt): hand-offs between the upstream and the test. */
+const upstreamClosed = new Map<string, Deferred<void>>();
+const upstreamBlocked = new Map<string, Deferred<void>>();
+const upstreamDone = new Map<string, Deferred<void>>();
+
+/** The slow-client scenario's body: large enough to fill every socket buffer on the way. */
+const BIG_FRAMES = 1200;
+const BIG_TEXT = 'x'.repeat(16 * 1024);
+
+function write(res: ServerResponse, data: string): Promise<void> {
+  return new Promise((resolve) => res.write(data, () => resolve()));
+}
+
+beforeAll(async () => {
+  upstream = await startScriptedUpstream(async (req, res) => {
+    const prompt = lastUserText(req);
+    const [scenario] = prompt.split('#');
+    res.on('close', () => upstreamClosed.get(prompt)?.resolve());
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    await write(res, chunkFrame({ role: 'assistant', content: '' }));
+    switch (scenario) {
+      case 'complete':
+        for (const word of ['one ', 'two ', 'three ', 'fo\u00fcr ', '\ud83d\ude42']) await write(res, chunkFrame({ content: word }));
+        // Two events in one write, and one event cut across two writes.
+        await write(res, chunkFrame({ content: ' five' }) + chunkFrame({}, 'stop'));
+        {
+          const usage = `data: ${JSON.stringify({ id: 'chatcmpl-scripted', object: 'chat.completion.chunk', created: 1, model: 'scripted', choices: [], usage: { prompt_tokens: 21, completion_tokens: 7, total_tokens: 28 } })}\n\n`;
+          await write(res, usage.slice(0, 40));
+          await write(res, usage.slice(40));
+        }
+        res.end('data: [DONE]\n\n');
+        return;
+      case 'reset':
+        await write(res, chunkFrame({ content: 'partial answer ' }));
+        res.socket?.destroy();
+        return;
+      case 'hold':
+        await write(res, chunkFrame({ content: 'only some words' }));
+        return; // open until the gateway lets go
+      case 'big': {
+        for (let i = 0; i < BIG_FRAMES; i++) {
+          if (!res.write(chunkFrame({ content: BIG_TEXT }))) {
+            upstreamBlocked.get(prompt)?.resolve();
+            await new Promise<void>((resolve) => {
+              const go = () => {
+                res.off('drain', go);
+                res.off('close', go);
+                resolve();
+              };
+              res.on('drain', go);
+              res.on('close', go);
+            });
+            if (res.destroyed) return;
+          }
+        }
+        res.write(chunkFrame({}, 'stop'));
+        res.end('data: [DONE]\n\n');
+        upstreamDone.get(prompt)?.resolve();
+        return;
+      }
+      default:
+        res.end('data: [DONE]\n\n');
+    }
+  });
+  gw = await startTestGateway({
+    raw: {
+      providers: [openaiProvider('script', upstream.url)],
+      models: [chatModel('script-chat', 'script', 'scripted-model')],
+      routing: { max_attempts: 1 },
+    },
+  });
+  const org = await gw.createOrg(50);
+  mk = org.mk;
+  keys.pushed = (await gw.createKey(mk)).key;
+  keys.iterated = (await gw.createKey(mk, { max_concurrency: 50 })).key;
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+const pushedCount = () => gw.running.http.streams.pushed;
+
+function open(path: keyof typeof keys, prompt: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys[path]}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'script-chat', messages: [{ role: 'user', content: prompt }], stream: true, stream_options: { include_usage: true } }),
+    signal,
+  });
+}
+
+/** The usage row of a request, once the gateway has recorded it. */
+async function rowOf(requestId: string | null): Promise<UsageRecord> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const row = (await usageOf(gw, mk)).find((u) => u.request_id === requestId);
+    if (row) return row;
+    if (Date.now() > deadline) throw new Error(`no usage row for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What differs between two requests and not between the paths: request ids and the time. */
+const comparable = (text: string) => text.replace(/"(req|chatcmpl|gen)[-_][A-Za-z0-9_-]+"/g, '"<id>"').replace(/"created":\d+/g, '"created":0');
+const billed = (row: UsageRecord) => ({ status: row.status, prompt: row.prompt_tokens, completion: row.completion_tokens, estimated: row.estimated, cost: row.cost_usd });
+
+describe('a pushed stream and an iterated one', () => {
+  it('take the paths the test means them to take', async () => {
+    for (const path of ['pushed', 'iterated'] as const) {
+      const before = pushedCount();
+      const res = await open(path, `complete#paths-${path}`);
+      await res.text();
+      expect(pushedCount() - before, path).toBe(path === 'pushed' ? 1 : 0);
+    }
+  });
+
+  it('deliver the same frames and bill the same when the stream completes', async () => {
+    const seen: Record<string, { text: string; row: ReturnType<typeof billed> }> = {};
+    for (const path of ['pushed', 'iterated'] as const) {
+      const res = await open(path, `complete#${path}`);
+      expect(res.status).toBe(200);
+      const text = await within(res.text(), 3000, 'the stream to end');
+      seen[path] = { text: comparable(text), row: billed(await rowOf(res.headers.get('x-request-id'))) };
+    }
+    expect(sseContent(seen.pushed.text)).toBe('one two three fo\u00fcr \ud83d\ude42 five');
+    expect(seen.pushed.text.endsWith('data: [DONE]\n\n')).toBe(true);
+    // The closing usage frame carries the cost, settled before it was written.
+    expect(seen.pushed.text).toMatch(/"usage":\{"prompt_tokens":21,"completion_tokens":7,"total_tokens":28,"cost":[0-9.]+\}/);
+    expect(seen.pushed.text).toBe(seen.iterated.text);
+    expect(seen.pushed.row).toEqual({ status: 200, prompt: 21, completion: 7, estimated: false, cost: seen.pushed.row.cost });
+    expect(seen.pushed.row.cost).toBeGreaterThan(0);
+    expect(seen.pushed.row).toEqual(seen.iterated.row);
+  });
+
+  it('end with one error event and bill what was delivered when the upstream breaks', async () => {
+    const seen: Record<string, { text: string; row: ReturnType<typeof billed> }> = {};
+    for (const path of ['pushed', 'iterated'] as const) {
+      const res = await open(path, `reset#${path}`);
+      const text = await within(res.text(), 3000, 'the broken stream to end');
+      const events = sseEvents(text);
+      expect(events.filter((e) => e.startsWith('data: {"error"')), path).toHaveLength(1);
+      expect(events.at(-1)?.startsWith('data: {"error"')).toBe(true);
+      expect(sseContent(text)).toBe('partial answer ');
+      seen[path] = { text: comparable(text), row: billed(await rowOf(res.headers.get('x-request-id'))) };
+    }
+    expect(seen.pushed.row.status).toBe(502);
+    expect(seen.pushed.row.completion).toBeGreaterThan(0);
+    expect(seen.pushed.text).toBe(seen.iterated.text);
+    expect(seen.pushed.row).toEqual(seen.iterated.row);
+  });
+
+  it('let the upstream go at once and bill the delivered part as 499 when the client leaves', async () => {
+    const rows: Record<string, ReturnType<typeof billed>> = {};
+    for (const path of ['pushed', 'iterated'] as const) {
+      const prompt = `hold#${path}`;
+      const closed = deferred();
+      upstreamClosed.set(prompt, closed);
+      const ac = new AbortController();
+      const res = await open(path, prompt, ac.signal);
+      const reader = new StreamReader(res);
+      await reader.until((t) => sseContent(t).includes('only'), 3000, 'the first content');
+      expect(closed.settled).toBe(false);
+      ac.abort();
+      await reader.cancel();
+      await within(closed.promise, 3000, 'the upstream connection to close after the client left');
+      rows[path] = billed(await rowOf(res.headers.get('x-request-id')));
+    }
+    expect(rows.pushed).toMatchObject({ status: 499, estimated: true });
+    expect(rows.pushed.completion).toBeGreaterThan(0);
+    expect(rows.pushed).toEqual(rows.iterated);
+  });
+
+  it('hold the upstream back while the client does not read, then deliver all of it', async () => {
+    for (const path of ['pushed', 'iterated'] as const) {
+      const prompt = `big#${path}`;
+      const blocked = deferred();
+      const done = deferred();
+      upstreamBlocked.set(prompt, blocked);
+      upstreamDone.set(prompt, done);
+      const body = JSON.stringify({ model: 'script-chat', messages: [{ role: 'user', content: prompt }], stream: true });
+      const { port } = new URL(gw.url);
+      // A client that reads the headers, then nothing until told.
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${keys[path]}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      res.pause();
+      await within(blocked.promise, 5000, 'the upstream to meet back-pressure');
+      // 19 MB are on their way; with the client reading nothing, the gateway must not take them all.
+      const raced = await Promise.race([done.promise.then(() => 'finished'), new Promise<string>((r) => setTimeout(() => r('held'), 500))]);
+      expect(raced, `${path}: the upstream finished while the client read nothing`).toBe('held');
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        text += d;
+      });
+      res.resume();
+      await within(new Promise((r) => res.on('end', r)), 10_000, 'the whole stream');
+      await within(done.promise, 1000, 'the upstream to finish');
+      expect(text.endsWith('data: [DONE]\n\n'), path).toBe(true);
+      expect(sseContent(text).length).toBe(BIG_FRAMES * BIG_TEXT.length);
+    }
+  });
+});
