@@ -19,7 +19,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { request as undiciRequest } from 'undici';
-import { openStream, type RelayOptions, relayStream, type StreamStart } from '../src/core/stream-relay.js';
+import { openStream, RelayFrames, type RelayOptions, relayStream, type StreamStart } from '../src/core/stream-relay.js';
 import { StreamRegistry } from '../src/http/sse.js';
 import { createOpenAIStreamTranslator } from '../src/providers/openai/stream.js';
 import type { AdapterContext, StreamTranslator } from '../src/providers/types.js';
@@ -277,7 +277,10 @@ function runPeer(): void {
   });
 }
 
-/** A relay over real sockets: the peer's upstream ▸ undici ▸ openStream ▸ relayStream ▸ StreamRegistry ▸ the peer's client. */
+/**
+ * A relay over real sockets as the gateway serves a stream: the peer's upstream ▸ undici ▸
+ * openStream ▸ RelayFrames pushed into the StreamRegistry writer ▸ the peer's client.
+ */
 async function measureSocket(perRead: number, peer: ChildProcess, upstreamUrl: string): Promise<{ us: number; floor: number }> {
   const provider = { id: 'openai', connections: 16, max_in_flight: 16, http2: false, timeouts: { connect_ms: 5000, first_byte_ms: 30_000, idle_ms: 30_000, request_ms: 60_000 } };
   const transport = createUndiciTransport(provider as never);
@@ -288,7 +291,7 @@ async function measureSocket(perRead: number, peer: ChildProcess, upstreamUrl: s
       if (!res.writableFinished) ac.abort();
     });
     const start = await openStream(channel, ctxFor(true), { method: 'POST', url: upstreamUrl, headers: {}, body: '{}' }, ac.signal, makeTranslator(true));
-    await registry.pipe(res, 200, {}, relayStream(start, relayOptions(new ChatStreamEncoder(info(true), facts), ac.signal)), (r) => ac.abort(r));
+    await registry.pipe(res, 200, {}, new RelayFrames(start, relayOptions(new ChatStreamEncoder(info(true), facts), ac.signal)), (r) => ac.abort(r));
   });
   // The floor of any relay: undici's body bytes written to the client as they come, nothing else.
   const bare = createServer(async (_req, res) => {

@@ -7,10 +7,13 @@
 // and the load generator on core 1. Prints completed/errored, first-byte p50/p99 added over
 // direct, wall time, gateway RSS (peak, per open stream), gateway CPU (total, per stream, per
 // relayed chunk, and per chunk in the steady state when every stream is open), event-loop lag
-// p99 (from the gateway's /metrics), and checks that every stream has its usage row.
+// p99 (from the gateway's /metrics), and checks that every stream has its usage row. Then the
+// floor, a bare Node relay (bench/floor-proxy.mjs) over the same upstream and protocol, takes the
+// same load on the same core, and a second table sets the two side by side: what one core can
+// relay at the floor's cost bounds how many streams any Node relay can carry here.
 // Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/streams-10k.mjs [--streams 10000] [--seconds 60]
-//     [--interval-ms 100] [--ramp-s N (default streams/1000)] [--http1] [--direct-seconds 5]
+//     [--interval-ms 100] [--ramp-s N (default streams/1000)] [--http1] [--direct-seconds 5] [--no-floor]
 //     [--profile DIR (writes the gateway's .cpuprofile there)] [--max-lag-ms N (server.max_event_loop_lag_ms)]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ const intervalMs = numberOption('--interval-ms', 100);
 const rampS = numberOption('--ramp-s', Math.max(1, streams / 1000));
 const directSeconds = numberOption('--direct-seconds', Math.min(seconds, 5));
 const http1 = flag('--http1');
+const noFloor = flag('--no-floor');
 const profileDir = option('--profile', undefined);
 // On a shared, loaded machine the default lag shedding (500 ms) turns the neighbours' load into 503s.
 const maxLagMs = option('--max-lag-ms', undefined);
@@ -120,29 +124,11 @@ limits: { key_rpm: 100000000 }
   console.log(`direct: ${direct.completed}/${streams} completed, first byte p50 ${fmt(direct.firstByteMs.p50, 2)} ms p99 ${fmt(direct.firstByteMs.p99, 2)} ms`);
 
   await metric(tgUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds'); // resets the lag histogram
-  const rssBefore = rssMb(tg.pid);
-  const cpuBefore = cpuMs(tg.pid);
-  const t0 = Date.now();
-  let allOpen;
-  const opened = new Promise((r) => (allOpen = r));
-  const running = load(`${tgUrl}/v1/chat/completions`, key, 'bench-model', () => allOpen(Date.now()));
-  // Steady state: from the moment every stream is open until the first ones are about to end.
-  let steady;
-  const openAt = await Promise.race([opened, running.then(() => undefined)]);
-  const steadyMs = openAt === undefined ? 0 : Math.min(10_000, t0 + seconds * 1000 - 1000 - Date.now());
-  if (steadyMs >= 2000) {
-    const c1 = cpuMs(tg.pid);
-    const rssOpen = rssMb(tg.pid);
-    const lag1 = await metric(tgUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds');
-    const w0 = Date.now();
-    await sleep(steadyMs);
-    const c2 = cpuMs(tg.pid);
-    const windowMs = Date.now() - w0;
-    const lag2 = await metric(tgUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds');
-    steady = { cpuMs: c2 - c1, windowMs, rssOpen, lagRampP99: lag1, lagSteadyP99: lag2 };
-  } else console.log(`no steady state to measure: every stream open only ${openAt ? ((openAt - t0) / 1000).toFixed(1) : '—'} s after the start (streams last ${seconds} s); use longer --seconds`);
-  const gw = await running;
-  const cpuTotal = cpuMs(tg.pid) - cpuBefore;
+  const tgRun = await measure(tg.pid, `${tgUrl}/v1/chat/completions`, key, 'bench-model', tgUrl);
+  const gw = tgRun.load;
+  const steady = tgRun.steady;
+  const cpuTotal = tgRun.cpuTotal;
+  const rssBefore = tgRun.rssBefore;
   const lagEnd = await metric(tgUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds');
 
   // Every completed stream must have its usage row with a cost (the spool flushes within a second or so).
@@ -155,6 +141,17 @@ limits: { key_rpm: 100000000 }
   }
   const peak = peakRssMb(tg.pid);
   await stop(tg);
+
+  // The floor: a bare Node relay (bench/floor-proxy.mjs: node:http + undici, nothing else) over
+  // the same upstream, on the same core, under the same load.
+  let fl;
+  if (!noFloor) {
+    const floorPort = await freePort();
+    const floor = await start(0, ['node', 'bench/floor-proxy.mjs', String(floorPort), `http://127.0.0.1:${upPort}/v1`, 'sk-floor', '--unbounded', ...(http1 ? [] : ['--h2'])], 'ready');
+    const run = await measure(floor.pid, `http://127.0.0.1:${floorPort}/v1/chat/completions`, 'sk-floor', 'slow');
+    fl = { ...run, peak: peakRssMb(floor.pid) };
+    await stop(floor);
+  }
 
   const rows = [
     ['completed / errored', `${gw.completed} / ${gw.errored}`],
@@ -181,6 +178,54 @@ limits: { key_rpm: 100000000 }
     );
   }
   console.table(Object.fromEntries(rows.map(([k, v]) => [k, { value: v }])));
+  if (fl) {
+    const perFrame = (r) => (r.steady ? (r.steady.cpuMs * 1000) / (((streams * 1000) / intervalMs) * r.steady.windowMs / 1000) : Number.NaN);
+    const t = perFrame(tgRun);
+    const f = perFrame(fl);
+    console.log('The floor (a bare Node relay, bench/floor-proxy.mjs) under the same load, and Tollgate against it:');
+    console.table({
+      'completed / errored': { floor: `${fl.load.completed} / ${fl.load.errored}`, tollgate: `${gw.completed} / ${gw.errored}`, ratio: '' },
+      'added first byte p50 (ms)': { floor: fmt(fl.load.firstByteMs.p50 - direct.firstByteMs.p50, 2), tollgate: fmt(gw.firstByteMs.p50 - direct.firstByteMs.p50, 2), ratio: '' },
+      'wall time (s)': { floor: fmt(fl.load.wallMs / 1000, 1), tollgate: fmt(gw.wallMs / 1000, 1), ratio: '' },
+      'steady state: CPU per relayed frame (µs)': { floor: fmt(f, 1), tollgate: fmt(t, 1), ratio: `${fmt(t / f, 2)}×` },
+      'steady state: core busy (%)': { floor: fl.steady ? fmt((fl.steady.cpuMs / fl.steady.windowMs) * 100, 0) : '—', tollgate: steady ? fmt((steady.cpuMs / steady.windowMs) * 100, 0) : '—', ratio: '' },
+      'peak RSS (MB)': { floor: fmt(fl.peak), tollgate: fmt(peak), ratio: '' },
+      'CPU per relayed frame, all in (µs)': { floor: fmt((fl.cpuTotal * 1000) / fl.load.frames, 1), tollgate: fmt((cpuTotal * 1000) / gw.frames, 1), ratio: `${fmt((cpuTotal * fl.load.frames) / (fl.cpuTotal * gw.frames), 2)}×` },
+    });
+    // One core relays at most 1 s ÷ (CPU per frame) frames a second.
+    if (Number.isFinite(f)) console.log(`at the floor's cost one core relays at most ${fmt(1e6 / f / 1000, 0)}k frames/s, ${fmt(1e6 / f / (1000 / intervalMs), 0)} streams at one token per ${intervalMs} ms; Tollgate's cost allows ${fmt(1e6 / t / (1000 / intervalMs), 0)}`);
+  }
   if (Object.keys(gw.errors).length > 0) console.log('errors:', gw.errors);
   if (gw.errored > 0 || billed < gw.completed) process.exitCode = 1;
+}
+
+/**
+ * One load run through a relay (Tollgate or the floor) pinned to core 0: the load generator's
+ * summary, the relay's CPU over the run and over the steady state (every stream open, until the
+ * first ones are about to end), its RSS before and with every stream open, and, for Tollgate
+ * (metricsUrl), the event-loop lag p99 as the streams open and in the steady state.
+ */
+async function measure(pid, url, key, model, metricsUrl) {
+  const rssBefore = rssMb(pid);
+  const cpuBefore = cpuMs(pid);
+  const t0 = Date.now();
+  let allOpen;
+  const opened = new Promise((r) => (allOpen = r));
+  const running = load(url, key, model, () => allOpen(Date.now()));
+  let steady;
+  const openAt = await Promise.race([opened, running.then(() => undefined)]);
+  const steadyMs = openAt === undefined ? 0 : Math.min(10_000, t0 + seconds * 1000 - 1000 - Date.now());
+  if (steadyMs >= 2000) {
+    const c1 = cpuMs(pid);
+    const rssOpen = rssMb(pid);
+    const lag1 = metricsUrl ? await metric(metricsUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds') : Number.NaN;
+    const w0 = Date.now();
+    await sleep(steadyMs);
+    const c2 = cpuMs(pid);
+    const windowMs = Date.now() - w0;
+    const lag2 = metricsUrl ? await metric(metricsUrl, 'tollgate_nodejs_eventloop_lag_p99_seconds') : Number.NaN;
+    steady = { cpuMs: c2 - c1, windowMs, rssOpen, lagRampP99: lag1, lagSteadyP99: lag2 };
+  } else console.log(`no steady state to measure: every stream open only ${openAt ? ((openAt - t0) / 1000).toFixed(1) : '—'} s after the start (streams last ${seconds} s); use longer --seconds`);
+  const result = await running;
+  return { load: result, steady, cpuTotal: cpuMs(pid) - cpuBefore, rssBefore };
 }
