@@ -6,6 +6,8 @@
 // same bytes and the request is billed the same, whether the stream completes, the upstream
 // breaks, the client leaves, or the client reads slowly.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageOf, type UsageRecord } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -14,6 +16,8 @@ import { chatModel, chunkFrame, type Deferred, deferred, lastUserText, openaiPro
 
 let gw: TestGateway;
 let upstream: ScriptedUpstream;
+/** The same slow-client scenario's upstream over HTTP/2 (h2c), where undici pauses the stream, not the socket. */
+let h2: Http2Server;
 let mk: string;
 /** the path each key's streams take */
 const keys: Record<'pushed' | 'iterated', string> = { pushed: '', iterated: '' };
@@ -29,6 +33,26 @@ const BIG_TEXT = 'x'.repeat(16 * 1024);
 
 function write(res: ServerResponse, data: string): Promise<void> {
   return new Promise((resolve) => res.write(data, () => resolve()));
+}
+
+/** Writes the slow-client scenario's frames, waiting for drain when the writer says so; false if the gateway left. */
+async function writeBig(out: ServerResponse | ServerHttp2Stream, prompt: string): Promise<boolean> {
+  for (let i = 0; i < BIG_FRAMES; i++) {
+    if (!out.write(chunkFrame({ content: BIG_TEXT }))) {
+      upstreamBlocked.get(prompt)?.resolve();
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          out.off('drain', go);
+          out.off('close', go);
+          resolve();
+        };
+        out.on('drain', go);
+        out.on('close', go);
+      });
+      if (out.destroyed) return false;
+    }
+  }
+  return true;
 }
 
 beforeAll(async () => {
@@ -58,21 +82,7 @@ beforeAll(async () => {
         await write(res, chunkFrame({ content: 'only some words' }));
         return; // open until the gateway lets go
       case 'big': {
-        for (let i = 0; i < BIG_FRAMES; i++) {
-          if (!res.write(chunkFrame({ content: BIG_TEXT }))) {
-            upstreamBlocked.get(prompt)?.resolve();
-            await new Promise<void>((resolve) => {
-              const go = () => {
-                res.off('drain', go);
-                res.off('close', go);
-                resolve();
-              };
-              res.on('drain', go);
-              res.on('close', go);
-            });
-            if (res.destroyed) return;
-          }
-        }
+        if (!(await writeBig(res, prompt))) return;
         res.write(chunkFrame({}, 'stop'));
         res.end('data: [DONE]\n\n');
         upstreamDone.get(prompt)?.resolve();
@@ -82,10 +92,26 @@ beforeAll(async () => {
         res.end('data: [DONE]\n\n');
     }
   });
+  h2 = createH2Server();
+  h2.on('stream', (stream, headers) => {
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', async () => {
+      const prompt = lastUserText({ method: 'POST', path: String(headers[':path']), headers: {}, body, json: JSON.parse(body) });
+      stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
+      stream.write(chunkFrame({ role: 'assistant', content: '' }));
+      if (!(await writeBig(stream, prompt))) return;
+      stream.end(`${chunkFrame({}, 'stop')}data: [DONE]\n\n`);
+      upstreamDone.get(prompt)?.resolve();
+    });
+  });
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  const h2Url = `http://127.0.0.1:${(h2.address() as AddressInfo).port}/v1`;
   gw = await startTestGateway({
     raw: {
-      providers: [openaiProvider('script', upstream.url)],
-      models: [chatModel('script-chat', 'script', 'scripted-model')],
+      providers: [openaiProvider('script', upstream.url), { ...openaiProvider('h2', h2Url), http2: true }],
+      models: [chatModel('script-chat', 'script', 'scripted-model'), chatModel('h2-chat', 'h2', 'scripted-model')],
       routing: { max_attempts: 1 },
     },
   });
@@ -98,6 +124,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await upstream?.close();
+  await new Promise((resolve) => h2?.close(resolve));
 });
 
 const pushedCount = () => gw.running.http.streams.pushed;
@@ -192,14 +219,17 @@ describe('a pushed stream and an iterated one', () => {
     expect(rows.pushed).toEqual(rows.iterated);
   });
 
-  it('hold the upstream back while the client does not read, then deliver all of it', async () => {
+  it.each([
+    { upstream: 'HTTP/1.1', model: 'script-chat' },
+    { upstream: 'HTTP/2', model: 'h2-chat' },
+  ])('hold the upstream back ($upstream) while the client does not read, then deliver all of it', async ({ model }) => {
     for (const path of ['pushed', 'iterated'] as const) {
-      const prompt = `big#${path}`;
+      const prompt = `big#${path}#${model}`;
       const blocked = deferred();
       const done = deferred();
       upstreamBlocked.set(prompt, blocked);
       upstreamDone.set(prompt, done);
-      const body = JSON.stringify({ model: 'script-chat', messages: [{ role: 'user', content: prompt }], stream: true });
+      const body = JSON.stringify({ model, messages: [{ role: 'user', content: prompt }], stream: true });
       const { port } = new URL(gw.url);
       // A client that reads the headers, then nothing until told.
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
