@@ -28,8 +28,8 @@ function variablesRead(): Map<string, string> {
     /\benv\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g,
     // a config value that is nothing but a reference, e.g. admin_token: '${TOLLGATE_ADMIN_TOKEN}'
     /'\$\{([A-Z][A-Z0-9_]*)(?::-[^}']*)?\}'/g,
-    // the launcher's shell line, e.g. ${TOLLGATE_NODE_FLAGS-}
-    /\$\{([A-Z][A-Z0-9_]*)-\}/g,
+    // the launcher's shell line, e.g. ${TOLLGATE_NODE_FLAGS-} and ${MALLOC_ARENA_MAX-2}
+    /\$\{([A-Z][A-Z0-9_]*)-[^}]*\}/g,
   ];
   for (const file of [...sourceFiles(join(ROOT, 'src')), join(ROOT, 'bin', 'tollgate.js')]) {
     const text = readFileSync(file, 'utf8');

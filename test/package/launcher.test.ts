@@ -23,7 +23,7 @@ for (let i = 0; i < 400000; i++) {
   if (kept.length > 50000) kept.splice(0, 10000);
 }
 const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
-process.stdout.write(JSON.stringify({ young, execArgv: process.execArgv }));
+process.stdout.write(JSON.stringify({ young, execArgv: process.execArgv, arenas: process.env.MALLOC_ARENA_MAX ?? null }));
 process.exit(0);
 `,
 );
@@ -31,11 +31,12 @@ process.exit(0);
 interface Report {
   young: number;
   execArgv: string[];
+  arenas: string | null;
 }
 
-function launch(extraFlags: string): Promise<Report> {
+function launch(extraFlags: string, env: Record<string, string> = {}): Promise<Report> {
   return new Promise((resolve, reject) => {
-    execFile(join(ROOT, 'bin/tollgate.js'), ['--version'], { env: childEnv({ TOLLGATE_NODE_FLAGS: `${extraFlags} --import ${pathToFileURL(probe).href}` }) }, (err, stdout, stderr) => {
+    execFile(join(ROOT, 'bin/tollgate.js'), ['--version'], { env: childEnv({ ...env, TOLLGATE_NODE_FLAGS: `${extraFlags} --import ${pathToFileURL(probe).href}` }) }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${err.message}\n${stderr}`));
       else resolve(JSON.parse(stdout) as Report);
     });
@@ -59,6 +60,14 @@ describe('the launcher', () => {
     for (const f of flags) expect(report.execArgv).toContain(f);
     // V8's default lets the same churn grow it to 16 MiB or more.
     expect(report.young).toBeLessThanOrEqual(8 * MiB);
+  });
+
+  it('holds glibc malloc to the documented number of arenas unless MALLOC_ARENA_MAX is set', async () => {
+    const page = readFileSync(join(ROOT, 'docs/deployment.md'), 'utf8');
+    const documented = /`MALLOC_ARENA_MAX=(\d+)`/.exec(page.slice(page.indexOf('\n## Memory')))?.[1];
+    expect(documented).toBe('2');
+    expect((await launch('')).arenas).toBe(documented);
+    expect((await launch('', { MALLOC_ARENA_MAX: '8' })).arenas).toBe('8');
   });
 
   it('puts TOLLGATE_NODE_FLAGS after its own, so a later value of the same flag wins', async () => {
