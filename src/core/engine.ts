@@ -177,7 +177,15 @@ export class Engine {
       throw toGatewayError(err).withHeaders(ctx.headers);
     }
     // Without a concurrency limit there is nothing to release: no wrapper around every frame.
-    if (result.kind === 'stream') return release === NOTHING_TO_RELEASE ? result : { ...result, frames: releasingAtEnd(result.frames, release) };
+    if (result.kind === 'stream') {
+      if (release === NOTHING_TO_RELEASE) return result;
+      // The relay itself releases the slot when it ends, so its frames can still be pushed.
+      if (result.frames instanceof RelayFrames) {
+        result.frames.finally(release);
+        return result;
+      }
+      return { ...result, frames: releasingAtEnd(result.frames, release) };
+    }
     release();
     return result;
   }

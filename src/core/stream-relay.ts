@@ -123,6 +123,8 @@ class RelayState {
   constructor(
     readonly start: StreamStart,
     readonly o: RelayOptions,
+    /** run once when the relay ends (after settlement), however it ends */
+    private readonly onClosed: (() => void) | undefined,
   ) {}
 
   /** The frames `pieces` make; the last pieces (ended) settle the request first. Sets `stopped` when the stream is over. */
@@ -220,11 +222,19 @@ class RelayState {
     this.stopped = true;
     if (this.closed) return;
     this.closed = true;
-    const o = this.o;
     this.cancelCheckpoint();
     if (!this.ended) this.start.res.discard();
     this.start.slot?.release();
-    if (this.settled) return;
+    try {
+      if (!this.settled) this.settle();
+    } finally {
+      this.onClosed?.();
+    }
+  }
+
+  /** Settles a stream that did not end with its last frames: failed, cut, or left by its client. */
+  private settle(): void {
+    const o = this.o;
     const clientGone = o.signal.aborted && !(o.signal.reason instanceof GatewayError);
     const failure = this.failure;
     if (failure && !o.signal.aborted) o.onBrokenAfterCommit();
@@ -239,8 +249,8 @@ class RelayState {
 }
 
 /** Relays a committed stream by pulling the upstream body: frames as they come, for any consumer. */
-export async function* relayStream(start: StreamStart, o: RelayOptions): AsyncGenerator<string> {
-  const r = new RelayState(start, o);
+export async function* relayStream(start: StreamStart, o: RelayOptions, onClosed?: () => void): AsyncGenerator<string> {
+  const r = new RelayState(start, o, onClosed);
   let pieces = start.buffered;
   try {
     for (;;) {
@@ -288,6 +298,7 @@ export interface PushedStream {
 export class RelayFrames implements AsyncIterable<string> {
   /** One relay per stream: iterated or pushed, once. */
   private taken = false;
+  private onClosed: (() => void) | undefined;
 
   constructor(
     private readonly start: StreamStart,
@@ -296,7 +307,25 @@ export class RelayFrames implements AsyncIterable<string> {
 
   [Symbol.asyncIterator](): AsyncIterator<string> {
     this.take();
-    return relayStream(this.start, this.o);
+    return relayStream(this.start, this.o, this.onClosed);
+  }
+
+  /**
+   * Runs `fn` once when the relay ends, after its settlement, however it ends (a concurrency
+   * slot's release): the frames keep their push path instead of being wrapped.
+   */
+  finally(fn: () => void): this {
+    const before = this.onClosed;
+    this.onClosed = before
+      ? () => {
+          try {
+            before();
+          } finally {
+            fn();
+          }
+        }
+      : fn;
+    return this;
   }
 
   /** Pushes the frames into `sink`; undefined (nothing started) when the upstream body cannot push. */
@@ -304,7 +333,7 @@ export class RelayFrames implements AsyncIterable<string> {
     const body = pushBody(this.start.iterator);
     if (!body) return undefined;
     this.take();
-    const relay = new PushRelay(new RelayState(this.start, this.o), body, sink);
+    const relay = new PushRelay(new RelayState(this.start, this.o, this.onClosed), body, sink);
     relay.begin();
     return relay;
   }

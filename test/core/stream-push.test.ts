@@ -1,10 +1,11 @@
 // A stream whose upstream body can push (the undici transport's) is written to the client in
 // the callback that brought each upstream chunk (RelayFrames.pushTo); a stream that something
-// wraps (a concurrency slot, an idempotency capture, a request log) is iterated instead
-// (relayStream). Both drive one relay state, and each scenario here runs both ways: a key with
-// max_concurrency gets the iterated path, a key without it the pushed one. The client sees the
-// same bytes and the request is billed the same, whether the stream completes, the upstream
-// breaks, the client leaves, or the client reads slowly.
+// wraps (an idempotency capture, a request log) is iterated instead (relayStream). Both drive
+// one relay state, and each scenario here runs both ways: a request with an Idempotency-Key
+// takes the iterated path, one without it the pushed one. The client sees the same bytes and
+// the request is billed the same, whether the stream completes, the upstream breaks, the client
+// leaves, or the client reads slowly. A key's concurrency slot is given back by the relay
+// itself, so such a key's streams are pushed too.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,10 @@ let upstream: ScriptedUpstream;
 /** The same slow-client scenario's upstream over HTTP/2 (h2c), where undici pauses the stream, not the socket. */
 let h2: Http2Server;
 let mk: string;
-/** the path each key's streams take */
-const keys: Record<'pushed' | 'iterated', string> = { pushed: '', iterated: '' };
+let key: string;
+/** Headers that make a request's stream take each path: an idempotency capture wraps the frames. */
+let idempotency = 0;
+const pathHeaders = (path: 'pushed' | 'iterated'): Record<string, string> => (path === 'iterated' ? { 'idempotency-key': `stream-push-${process.pid}-${++idempotency}` } : {});
 
 /** Per scenario run (named in the prompt): hand-offs between the upstream and the test. */
 const upstreamClosed = new Map<string, Deferred<void>>();
@@ -117,8 +120,7 @@ beforeAll(async () => {
   });
   const org = await gw.createOrg(50);
   mk = org.mk;
-  keys.pushed = (await gw.createKey(mk)).key;
-  keys.iterated = (await gw.createKey(mk, { max_concurrency: 50 })).key;
+  key = (await gw.createKey(mk)).key;
 });
 
 afterAll(async () => {
@@ -129,10 +131,10 @@ afterAll(async () => {
 
 const pushedCount = () => gw.running.http.streams.pushed;
 
-function open(path: keyof typeof keys, prompt: string, signal?: AbortSignal): Promise<Response> {
+function open(path: 'pushed' | 'iterated', prompt: string, signal?: AbortSignal, credential = key): Promise<Response> {
   return fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${keys[path]}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...pathHeaders(path) },
     body: JSON.stringify({ model: 'script-chat', messages: [{ role: 'user', content: prompt }], stream: true, stream_options: { include_usage: true } }),
     signal,
   });
@@ -161,6 +163,30 @@ describe('a pushed stream and an iterated one', () => {
       await res.text();
       expect(pushedCount() - before, path).toBe(path === 'pushed' ? 1 : 0);
     }
+  });
+
+  it('a key with max_concurrency still has its streams pushed, and gets its slot back when one ends', async () => {
+    const limited = (await gw.createKey(mk, { max_concurrency: 1 })).key;
+    const prompt = 'hold#limited';
+    const closed = deferred();
+    upstreamClosed.set(prompt, closed);
+    const before = pushedCount();
+    const ac = new AbortController();
+    const res = await open('pushed', prompt, ac.signal, limited);
+    const reader = new StreamReader(res);
+    await reader.until((t) => sseContent(t).includes('only'), 3000, 'the first content');
+    expect(pushedCount() - before).toBe(1);
+    // The slot is taken while the stream is open.
+    const refused = await open('pushed', 'complete#limited-refused', undefined, limited);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('concurrency_exceeded');
+    ac.abort();
+    await reader.cancel();
+    await within(closed.promise, 3000, 'the upstream connection to close after the client left');
+    await rowOf(res.headers.get('x-request-id'));
+    const next = await open('pushed', 'complete#limited-next', undefined, limited);
+    expect(next.status).toBe(200);
+    expect(await next.text()).toContain('data: [DONE]');
   });
 
   it('deliver the same frames and bill the same when the stream completes', async () => {
@@ -233,7 +259,7 @@ describe('a pushed stream and an iterated one', () => {
       const { port } = new URL(gw.url);
       // A client that reads the headers, then nothing until told.
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${keys[path]}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, resolve);
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...pathHeaders(path) } }, resolve);
         req.on('error', reject);
         req.end(body);
       });
