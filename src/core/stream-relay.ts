@@ -312,20 +312,11 @@ export class RelayFrames implements AsyncIterable<string> {
 
   /**
    * Runs `fn` once when the relay ends, after its settlement, however it ends (a concurrency
-   * slot's release): the frames keep their push path instead of being wrapped.
+   * slot's release): the frames keep their push path instead of being wrapped. One per stream.
    */
-  finally(fn: () => void): this {
-    const before = this.onClosed;
-    this.onClosed = before
-      ? () => {
-          try {
-            before();
-          } finally {
-            fn();
-          }
-        }
-      : fn;
-    return this;
+  finally(fn: () => void): void {
+    if (this.onClosed || this.taken) throw new Error('a stream takes one closing hook, before it is relayed');
+    this.onClosed = fn;
   }
 
   /** Pushes the frames into `sink`; undefined (nothing started) when the upstream body cannot push. */
