@@ -6,7 +6,7 @@
 // with 503 while the rows already accepted wait in the spool; enqueue itself never blocks.
 import type { Logger } from '../observability/logger.js';
 import type { LedgerRow, Store, UsageRow } from '../store/types.js';
-import { decodeLines, encodeCheckpoint, encodeFinished } from './spool/rows.js';
+import { decodeLines, encodeCheckpoint, encodeFinished, linesOf } from './spool/rows.js';
 import { NOT_SPOOLED, type Spool } from './spool/spool.js';
 
 export interface FinishedRequest {
@@ -14,9 +14,9 @@ export interface FinishedRequest {
   charge: LedgerRow | undefined;
 }
 
-/** Commits a batch of spool lines (newline-separated) to the store. */
+/** Commits a batch of spool lines (UTF-8, newline-separated) to the store. */
 export interface BatchSink {
-  write(payload: string): Promise<void>;
+  write(payload: Uint8Array): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -48,6 +48,11 @@ class Batch {
     this.buf = Buffer.allocUnsafeSlow(bytes);
   }
 
+  /** Bytes in use. */
+  get size(): number {
+    return this.len;
+  }
+
   /** Adds a line; returns the bytes it occupies (with its newline) for the spool to write. */
   add(line: string): Buffer {
     // At most 3 bytes per UTF-16 unit: the line always fits without measuring it first.
@@ -71,20 +76,34 @@ class Batch {
     else this.segs.push(seg, 1);
   }
 
-  /** The rows as one string of newline-separated lines, for the sink. */
-  text(): string {
-    return this.buf.toString('utf8', 0, Math.max(0, this.len - 1));
+  /**
+   * The rows' bytes, newline-separated, for the sink: the request thread never decodes them into
+   * one string (at a few hundred rows that is a string too large for the young generation).
+   */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, Math.max(0, this.len - 1));
   }
 }
 
-/** Bytes reserved for a new batch: about a hundred typical rows; it grows as needed. */
-const BATCH_START_BYTES = 64 * 1024;
+/**
+ * Bytes reserved for a new batch: at least about a hundred typical rows, else a little more than
+ * the last full batch took, so that a batch under load is not copied to ever larger buffers.
+ */
+const BATCH_MIN_BYTES = 64 * 1024;
+const BATCH_MAX_START_BYTES = 8 * 1024 * 1024;
+
+/** Batches waiting past which the store is behind the requests (see UsageWriter.behind). */
+const BEHIND_BATCHES = 4;
+/** Batches waiting at which requests held for the store go on. */
+const CAUGHT_UP_BATCHES = 2;
+/** The longest requests are held for the store at a time. */
+const MAX_HOLD_MS = 100;
 
 /** Commits on the calling thread: for tests, the CLI and an in-memory SQLite store. */
 export function storeSink(store: Pick<Store, 'writeBatch'>): BatchSink {
   return {
     async write(payload) {
-      const batch = decodeLines(payload.split('\n'));
+      const batch = decodeLines(linesOf(payload));
       await store.writeBatch({ usage: batch.usage, charges: batch.charges });
     },
   };
@@ -105,6 +124,10 @@ export class UsageWriter {
   private readonly checkpoints = new Map<string, number>();
   /** Set while exclusive() work runs: no batch is committed until it settles. */
   private gate: Promise<void> | undefined;
+  /** Bytes to reserve for the next batch (see BATCH_MIN_BYTES). */
+  private batchBytes = BATCH_MIN_BYTES;
+  /** Requests held until the store catches up (see caughtUp), and the hold's time limit. */
+  private hold: { promise: Promise<void>; release(): void; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     store: Pick<Store, 'writeBatch'>,
@@ -122,6 +145,39 @@ export class UsageWriter {
 
   get pending(): number {
     return this.queued + (this.inFlight?.rows ?? 0);
+  }
+
+  /**
+   * True when rows arrive faster than the store commits them, while it does commit them: more
+   * than a few batches wait and the last commit succeeded. The store worker runs at a lower
+   * priority than the request thread, so on a core the requests keep busy it gets only what
+   * they leave; without a pause for it, the queue would grow for as long as the load lasts.
+   * A store that fails is not waited for (the rows wait in the spool, and `full` sheds load).
+   */
+  get behind(): boolean {
+    return this.failures === 0 && !this.closed && this.pending > this.opts.batchSize * BEHIND_BATCHES;
+  }
+
+  /**
+   * Resolves when the queue is down to a couple of batches, when a commit fails, or after at
+   * most MAX_HOLD_MS, whichever comes first. Every caller of one hold shares one promise.
+   */
+  caughtUp(): Promise<void> {
+    if (this.hold) return this.hold.promise;
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    const timer = setTimeout(() => this.releaseHold(), MAX_HOLD_MS);
+    timer.unref();
+    this.hold = { promise, release, timer };
+    return promise;
+  }
+
+  private releaseHold(): void {
+    const hold = this.hold;
+    if (!hold) return;
+    this.hold = undefined;
+    clearTimeout(hold.timer);
+    hold.release();
   }
 
   /**
@@ -143,7 +199,8 @@ export class UsageWriter {
     const line = encodeFinished(item);
     let batch = this.queue[this.queue.length - 1];
     if (!batch || batch.rows >= this.opts.batchSize) {
-      batch = new Batch(BATCH_START_BYTES);
+      if (batch) this.batchBytes = Math.min(BATCH_MAX_START_BYTES, Math.max(BATCH_MIN_BYTES, Math.ceil(batch.size * 1.125)));
+      batch = new Batch(this.batchBytes);
       this.queue.push(batch);
     }
     const bytes = batch.add(line);
@@ -203,7 +260,7 @@ export class UsageWriter {
     this.inFlight = batch;
     this.flushing = (async () => {
       try {
-        await this.sink.write(batch.text());
+        await this.sink.write(batch.bytes());
         this.failures = 0;
         this.inFlight = undefined;
         this.committed(batch);
@@ -217,6 +274,7 @@ export class UsageWriter {
       } finally {
         this.flushing = undefined;
         this.opts.onQueueLength?.(this.pending);
+        if (this.hold && (this.failures > 0 || this.pending <= this.opts.batchSize * CAUGHT_UP_BATCHES)) this.releaseHold();
       }
       if (this.queued > 0) {
         const backoff = this.failures === 0 ? 0 : Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
@@ -229,6 +287,7 @@ export class UsageWriter {
   /** Shutdown: from now on every enqueue flushes at once; then writes everything queued. */
   async drain(deadlineMs: number): Promise<number> {
     this.closed = true;
+    this.releaseHold();
     return this.flushAll(deadlineMs);
   }
 
@@ -267,6 +326,7 @@ export class UsageWriter {
    */
   async close(): Promise<number> {
     this.closed = true;
+    this.releaseHold();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Surface } from '../surfaces/types.js';
@@ -157,7 +157,16 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       }
       gate.enter();
       counted = true;
+      const held = gate.held();
+      if (held) {
+        held.then(() => admitted(req, reply, done));
+        return;
+      }
     }
+    admitted(req, reply, done);
+  });
+  /** The request goes on: its key, when it can be checked before the body is read. */
+  const admitted = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     try {
       const principal = authenticateEarly(gw.view, server.admin_token, req);
       // Inference routes take it from here instead of authenticating the same header again.
@@ -170,7 +179,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       return;
     }
     done();
-  });
+  };
   app.addHook('onClose', (_i, done) => {
     gate.close();
     done();

@@ -117,6 +117,8 @@ class DirectExchange implements InboundRequest, AnswerWriter {
       return;
     }
     try {
+      const held = this.lane.gate.held();
+      if (held) await held;
       await answerSurface(this.lane.gw, this.surface, this, this.signal, this);
     } catch (err) {
       this.fail(err, false);

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 
+const NO_LABELS: readonly string[] = [];
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The x-request-id a response carries: the client's own when it is a plausible id, else ours. */
@@ -49,6 +50,19 @@ export class RequestGate {
       return new GatewayError('overloaded', 'The gateway is overloaded right now. Retry after a short wait.', { retryAfterS: 1 });
     }
     return undefined;
+  }
+
+  /**
+   * Resolves when an admitted inference request may start, or is undefined when it may at once:
+   * while the store is behind the requests (UsageWriter.behind), new ones wait until it caught
+   * up, at most a tenth of a second at a time, so that a core the requests keep busy leaves the
+   * store worker the time it needs instead of the usage queue growing as long as the load lasts.
+   */
+  held(): Promise<void> | undefined {
+    const usage = this.gw.usage;
+    if (!usage.behind) return undefined;
+    this.gw.metrics.held.inc(NO_LABELS);
+    return usage.caughtUp();
   }
 
   /** An inference request takes an in-flight slot (it gives it back in closed()). */

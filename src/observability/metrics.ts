@@ -48,6 +48,8 @@ export interface Metrics {
   cache: FastCounter;
   breakerState: Gauge<'model' | 'channel'>;
   usageQueue: LatestGauge;
+  /** Inference requests held until the store caught up (no labels). */
+  held: FastCounter;
   /** Label: provider. */
   upstreamInFlight: LatestLabelledGauge;
 }
@@ -255,6 +257,7 @@ export function createMetrics(): Metrics {
     cache: counter('tollgate_cache_lookups_total', 'Cache lookups by layer and result (hit|miss|bypass)', ['layer', 'result']),
     breakerState: new Gauge({ name: 'tollgate_channel_state', help: 'Channel circuit state: 0 closed, 1 half-open, 2 open', labelNames: ['model', 'channel'], registers: [registry] }),
     usageQueue: latestGauge(registry, 'tollgate_usage_queue_length', 'Usage records waiting to be written'),
+    held: counter('tollgate_requests_held_total', 'Inference requests held until the store caught up with the usage records', []),
     upstreamInFlight: latestLabelledGauge(registry, 'tollgate_upstream_in_flight_requests', 'Requests in flight to each provider (streams until they end)', 'provider'),
   };
 }

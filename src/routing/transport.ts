@@ -166,7 +166,7 @@ export class OriginMemo {
  * The options of one undici call of an upstream request, in one object of one shape (an absent
  * option is undefined, which undici treats as unset): no spread copies per request.
  */
-function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: Dispatcher.DispatchOptions['body'], bodyTimeout: number | undefined) {
+function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: Dispatcher.DispatchOptions['body'], bodyTimeout: number | undefined, headersTimeout = req.timeoutMs) {
   return {
     origin: origins.of(req.url),
     path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
@@ -178,7 +178,7 @@ function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins
     // re-sends such a request only when the server refused it unstarted (GOAWAY).
     idempotent: provider.http2 ? true : undefined,
     // A non-stream answer's headers come when the generation ends: wait for the whole request.
-    headersTimeout: req.timeoutMs,
+    headersTimeout,
     bodyTimeout,
   };
 }
@@ -214,13 +214,13 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
       }
     },
     // No body stream, async iterator or idle-watch entry: undici hands the chunks to a handler
-    // that keeps them, with its own body timeout (a whole answer comes in a few chunks).
+    // that keeps them and keeps the request's timeouts itself (TextReader).
     sendForText(req, signal, limit) {
       if (signal.aborted) return Promise.reject(signal.reason);
-      const reader = new TextReader(signal, limit, provider.id, req.timeoutMs);
+      const reader = new TextReader(signal, limit, provider.id, req.timeoutMs, req.timeoutMs ?? t.first_byte_ms, t.idle_ms);
       signal.addEventListener('abort', reader, ONCE);
       try {
-        agent.dispatch(dispatchOptions(req, provider, origins, req.body, t.idle_ms), reader);
+        agent.dispatch(dispatchOptions(req, provider, origins, req.body, 0, 0), reader);
       } catch (err) {
         reader.onResponseError(undefined, err);
       }
@@ -235,10 +235,20 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
 
 const ONCE = { once: true } as const;
 
+/** A non-stream request's timeout ran out: before the answer's headers, or between its chunks. */
+function expireText(reader: TextReader): void {
+  reader.expire();
+}
+
 /**
  * The undici handler of a non-stream request: keeps the answer's chunks and settles `answer`
  * with the whole text. One object per request, its callbacks on the prototype; it is also the
  * abort listener of the client's signal (handleEvent).
+ *
+ * It keeps the request's timeouts with one Node timer (the time for the headers, then the idle
+ * time between chunks) that is cleared when the answer ends. undici's own would be timers of its
+ * connection that a cleared request leaves in undici's timer list until its next sweep, up to a
+ * second later: under load, two such objects per request outlived the young generation.
  */
 class TextReader {
   readonly answer: Promise<UpstreamText>;
@@ -251,12 +261,17 @@ class TextReader {
   private headers: UpstreamHeaders | undefined;
   private controller: { abort(reason: unknown): void } | undefined;
   private done = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly signal: RequestSignal,
     private readonly limit: number,
     private readonly providerId: string,
     private readonly timeoutMs: number | undefined,
+    /** Time for the answer's headers (the whole generation for a non-stream answer). */
+    private readonly headersMs: number,
+    /** Time between two chunks of the answer's body. */
+    private readonly idleMs: number,
   ) {
     this.answer = new Promise<UpstreamText>((resolve, reject) => {
       this.resolve = resolve;
@@ -269,18 +284,33 @@ class TextReader {
     this.controller?.abort(this.signal.reason);
   }
 
+  /** The timer ran out: undici's own timeout errors, so the request fails as with undici's timers. */
+  expire(): void {
+    this.timer = undefined;
+    if (this.done) return;
+    this.controller?.abort(this.headers === undefined ? new undiciErrors.HeadersTimeoutError() : new undiciErrors.BodyTimeoutError());
+  }
+
   onRequestStart(c: { abort(reason: unknown): void }): void {
     this.controller = c;
-    if (this.signal.aborted) c.abort(this.signal.reason);
+    if (this.signal.aborted) {
+      c.abort(this.signal.reason);
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = this.headersMs > 0 ? setTimeout(expireText, this.headersMs, this) : undefined;
   }
 
   onResponseStart(_c: unknown, statusCode: number, h: unknown): void {
     if (statusCode < 200) return;
     this.status = statusCode;
     this.headers = h as UpstreamHeaders;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = this.idleMs > 0 ? setTimeout(expireText, this.idleMs, this) : undefined;
   }
 
   onResponseData(c: { abort(reason: unknown): void }, chunk: Buffer): void {
+    this.timer?.refresh();
     this.size += chunk.length;
     if (this.size > this.limit) {
       c.abort(tooLarge(this.providerId, this.limit));
@@ -305,6 +335,10 @@ class TextReader {
 
   private finish(): void {
     this.done = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.signal.removeEventListener('abort', this);
   }
 }

@@ -23,7 +23,7 @@ describe('UsageWriter.exclusive', () => {
     const sink: BatchSink = {
       write(payload) {
         const n = commits.length;
-        events.push(`commit ${n} starts (${payload.split('\n').length} rows)`);
+        events.push(`commit ${n} starts (${Buffer.from(payload).toString('utf8').split('\n').length} rows)`);
         const done = deferred();
         commits.push({ done });
         started[n]?.resolve();
@@ -85,7 +85,7 @@ describe('a write from the request thread while the worker waits on the SQLite l
   const w = useSqliteWithWorker('tollgate-exclusive-');
 
   it('keeps the event loop turning, then takes the lease once the commit is through', async () => {
-    await w.sink.write('');
+    await w.sink.write(new Uint8Array(0));
     const committing = deferred();
     const watched: BatchSink = {
       write(payload) {

@@ -61,7 +61,7 @@ describe('SQLite store worker', () => {
       expect(balances.get('org_x')).toBe(-200);
       expect(balances.get('org_y')).toBe(-5);
       // The same rows again (a retry after a lost reply) change nothing.
-      await sink.write(items.map((i) => JSON.stringify(i)).join('\n'));
+      await sink.write(Buffer.from(items.map((i) => JSON.stringify(i)).join('\n')));
       expect((await store.balances()).get('org_x')).toBe(-200);
     } finally {
       await store.close();

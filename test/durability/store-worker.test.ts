@@ -19,7 +19,7 @@ describe('usage rows are committed off the request thread', () => {
 
   it('keeps the event loop turning while a commit waits on the database lock, and commits once the lock is free', async () => {
     // Warm the worker so the write below really waits on the lock, not on the worker's start.
-    await w.sink.write('');
+    await w.sink.write(new Uint8Array(0));
     const failures: unknown[] = [];
     const log = createLogger({ level: 'silent' });
     log.warn = ((obj: unknown) => void failures.push(obj)) as typeof log.warn;
@@ -93,9 +93,9 @@ describe('the write-ahead spool', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const sink = {
-      async write(payload: string) {
+      async write(payload: Uint8Array) {
         await held;
-        payloads.push(payload);
+        payloads.push(Buffer.from(payload).toString('utf8'));
         if (fail) {
           fail = false;
           throw new Error('store down');

@@ -27,6 +27,11 @@ export interface DecodedBatch extends Batch {
  * Rows of many lines, in order; a request id seen twice is written once: its final row, or,
  * for a stream the process never finished, its latest checkpoint.
  */
+/** The lines of a batch's UTF-8 bytes (as the usage writer hands them to its sink). */
+export function linesOf(bytes: Uint8Array): string[] {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').split('\n');
+}
+
 export function decodeLines(lines: readonly string[]): DecodedBatch {
   const out: DecodedBatch = { usage: [], charges: [], bad: 0, interrupted: [] };
   const byRequest = new Map<string, { item: FinishedRequest; final: boolean }>();

@@ -8,7 +8,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SqlValue } from '../../store/sqlite-columns.js';
 import type { Batch } from '../../store/write-batch.js';
-import { decodeLines } from './rows.js';
+import { decodeLines, linesOf } from './rows.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 interface Committer {
@@ -88,7 +88,7 @@ port.on('message', (msg: WorkerRequest) => {
     .then((c) => {
       switch (msg.kind) {
         case 'write': {
-          const batch = decodeLines(msg.payload.split('\n'));
+          const batch = decodeLines(linesOf(msg.payload));
           return c.write({ usage: batch.usage, charges: batch.charges });
         }
         case 'response':

@@ -17,7 +17,7 @@ export interface WorkerData extends WorkerTarget {
 }
 
 export type WorkerRequest =
-  | { kind: 'write'; id: number; payload: string }
+  | { kind: 'write'; id: number; payload: Uint8Array }
   | { kind: 'response'; id: number; values: SqlValue[] }
   | { kind: 'request-logs'; id: number; rows: SqlValue[][] }
   | { kind: 'close' };

@@ -1,5 +1,5 @@
-// The request thread's side of the store worker: hands it a batch of spool lines as one string
-// (a cheap copy, no structured clone of objects) and resolves when the batch is committed.
+// The request thread's side of the store worker: hands it a batch of spool lines as their UTF-8
+// bytes (a copy of one buffer, no structured clone of objects) and resolves when the batch is committed.
 // With SQLite it also takes the request path's own rows (stored Responses, request logs),
 // encoded here to flat values, so no SQLite statement for them runs on the request thread.
 import { readFileSync } from 'node:fs';
@@ -88,7 +88,7 @@ export class WorkerSink implements BatchSink, RowWrites {
     return w;
   }
 
-  write(payload: string): Promise<void> {
+  write(payload: Uint8Array): Promise<void> {
     return this.send({ kind: 'write', payload });
   }
 

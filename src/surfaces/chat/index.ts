@@ -36,8 +36,11 @@ function encodeResponse(c: ChatCompletion, info: AnswerInfo, totals: AnswerTotal
       delete m.reasoning_redacted;
     }
   }
-  // A copy: the completion itself is what the cache keeps, and a hit costs nothing.
-  return c.usage ? { ...c, usage: { ...c.usage, cost: costUsd(totals.costMicros) } } : c;
+  // In place, not in a copy: the answer is serialised at once, and a cache that keeps this
+  // completion sets its own cost (none) on every hit. A spread copy of the parsed answer,
+  // made once per request, was the largest item the request thread moved to its old generation.
+  if (c.usage) c.usage.cost = costUsd(totals.costMicros);
+  return c;
 }
 
 export const chatSurface: Surface = {
