@@ -2,9 +2,11 @@
 // a core the requests keep busy it gets only what they leave. When more than a few batches of
 // usage rows wait while the store does commit them, new inference requests wait (at most a
 // tenth of a second at a time) until the queue is down to a couple of batches, instead of the
-// queue growing for as long as the load lasts. A failing store is not waited for.
+// queue growing for as long as the load lasts. A failing store is not waited for. The batches
+// reach the sink as bytes, split into lines where they are committed.
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linesOf } from '../../src/billing/spool/rows.js';
 import { type BatchSink, UsageWriter } from '../../src/billing/usage-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { usageOf } from '../helpers/account.js';
@@ -156,5 +158,15 @@ describe('inference requests while the store is behind', () => {
     // Not behind: no request waits.
     expect((await chat(gw.url, key, body)).status).toBe(200);
     expect(await held()).toBe(2);
+  });
+});
+
+describe('a batch as bytes', () => {
+  it('is split into the same lines as its text, multi-byte characters and empty lines included', () => {
+    for (const text of ['', 'one', 'one\ntwo', 'one\n', '\n', 'caf\u00e9\n\u2603 \ud83d\ude42\n\nlast']) {
+      // A view into a larger buffer, as the batch's bytes are.
+      const whole = Buffer.from(`xx${text}yy`);
+      expect(linesOf(whole.subarray(2, whole.length - 2))).toEqual(text.split('\n'));
+    }
   });
 });
