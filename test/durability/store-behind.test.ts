@@ -75,12 +75,18 @@ describe('UsageWriter: behind and caughtUp', () => {
     expect(await writer.flushAll(1000)).toBe(0);
   });
 
-  it('lets held callers go when a commit fails, and is not behind a failing store', async () => {
+  /** Batches of one row, the first commit waiting, five rows behind it: the store is behind. */
+  async function behindByFive(orgId: string) {
     const { sink, commits } = heldSink();
     const writer = new UsageWriter({ writeBatch: async () => undefined }, silent, { flushIntervalMs: 1, batchSize: 1, maxQueue: 1000, sink });
-    writer.enqueue(finishedRequest('org_b'));
+    writer.enqueue(finishedRequest(orgId));
     while (commits.length === 0) await turn();
-    for (let i = 0; i < 5; i++) writer.enqueue(finishedRequest('org_b'));
+    for (let i = 0; i < 5; i++) writer.enqueue(finishedRequest(orgId));
+    return { writer, commits };
+  }
+
+  it('lets held callers go when a commit fails, and is not behind a failing store', async () => {
+    const { writer, commits } = await behindByFive('org_b');
     expect(writer.behind).toBe(true);
     const held = writer.caughtUp();
     commits[0]!.reject(new Error('store down'));
@@ -91,11 +97,7 @@ describe('UsageWriter: behind and caughtUp', () => {
   });
 
   it('lets held callers go after at most a tenth of a second when the store takes longer', async () => {
-    const { sink, commits } = heldSink();
-    const writer = new UsageWriter({ writeBatch: async () => undefined }, silent, { flushIntervalMs: 1, batchSize: 1, maxQueue: 1000, sink });
-    writer.enqueue(finishedRequest('org_c'));
-    while (commits.length === 0) await turn();
-    for (let i = 0; i < 5; i++) writer.enqueue(finishedRequest('org_c'));
+    const { writer } = await behindByFive('org_c');
     const held = writer.caughtUp();
     await held;
     // The commit has not ended: the hold ran out, and the next caller gets a new one.
