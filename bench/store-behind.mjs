@@ -3,8 +3,9 @@
 // script reads its /metrics every 300 ms. Prints the most usage rows that waited for the store,
 // the requests held until the store caught up (tollgate_requests_held_total), the load's RPS
 // and p99, and the gateway's peak RSS. Never run by CI.
-//   node bench/store-behind.mjs [--connections 128] [--seconds 6] [--node-flags '--trace-gc-nvp' --gc-log FILE]
-// --node-flags passes V8/Node flags to the gateway; --gc-log FILE writes its stdout (a GC trace) to FILE.
+//   node bench/store-behind.mjs [--connections 128] [--seconds 6] [--node-flags '--trace-gc-nvp' --gc-log FILE] [--env JSON]
+// --node-flags passes V8/Node flags to the gateway; --gc-log FILE writes its stdout (a GC trace) to
+// FILE; --env adds variables to its environment (e.g. '{"MALLOC_ARENA_MAX":"1"}').
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upP
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-store-behind-'));
 writeFileSync(join(dir, 'tollgate.yaml'), benchConfig({ port: tgPort, storageUrl: `sqlite://${join(dir, 'tg.db')}`, upstream: `http://127.0.0.1:${upPort}/v1` }));
 const g = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], (option('--node-flags', '') || '').split(' ').filter(Boolean));
-const tg = await start(0, g.cmd, 'listening', g.env);
+const tg = await start(0, g.cmd, 'listening', { ...g.env, ...JSON.parse(option('--env', '{}')) });
 const gcLog = option('--gc-log', undefined);
 if (gcLog) tg.stdout.pipe(createWriteStream(gcLog));
 const url = `http://127.0.0.1:${tgPort}`;
