@@ -72,7 +72,9 @@ class DirectExchange implements InboundRequest, AnswerWriter {
   readonly id: string;
   readonly headers: IncomingHttpHeaders;
   body: unknown = undefined;
-  private text = '';
+  /** The body's bytes as they came: most bodies come in one chunk, decoded once at the end. */
+  private first: Buffer | undefined;
+  private more: Buffer[] | undefined;
   private streamed = false;
   private readonly signal = new ClientSignal();
   private readonly started = performance.now();
@@ -99,16 +101,17 @@ class DirectExchange implements InboundRequest, AnswerWriter {
     markIfLogged(this, this.principal);
     res.on('close', () => this.closed());
     req.on('error', ignore);
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      this.text += chunk;
+    req.on('data', (chunk: Buffer) => {
+      if (this.first === undefined) this.first = chunk;
+      else (this.more ??= [this.first]).push(chunk);
     });
     req.on('end', () => void this.run());
   }
 
   private async run(): Promise<void> {
-    const text = this.text;
-    this.text = '';
+    const bytes = this.more !== undefined ? Buffer.concat(this.more) : this.first;
+    this.first = this.more = undefined;
+    const text = bytes === undefined ? '' : bytes.toString('utf8');
     try {
       this.body = parseJsonBody(text);
     } catch (err) {

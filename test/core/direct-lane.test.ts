@@ -70,6 +70,8 @@ describe('the direct lane answers as the Fastify routes do', () => {
     { name: 'a Messages call', path: '/v1/messages', body: JSON.stringify({ model: 'mock-chat', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }) },
     { name: 'a Responses call', path: '/v1/responses', body: JSON.stringify({ model: 'mock-chat', input: 'hello responses', store: false }) },
     { name: 'a legacy completion', path: '/v1/completions', body: JSON.stringify({ model: 'mock-chat', prompt: 'hello' }) },
+    // About 200 KB: it reaches the gateway in several chunks, some of which end inside a character.
+    { name: 'a body of many chunks, characters of 2 and 3 bytes split between them', path: '/v1/chat/completions', body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: '\u00e9\u20ac'.repeat(40_000) }] }) },
     { name: 'JSON that does not parse', path: '/v1/chat/completions', body: '{"model":' },
     { name: 'JSON nested too deep', path: '/v1/chat/completions', body: `${'['.repeat(600)}${']'.repeat(600)}` },
     { name: 'a Messages body the surface refuses (its own envelope)', path: '/v1/messages', body: JSON.stringify({ model: 'mock-chat', messages: [] }) },
