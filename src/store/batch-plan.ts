@@ -49,7 +49,10 @@ export function chargesToWrite(charges: readonly LedgerRow[], usageById: Readonl
 
 export const ROLLUP_SUMS = ['requests', 'errors', 'cache_hits', 'prompt_tokens', 'completion_tokens', 'cost_micros'] as const;
 
-export const OPS_SUMS = [...ROLLUP_SUMS, 'latency_ms_sum', ...LATENCY_BOUNDS_MS.map((b) => `latency_le_${b}` as const)] as const;
+/** The latency histogram's columns, one per bound of LATENCY_BOUNDS_MS, in the same order. */
+const LATENCY_COLUMNS = LATENCY_BOUNDS_MS.map((b) => `latency_le_${b}` as const);
+
+export const OPS_SUMS = [...ROLLUP_SUMS, 'latency_ms_sum', ...LATENCY_COLUMNS] as const;
 
 function addToRollup(map: Map<string, RollupTable>, u: UsageRow, bucket: number): void {
   const id = `${u.org_id}\u0000${bucket}\u0000${u.model}\u0000${u.key_id}`;
@@ -109,7 +112,8 @@ function addToOpsRollup(map: Map<string, OpsRollupTable>, u: UsageRow): void {
   r.completion_tokens += u.completion_tokens;
   r.cost_micros += u.cost_micros;
   r.latency_ms_sum += u.latency_ms;
-  for (const b of LATENCY_BOUNDS_MS) if (u.latency_ms <= b) r[`latency_le_${b}`] += 1;
+  // Column names made once, not a new string per bound and row.
+  for (let i = 0; i < LATENCY_COLUMNS.length; i++) if (u.latency_ms <= LATENCY_BOUNDS_MS[i]!) r[LATENCY_COLUMNS[i]!] += 1;
 }
 
 /** Sorted, so concurrent Postgres transactions lock roll-up rows in the same order (no deadlock). */

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeLines, encodeFinished } from '../../src/billing/spool/rows.js';
 import { claimSlots } from '../../src/billing/spool/slots.js';
 import { Spool } from '../../src/billing/spool/spool.js';
-import { type FinishedRequest, UsageWriter } from '../../src/billing/usage-writer.js';
+import { UsageWriter } from '../../src/billing/usage-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { finishedRequest, useSqliteWithWorker } from './worker-support.js';
 
@@ -65,7 +66,7 @@ describe('the write-ahead spool', () => {
     const lines = readdirSync(slot)
       .filter((f) => f.endsWith('.jsonl'))
       .flatMap((f) => readFileSync(join(slot, f), 'utf8').split('\n').filter(Boolean));
-    expect(lines.map((l) => (JSON.parse(l) as FinishedRequest).usage.request_id)).toEqual(items.map((i) => i.usage.request_id));
+    expect(decodeLines(lines).usage.map((u) => u.request_id)).toEqual(items.map((i) => i.usage.request_id));
     expect(spool.close()).toBe(5);
   });
 
@@ -107,7 +108,7 @@ describe('the write-ahead spool', () => {
     const before = process.memoryUsage().arrayBuffers;
     for (const it of items) writer.enqueue(it);
     // The rows' bytes are held in ArrayBuffers (off the V8 heap) until their batch commits.
-    const bytes = items.reduce((n, it) => n + Buffer.byteLength(JSON.stringify(it)) + 1, 0);
+    const bytes = items.reduce((n, it) => n + Buffer.byteLength(encodeFinished(it)) + 1, 0);
     expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(bytes);
     expect(readdirSync(slot).filter((f) => f.endsWith('.jsonl')).length).toBeGreaterThan(1);
     release();
@@ -115,7 +116,7 @@ describe('the write-ahead spool', () => {
     // Five batches of eight, the first sent twice (it failed once), every row once in order after it.
     expect(payloads).toHaveLength(6);
     expect(payloads[0]).toBe(payloads[1]);
-    const ids = payloads.slice(1).flatMap((p) => p.split('\n').map((l) => (JSON.parse(l) as FinishedRequest).usage.request_id));
+    const ids = payloads.slice(1).flatMap((p) => decodeLines(p.split('\n')).usage.map((u) => u.request_id));
     expect(ids).toEqual(items.map((i) => i.usage.request_id));
     // Every segment's rows were counted committed: the spool keeps nothing.
     expect(await writer.close()).toBe(0);
