@@ -173,8 +173,8 @@ export async function buildGateway(config: Config, store: Store, log: Logger, du
   if (telemetry) {
     // Each finished request's usage record gives its trace the models, tokens, cost and status.
     const enqueue = usage.enqueue.bind(usage);
-    usage.enqueue = (item) => {
-      enqueue(item);
+    usage.enqueue = (item, deferSpool) => {
+      enqueue(item, deferSpool);
       telemetry.usage(item.usage);
     };
   }

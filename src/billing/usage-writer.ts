@@ -1,5 +1,7 @@
 // Write-behind queue for usage and charge rows. enqueue() appends the row to the write-ahead
-// spool (when there is one) before returning, so it is durable before the response completes;
+// spool (when there is one) before returning, so it is durable before the response completes,
+// or, for a caller that waits for spooled() before it answers, together with the other rows of
+// the same event-loop turn in one write;
 // small group commits then go to the store through a sink (a worker thread in the server),
 // retried until the store takes them (a unique request id makes a retried batch harmless).
 // The queue is bounded: when it is full, `full` tells the HTTP layer to shed new requests
@@ -126,6 +128,12 @@ export class UsageWriter {
   private gate: Promise<void> | undefined;
   /** Bytes to reserve for the next batch (see BATCH_MIN_BYTES). */
   private batchBytes = BATCH_MIN_BYTES;
+  /** Rows enqueued with deferSpool and not yet in the spool, in order, and the batch of each. */
+  private readonly unspooled: Buffer[] = [];
+  private readonly unspooledIn: Batch[] = [];
+  /** Set while rows wait for the spool: callers of spooled() wait on it; the write is scheduled. */
+  private spoolWait: { promise: Promise<void>; resolve(): void } | undefined;
+  private spoolScheduled = false;
   /** Requests held until the store catches up (see caughtUp), and the hold's time limit. */
   private hold: { promise: Promise<void>; release(): void; timer: NodeJS.Timeout } | undefined;
 
@@ -195,7 +203,12 @@ export class UsageWriter {
     else this.checkpoints.set(id, seg);
   }
 
-  enqueue(item: FinishedRequest): void {
+  /**
+   * Queues a finished request's rows and appends them to the spool. With `deferSpool` the append
+   * waits for the end of this event-loop turn, so that the requests finishing in one turn share
+   * one write: the caller must then wait for spooled() before any of its answer goes out.
+   */
+  enqueue(item: FinishedRequest, deferSpool = false): void {
     const line = encodeFinished(item);
     let batch = this.queue[this.queue.length - 1];
     if (!batch || batch.rows >= this.opts.batchSize) {
@@ -204,8 +217,18 @@ export class UsageWriter {
       this.queue.push(batch);
     }
     const bytes = batch.add(line);
-    batch.note(this.spool ? this.spool.appendBytes(bytes) : NOT_SPOOLED);
     const checkpoint = this.checkpoints.get(item.usage.request_id);
+    if (!this.spool) batch.note(NOT_SPOOLED);
+    else {
+      this.unspooled.push(bytes);
+      this.unspooledIn.push(batch);
+      // A stream's final row releases its checkpoint, so it goes to the spool at once.
+      if (!deferSpool || checkpoint !== undefined) this.writeSpool();
+      else if (!this.spoolScheduled) {
+        this.spoolScheduled = true;
+        setImmediate(() => this.writeSpool());
+      }
+    }
     if (checkpoint !== undefined) {
       // The final row is in the spool now: the checkpoint it replaces need not be kept.
       this.checkpoints.delete(item.usage.request_id);
@@ -215,6 +238,40 @@ export class UsageWriter {
     this.opts.onQueueLength?.(this.pending);
     if (batch.rows >= this.opts.batchSize) this.kick(0);
     else this.kick(this.opts.flushIntervalMs);
+  }
+
+  /**
+   * Resolves once every row enqueued with deferSpool is in the spool (or could not be written
+   * there, as enqueue without it); undefined when none waits. Every caller in one event-loop turn
+   * shares one promise.
+   */
+  spooled(): Promise<void> | undefined {
+    if (this.unspooled.length === 0) return undefined;
+    if (!this.spoolWait) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.spoolWait = { promise, resolve };
+    }
+    return this.spoolWait.promise;
+  }
+
+  /** Appends the rows waiting for the spool in one write, and lets their answers go. */
+  private writeSpool(): void {
+    this.spoolScheduled = false;
+    const rows = this.unspooled;
+    const n = rows.length;
+    if (n > 0 && this.spool) {
+      const seg = this.spool.appendAll(rows);
+      const batches = this.unspooledIn;
+      for (let i = 0; i < n; i++) batches[i]!.note(seg);
+      rows.length = 0;
+      batches.length = 0;
+    }
+    const wait = this.spoolWait;
+    if (wait) {
+      this.spoolWait = undefined;
+      wait.resolve();
+    }
   }
 
   private kick(delayMs: number): void {
@@ -252,6 +309,8 @@ export class UsageWriter {
   }
 
   private flushOnce(): Promise<void> {
+    // A batch's rows are counted against their spool segments before it commits (see committed).
+    this.writeSpool();
     if (this.flushing) return this.flushing;
     if (this.gate) return this.gate.then(() => this.flushOnce());
     const batch = this.queue.shift();
@@ -286,6 +345,7 @@ export class UsageWriter {
 
   /** Shutdown: from now on every enqueue flushes at once; then writes everything queued. */
   async drain(deadlineMs: number): Promise<number> {
+    this.writeSpool();
     this.closed = true;
     this.releaseHold();
     return this.flushAll(deadlineMs);
@@ -325,6 +385,7 @@ export class UsageWriter {
    * replayed at the next start. Returns how many that is.
    */
   async close(): Promise<number> {
+    this.writeSpool();
     this.closed = true;
     this.releaseHold();
     if (this.timer) {

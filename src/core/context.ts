@@ -24,6 +24,12 @@ export interface InboundMeta {
   /** the inbound request's headers (lower-cased); surfaces read what they need */
   headers?: Readonly<Record<string, string | undefined>>;
   receivedAt: number;
+  /**
+   * Set by a caller that waits for the usage spool before it answers (UsageWriter.spooled): rows
+   * settled while `on` holds are appended with the others of the same event-loop turn, in one
+   * write. An object, so that copies of the meta see it turned off.
+   */
+  spoolTogether?: { on: boolean };
 }
 
 export interface RequestContext {

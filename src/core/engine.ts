@@ -276,6 +276,7 @@ export class Engine {
         fallback: null,
         attempts: 0,
       }),
+      ctx.meta.spoolTogether?.on === true,
     );
   }
 
@@ -737,7 +738,7 @@ export class Engine {
         (err) => this.chargeFailed(err, ctx),
       );
     }
-    this.deps.usage.enqueue(record);
+    this.deps.usage.enqueue(record, ctx.meta.spoolTogether?.on === true);
     correctTokenLimits(this.deps.limiter, this.deps.log, ctx, u.prompt + u.completion);
     const m = this.deps.metrics;
     m.tokens.inc([model.id, 'prompt'], u.prompt);

@@ -3,7 +3,7 @@
 // that keeps request logs gets the request and its answer recorded.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/authenticate.js';
-import type { InboundMeta } from '../core/context.js';
+import type { EngineResult, InboundMeta } from '../core/context.js';
 import { toGatewayError } from '../core/errors.js';
 import type { ClientSignal, RequestSignal } from '../core/request-signal.js';
 import type { Gateway } from '../gateway.js';
@@ -61,8 +61,21 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
  */
 export async function answerSurface(gw: Gateway, surface: Surface, req: InboundRequest, signal: ClientSignal, out: AnswerWriter): Promise<void> {
   const who = loggedPrincipal(req);
-  // No closure on the common path: only a request whose org keeps logs needs one.
-  const result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, inboundMeta(req, signal))) : await gw.engine.handle(surface, req.body, inboundMeta(req, signal));
+  const meta = inboundMeta(req, signal);
+  // What the engine settles before it returns is spooled with the rest of this event-loop turn's
+  // rows, and waited for below before a byte of the answer is written. What it settles later (a
+  // stream's end) is spooled at once.
+  const together = { on: true };
+  meta.spoolTogether = together;
+  let result: EngineResult;
+  try {
+    // No closure on the common path: only a request whose org keeps logs needs one.
+    result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, meta)) : await gw.engine.handle(surface, req.body, meta);
+  } finally {
+    together.on = false;
+    const spooled = gw.usage.spooled();
+    if (spooled) await spooled;
+  }
   if (result.kind === 'json') {
     const text = result.serialized ?? JSON.stringify(result.body);
     if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text, truncated: false });

@@ -1,7 +1,9 @@
 // Measures, in-process and with no timing in the result that matters, what one request costs
 // the gateway's request thread: bytes allocated on the V8 heap, and blocking calls (synchronous
 // file-system calls and SQLite statements). The gateway runs in gateway-child.ts; this side
-// serves the upstream and sends a fixed number of requests, one at a time, per window.
+// serves the upstream and sends a fixed number of requests per window, one at a time (or, in the
+// concurrent scenario, several at a time, where answers finishing in one event-loop turn share
+// one spool write).
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,12 +24,18 @@ export interface Figures {
 export interface Scenario {
   name: string;
   body: Record<string, unknown>;
+  /** Requests in flight at once (1 when absent). */
+  concurrency?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
   { name: 'chat non-stream', body: { model: 'perf-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 } },
   { name: 'chat stream', body: { model: 'perf-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64, stream: true } },
+  { name: 'chat non-stream, 16 at once', body: { model: 'perf-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 }, concurrency: 16 },
 ];
+
+/** The most requests any scenario has in flight at once. */
+const MAX_CONCURRENCY = Math.max(...SCENARIOS.map((s) => s.concurrency ?? 1));
 
 interface Window {
   allocated: number;
@@ -73,24 +81,30 @@ export async function measure(opts: { requests?: number; warmup?: number; window
   let pool: Pool | undefined;
   try {
     const ready = (await Promise.race([next(), exited])) as { url: string; key: string; loadedUnused: string[] };
-    pool = new Pool(ready.url, { connections: 1 });
+    pool = new Pool(ready.url, { connections: MAX_CONCURRENCY });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${ready.key}` };
-    const send = async (body: string, n: number) => {
+    const sendOneByOne = async (body: string, n: number) => {
       for (let i = 0; i < n; i++) {
         const res = await pool!.request({ path: '/v1/chat/completions', method: 'POST', headers, body });
         const text = await res.body.text();
         if (res.statusCode !== 200) throw new Error(`request failed: ${res.statusCode} ${text}`);
       }
     };
+    /** n requests, `concurrency` of them in flight at a time. */
+    const send = async (body: string, n: number, concurrency: number) => {
+      const each = Math.floor(n / concurrency);
+      await Promise.all(Array.from({ length: concurrency }, (_, i) => sendOneByOne(body, i < n % concurrency ? each + 1 : each)));
+    };
     const out: Record<string, Figures> = {};
     let tokenizerLoaded = false;
     for (const sc of SCENARIOS) {
       const body = JSON.stringify(sc.body);
-      await send(body, warmup);
+      const concurrency = sc.concurrency ?? 1;
+      await send(body, warmup, concurrency);
       const seen: Window[] = [];
       while (seen.length < windows) {
         await ask('mark');
-        await send(body, requests);
+        await send(body, requests, concurrency);
         const w = (await ask('read')) as unknown as Window;
         if (w.collections > 0) throw new Error(`a garbage collection ran inside a measuring window (${sc.name}); the window allocates too much for the young generation: ${JSON.stringify(w)}`);
         seen.push(w);

@@ -2,7 +2,7 @@
 // file (one plain write, no fsync: a process crash cannot lose what the kernel already has)
 // before its response completes. A segment is deleted, or the live one truncated, once every
 // row written to it is durable in the store; whatever is left is replayed at the next start.
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOwner } from './slots.js';
 
@@ -25,6 +25,8 @@ export class Spool {
   private readonly open = new Map<number, number>();
   private failing = false;
   private closed = false;
+  /** Appends made (each one write of one or more rows): for reading, never for control. */
+  writes = 0;
 
   constructor(
     readonly dir: string,
@@ -50,8 +52,35 @@ export class Spool {
       const n = writeSync(this.fd, bytes);
       // A short write to a regular file means the disk is full; the rest goes as bytes.
       if (n < bytes.length) this.writeRest(bytes.subarray(n));
+      this.writes++;
       this.bytes += bytes.length;
       this.open.set(this.seq, (this.open.get(this.seq) ?? 0) + 1);
+      this.failing = false;
+      return this.seq;
+    } catch (err) {
+      if (!this.failing) this.opts.onError(err, 'writing to the usage spool failed; rows stay in memory only');
+      this.failing = true;
+      return NOT_SPOOLED;
+    }
+  }
+
+  /**
+   * Appends several rows, each given as its UTF-8 bytes with its newline, in one write; returns
+   * the segment they all went to. One system call however many rows: requests that finish in
+   * the same turn of the event loop share it.
+   */
+  appendAll(rows: readonly Uint8Array[]): number {
+    if (rows.length === 1) return this.appendBytes(rows[0]!);
+    if (this.closed) return NOT_SPOOLED;
+    try {
+      if (this.bytes >= this.opts.segmentBytes) this.rotate();
+      let total = 0;
+      for (const r of rows) total += r.length;
+      const n = writevSync(this.fd, rows as Uint8Array[]);
+      if (n < total) this.writeRest(Buffer.concat(rows as Uint8Array[]).subarray(n));
+      this.writes++;
+      this.bytes += total;
+      this.open.set(this.seq, (this.open.get(this.seq) ?? 0) + rows.length);
       this.failing = false;
       return this.seq;
     } catch (err) {
