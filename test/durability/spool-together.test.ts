@@ -53,7 +53,14 @@ function spooledIds(): string[] {
 
 /** A writer whose store commits nothing until flushAll (a long flush interval). */
 function writer(commit: (ids: string[]) => void = () => undefined): UsageWriter {
-  return new UsageWriter({ writeBatch: async (b) => commit(b.usage.map((u) => u.request_id)) }, silent, { flushIntervalMs: 60_000, batchSize: 1000, maxQueue: 10_000, spool });
+  return new UsageWriter(
+    {
+      writeBatch: async (b) => {
+        commit(b.usage.map((u) => u.request_id));
+        return undefined;
+      },
+    },
+    silent, { flushIntervalMs: 60_000, batchSize: 1000, maxQueue: 10_000, spool });
 }
 
 describe('rows of one event-loop turn share one spool write', () => {
