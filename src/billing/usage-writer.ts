@@ -1,7 +1,7 @@
 // Write-behind queue for usage and charge rows. enqueue() appends the row to the write-ahead
 // spool (when there is one) before returning, so it is durable before the response completes,
-// or, for a caller that waits for spooled() before it answers, together with the other rows of
-// the same event-loop turn in one write;
+// or, for answers that wait for spooled() before they are written (beginTogether), together
+// with the other rows of the same event-loop turn in one write;
 // small group commits then go to the store through a sink (a worker thread in the server),
 // retried until the store takes them (a unique request id makes a retried batch harmless).
 // The queue is bounded: when it is full, `full` tells the HTTP layer to shed new requests
@@ -134,6 +134,8 @@ export class UsageWriter {
   /** Set while rows wait for the spool: callers of spooled() wait on it; the write is scheduled. */
   private spoolWait: { promise: Promise<void>; resolve(): void } | undefined;
   private spoolScheduled = false;
+  /** Answers between beginTogether and endTogether. */
+  private together = 0;
   /** Requests held until the store catches up (see caughtUp), and the hold's time limit. */
   private hold: { promise: Promise<void>; release(): void; timer: NodeJS.Timeout } | undefined;
 
@@ -204,9 +206,10 @@ export class UsageWriter {
   }
 
   /**
-   * Queues a finished request's rows and appends them to the spool. With `deferSpool` the append
-   * waits for the end of this event-loop turn, so that the requests finishing in one turn share
-   * one write: the caller must then wait for spooled() before any of its answer goes out.
+   * Queues a finished request's rows and appends them to the spool. With `deferSpool`, while
+   * other answers are in progress (beginTogether), the append waits for the end of this
+   * event-loop turn, so that the requests finishing in one turn share one write: the caller must
+   * then wait for spooled() before any of its answer goes out.
    */
   enqueue(item: FinishedRequest, deferSpool = false): void {
     const line = encodeFinished(item);
@@ -223,7 +226,8 @@ export class UsageWriter {
       this.unspooled.push(bytes);
       this.unspooledIn.push(batch);
       // A stream's final row releases its checkpoint, so it goes to the spool at once.
-      if (!deferSpool || checkpoint !== undefined) this.writeSpool();
+      // Alone, a row has no other to share its write with: it is written now, as without deferSpool.
+      if (!deferSpool || checkpoint !== undefined || this.together < 2) this.writeSpool();
       else if (!this.spoolScheduled) {
         this.spoolScheduled = true;
         setImmediate(() => this.writeSpool());
@@ -245,6 +249,17 @@ export class UsageWriter {
    * there, as enqueue without it); undefined when none waits. Every caller in one event-loop turn
    * shares one promise.
    */
+  /** An answer starts that will wait for endTogether()'s promise before it is written. */
+  beginTogether(): void {
+    this.together++;
+  }
+
+  /** The answer's engine work is over: what to wait for before writing it (see spooled). */
+  endTogether(): Promise<void> | undefined {
+    this.together--;
+    return this.spooled();
+  }
+
   spooled(): Promise<void> | undefined {
     if (this.unspooled.length === 0) return undefined;
     if (!this.spoolWait) {

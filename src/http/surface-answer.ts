@@ -52,6 +52,8 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
     mockHeaders: mock,
     headers: req.headers as Record<string, string | undefined>,
     receivedAt: Date.now(),
+    // Set by answerSurface; present from the start so every meta has one shape.
+    spoolTogether: undefined,
   };
 }
 
@@ -62,18 +64,19 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
 export async function answerSurface(gw: Gateway, surface: Surface, req: InboundRequest, signal: ClientSignal, out: AnswerWriter): Promise<void> {
   const who = loggedPrincipal(req);
   const meta = inboundMeta(req, signal);
-  // What the engine settles before it returns is spooled with the rest of this event-loop turn's
-  // rows, and waited for below before a byte of the answer is written. What it settles later (a
-  // stream's end) is spooled at once.
+  // While other answers are in progress, what the engine settles before it returns is spooled
+  // with the rest of this event-loop turn's rows, and waited for below before a byte of the
+  // answer is written. What it settles later (a stream's end) is spooled at once.
   const together = { on: true };
   meta.spoolTogether = together;
+  gw.usage.beginTogether();
   let result: EngineResult;
   try {
     // No closure on the common path: only a request whose org keeps logs needs one.
     result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, meta)) : await gw.engine.handle(surface, req.body, meta);
   } finally {
     together.on = false;
-    const spooled = gw.usage.spooled();
+    const spooled = gw.usage.endTogether();
     if (spooled) await spooled;
   }
   if (result.kind === 'json') {

@@ -51,21 +51,28 @@ function spooledIds(): string[] {
   return decodeLines(spoolLines()).usage.map((u) => u.request_id);
 }
 
-/** A writer whose store commits nothing until flushAll (a long flush interval). */
-function writer(commit: (ids: string[]) => void = () => undefined): UsageWriter {
-  return new UsageWriter(
+/**
+ * A writer whose store commits nothing until flushAll (a long flush interval), with `answers`
+ * answers in progress (beginTogether): rows are deferred only while there are at least two.
+ */
+function writer(answers: number, commit: (ids: string[]) => void = () => undefined): UsageWriter {
+  const w = new UsageWriter(
     {
       writeBatch: async (b) => {
         commit(b.usage.map((u) => u.request_id));
         return undefined;
       },
     },
-    silent, { flushIntervalMs: 60_000, batchSize: 1000, maxQueue: 10_000, spool });
+    silent,
+    { flushIntervalMs: 60_000, batchSize: 1000, maxQueue: 10_000, spool },
+  );
+  for (let i = 0; i < answers; i++) w.beginTogether();
+  return w;
 }
 
 describe('rows of one event-loop turn share one spool write', () => {
   it('appends deferred rows together at the end of the turn, and spooled() resolves once they are on disk', async () => {
-    const w = writer();
+    const w = writer(2);
     const items = Array.from({ length: 3 }, () => finishedRequest('org_t', 10));
     for (const it of items) w.enqueue(it, true);
     expect(spooledIds()).toEqual([]);
@@ -79,7 +86,7 @@ describe('rows of one event-loop turn share one spool write', () => {
   });
 
   it('still writes each row at once without deferSpool', () => {
-    const w = writer();
+    const w = writer(2);
     const items = Array.from({ length: 3 }, () => finishedRequest('org_t', 10));
     for (const it of items) w.enqueue(it);
     expect(spooledIds()).toEqual(items.map((i) => i.usage.request_id));
@@ -87,8 +94,17 @@ describe('rows of one event-loop turn share one spool write', () => {
     expect(w.spooled()).toBeUndefined();
   });
 
+  it('writes the row of a lone answer at once: there is no other to share its write with', () => {
+    const w = writer(1);
+    const item = finishedRequest('org_t', 10);
+    w.enqueue(item, true);
+    expect(spooledIds()).toEqual([item.usage.request_id]);
+    expect(w.spooled()).toBeUndefined();
+    expect(w.endTogether()).toBeUndefined();
+  });
+
   it('reaches the spool within the turn even when nobody waits for it', async () => {
-    const w = writer();
+    const w = writer(2);
     const item = finishedRequest('org_t', 10);
     w.enqueue(item, true);
     await nextTurn();
@@ -96,7 +112,7 @@ describe('rows of one event-loop turn share one spool write', () => {
   });
 
   it('takes the waiting rows along with a row that is written at once, and lets their callers go', async () => {
-    const w = writer();
+    const w = writer(2);
     const deferred = [finishedRequest('org_t', 10), finishedRequest('org_t', 10)];
     for (const it of deferred) w.enqueue(it, true);
     let released = false;
@@ -110,7 +126,7 @@ describe('rows of one event-loop turn share one spool write', () => {
   });
 
   it('writes a stream final row at once even when deferred: it releases the stream checkpoint', () => {
-    const w = writer();
+    const w = writer(2);
     const item = finishedRequest('org_t', 10);
     w.checkpoint(item);
     w.enqueue(item, true);
@@ -122,7 +138,7 @@ describe('rows of one event-loop turn share one spool write', () => {
 
   it('spools deferred rows before their batch commits, so the committed rows leave the spool', async () => {
     const committed: string[] = [];
-    const w = writer((ids) => committed.push(...ids));
+    const w = writer(2, (ids) => committed.push(...ids));
     const items = Array.from({ length: 4 }, () => finishedRequest('org_t', 10));
     for (const it of items) w.enqueue(it, true);
     // The commit starts before the end of the turn.
@@ -160,7 +176,7 @@ describe('an answer waits for its rows to be in the spool', () => {
   }
 
   it('writes no answer before its row is in the spool, and concurrent answers share one write', async () => {
-    const usage = writer();
+    const usage = writer(0);
     const gw = gateway(usage, () => ({ kind: 'json', status: 200, headers: {}, body: { ok: true } }));
     const seen = new Map<string, string[]>();
     const ids = Array.from({ length: 5 }, (_, i) => `req_together_${i}`);
@@ -171,7 +187,7 @@ describe('an answer waits for its rows to be in the spool', () => {
   });
 
   it('lets a refusal settled before it out only once its row is in the spool', async () => {
-    const usage = writer();
+    const usage = writer(0);
     const gw = gateway(usage, () => new Error('upstream refused'));
     const id = 'req_refused';
     const answered = answerSurface(gw, surface, { id, headers: {}, body: {}, principal: undefined }, new ClientSignal(), recorder(new Map(), id));
@@ -180,7 +196,8 @@ describe('an answer waits for its rows to be in the spool', () => {
   });
 
   it('writes rows settled after the engine answered (a stream end) at once', async () => {
-    const usage = writer();
+    // Two other answers are in progress, so a row still marked to share a write would wait.
+    const usage = writer(2);
     let meta!: InboundMeta;
     const gw = gateway(usage, (m) => {
       meta = m;
