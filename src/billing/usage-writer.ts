@@ -244,11 +244,6 @@ export class UsageWriter {
     else this.kick(this.opts.flushIntervalMs);
   }
 
-  /**
-   * Resolves once every row enqueued with deferSpool is in the spool (or could not be written
-   * there, as enqueue without it); undefined when none waits. Every caller in one event-loop turn
-   * shares one promise.
-   */
   /** An answer starts that will wait for endTogether()'s promise before it is written. */
   beginTogether(): void {
     this.together++;
@@ -260,6 +255,11 @@ export class UsageWriter {
     return this.spooled();
   }
 
+  /**
+   * Resolves once every row enqueued with deferSpool is in the spool (or could not be written
+   * there, as enqueue without it); undefined when none waits. Every caller in one event-loop turn
+   * shares one promise.
+   */
   spooled(): Promise<void> | undefined {
     if (this.unspooled.length === 0) return undefined;
     if (!this.spoolWait) {

@@ -25,9 +25,9 @@ export interface InboundMeta {
   headers?: Readonly<Record<string, string | undefined>>;
   receivedAt: number;
   /**
-   * Set by a caller that waits for the usage spool before it answers (UsageWriter.spooled): rows
-   * settled while `on` holds are appended with the others of the same event-loop turn, in one
-   * write. An object, so that copies of the meta see it turned off.
+   * Set by a caller that waits for the usage spool before it answers (UsageWriter.beginTogether
+   * and endTogether): rows settled while `on` holds may be appended with the others of the same
+   * event-loop turn, in one write. An object, so that copies of the meta see it turned off.
    */
   spoolTogether?: { on: boolean };
 }
