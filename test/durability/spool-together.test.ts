@@ -1,7 +1,7 @@
 // The usage rows of requests that finish in one event-loop turn go to the write-ahead spool in one
 // write, and no answer is written before its rows are in the spool (SPEC §6: every charge durable
 // before the response completes).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,36 @@ describe('rows of one event-loop turn share one spool write', () => {
     expect(spoolLines()).toHaveLength(2);
     expect(spooledIds()).toEqual([item.usage.request_id]);
     expect(spool.pending).toBe(1);
+  });
+
+  it('lets the answers go when the spool cannot be written, keeps the rows for the store, and reports it once', async () => {
+    // A segment that is /dev/full: every write fails with ENOSPC, as on a full disk.
+    const dir = join(root, 'full');
+    mkdirSync(dir);
+    symlinkSync('/dev/full', join(dir, '00000000.jsonl'));
+    const errors: unknown[] = [];
+    const full = new Spool(dir, { segmentBytes: 1 << 20, onError: (err) => void errors.push(err) });
+    const committed: string[] = [];
+    const w = new UsageWriter(
+      {
+        writeBatch: async (b) => {
+          committed.push(...b.usage.map((u) => u.request_id));
+          return undefined;
+        },
+      },
+      silent,
+      { flushIntervalMs: 60_000, batchSize: 1000, maxQueue: 10_000, spool: full },
+    );
+    w.beginTogether();
+    w.beginTogether();
+    const items = Array.from({ length: 3 }, () => finishedRequest('org_t', 10));
+    for (const it of items) w.enqueue(it, true);
+    await w.spooled();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(full.pending).toBe(0);
+    expect(await w.flushAll(10_000)).toBe(0);
+    expect(committed).toEqual(items.map((i) => i.usage.request_id));
   });
 
   it('spools deferred rows before their batch commits, so the committed rows leave the spool', async () => {
