@@ -164,6 +164,7 @@ describe('rows of one event-loop turn share one spool write', () => {
     expect(full.pending).toBe(0);
     expect(await w.flushAll(10_000)).toBe(0);
     expect(committed).toEqual(items.map((i) => i.usage.request_id));
+    expect(await w.close()).toBe(0);
   });
 
   it('spools deferred rows before their batch commits, so the committed rows leave the spool', async () => {
