@@ -41,43 +41,23 @@ export class Spool {
 
   /** Appends one row (a JSON line without its newline); returns the segment it went to. */
   append(line: string): number {
-    return this.appendBytes(Buffer.from(`${line}\n`));
-  }
-
-  /** Appends one row given as its UTF-8 bytes, newline included; returns the segment it went to. */
-  appendBytes(bytes: Uint8Array): number {
-    if (this.closed) return NOT_SPOOLED;
-    try {
-      if (this.bytes >= this.opts.segmentBytes) this.rotate();
-      const n = writeSync(this.fd, bytes);
-      // A short write to a regular file means the disk is full; the rest goes as bytes.
-      if (n < bytes.length) this.writeRest(bytes.subarray(n));
-      this.writes++;
-      this.bytes += bytes.length;
-      this.open.set(this.seq, (this.open.get(this.seq) ?? 0) + 1);
-      this.failing = false;
-      return this.seq;
-    } catch (err) {
-      if (!this.failing) this.opts.onError(err, 'writing to the usage spool failed; rows stay in memory only');
-      this.failing = true;
-      return NOT_SPOOLED;
-    }
+    return this.appendAll([Buffer.from(`${line}\n`)]);
   }
 
   /**
-   * Appends several rows, each given as its UTF-8 bytes with its newline, in one write; returns
-   * the segment they all went to. One system call however many rows: requests that finish in
-   * the same turn of the event loop share it.
+   * Appends rows, each given as its UTF-8 bytes with its newline, in one write; returns the
+   * segment they all went to. One system call however many rows: requests that finish in the
+   * same turn of the event loop share it.
    */
   appendAll(rows: readonly Uint8Array[]): number {
-    if (rows.length === 1) return this.appendBytes(rows[0]!);
     if (this.closed) return NOT_SPOOLED;
     try {
       if (this.bytes >= this.opts.segmentBytes) this.rotate();
       let total = 0;
       for (const r of rows) total += r.length;
-      const n = writevSync(this.fd, rows as Uint8Array[]);
-      if (n < total) this.writeRest(Buffer.concat(rows as Uint8Array[]).subarray(n));
+      const n = rows.length === 1 ? writeSync(this.fd, rows[0]!) : writevSync(this.fd, rows as Uint8Array[]);
+      // A short write to a regular file means the disk is full; the rest goes as bytes.
+      if (n < total) this.writeRest((rows.length === 1 ? rows[0]! : Buffer.concat(rows as Uint8Array[])).subarray(n));
       this.writes++;
       this.bytes += total;
       this.open.set(this.seq, (this.open.get(this.seq) ?? 0) + rows.length);
