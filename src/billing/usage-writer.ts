@@ -117,6 +117,8 @@ export class UsageWriter {
   private queued = 0;
   private inFlight: Batch | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** True while `timer` is the flush interval's (not an immediate flush's). */
+  private timerWaits = false;
   private flushing: Promise<void> | undefined;
   private failures = 0;
   private closed = false;
@@ -289,9 +291,18 @@ export class UsageWriter {
     }
   }
 
+  /**
+   * Schedules a flush in `delayMs` unless one is already scheduled or running. A full batch
+   * (delayMs 0) does not wait out the flush interval's timer: it replaces it.
+   */
   private kick(delayMs: number): void {
     if (this.closed && delayMs > 0) delayMs = 0;
-    if (this.timer || this.flushing) return;
+    if (this.flushing) return;
+    if (this.timer) {
+      if (delayMs > 0 || !this.timerWaits) return;
+      clearTimeout(this.timer);
+    }
+    this.timerWaits = delayMs > 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flushOnce();

@@ -36,6 +36,31 @@ function heldSink() {
   return { sink, commits };
 }
 
+describe('UsageWriter: a full batch', () => {
+  it('is committed at once, not after the flush interval that a partial batch started', async () => {
+    const { sink, commits } = heldSink();
+    // An hour's interval: only a full batch can start a commit within the test.
+    const writer = new UsageWriter({ writeBatch: async () => undefined }, silent, { flushIntervalMs: 3_600_000, batchSize: 3, maxQueue: 1000, sink });
+    writer.enqueue(finishedRequest('org_a'));
+    await turn();
+    expect(commits.length).toBe(0);
+    writer.enqueue(finishedRequest('org_a'));
+    writer.enqueue(finishedRequest('org_a'));
+    while (commits.length === 0) await turn();
+    commits[0]!.resolve();
+    // The next partial batch waits for the interval again; a full one does not.
+    for (let i = 0; i < 4; i++) writer.enqueue(finishedRequest('org_a'));
+    while (commits.length < 2) await turn();
+    commits[1]!.resolve();
+    await turn();
+    expect(commits.length).toBe(2);
+    expect(writer.pending).toBe(1);
+    writer.drain(1000).catch(() => undefined);
+    while (commits.length < 3) await turn();
+    commits[2]!.resolve();
+  });
+});
+
 describe('UsageWriter: behind and caughtUp', () => {
   it('is behind past four batches while commits succeed, and lets held callers go at two batches', async () => {
     const { sink, commits } = heldSink();
