@@ -3,7 +3,7 @@
 // that keeps request logs gets the request and its answer recorded.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/authenticate.js';
-import type { EngineResult, InboundMeta } from '../core/context.js';
+import type { InboundMeta } from '../core/context.js';
 import { toGatewayError } from '../core/errors.js';
 import type { ClientSignal, RequestSignal } from '../core/request-signal.js';
 import type { Gateway } from '../gateway.js';
@@ -64,21 +64,7 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
 export async function answerSurface(gw: Gateway, surface: Surface, req: InboundRequest, signal: ClientSignal, out: AnswerWriter): Promise<void> {
   const who = loggedPrincipal(req);
   const meta = inboundMeta(req, signal);
-  // While other answers are in progress, what the engine settles before it returns is spooled
-  // with the rest of this event-loop turn's rows, and waited for below before a byte of the
-  // answer is written. What it settles later (a stream's end) is spooled at once.
-  const together = { on: true };
-  meta.spoolTogether = together;
-  gw.usage.beginTogether();
-  let result: EngineResult;
-  try {
-    // No closure on the common path: only a request whose org keeps logs needs one.
-    result = who ? await withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, meta)) : await gw.engine.handle(surface, req.body, meta);
-  } finally {
-    together.on = false;
-    const spooled = gw.usage.endTogether();
-    if (spooled) await spooled;
-  }
+  const result = await spooledTogether(gw, meta, who ? () => withErrorLogged(gw, req, surface.id, () => gw.engine.handle(surface, req.body, meta)) : () => gw.engine.handle(surface, req.body, meta));
   if (result.kind === 'json') {
     const text = result.serialized ?? JSON.stringify(result.body);
     if (who) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), { text, truncated: false });
@@ -88,6 +74,25 @@ export async function answerSurface(gw: Gateway, surface: Surface, req: InboundR
   const sink = who ? { text: '', truncated: false } : undefined;
   await out.stream(result.headers, sink ? teeFrames(result.frames, sink) : result.frames, (reason) => signal.abort(reason));
   if (who && sink) gw.requestLogs.record(who.org, who.key.id, req.id, surface.id, captureBody(req.body), sink);
+}
+
+/**
+ * Runs the engine's part of an answer (`work`) and resolves once the usage rows it settled are in
+ * the spool; the caller writes the answer after. While other answers are in progress, those rows
+ * share one spool write with the rest of this event-loop turn's. What the engine settles after
+ * `work` returns (a stream's end) is spooled at once.
+ */
+export async function spooledTogether<T>(gw: Gateway, meta: InboundMeta, work: () => Promise<T>): Promise<T> {
+  const together = { on: true };
+  meta.spoolTogether = together;
+  gw.usage.beginTogether();
+  try {
+    return await work();
+  } finally {
+    together.on = false;
+    const spooled = gw.usage.endTogether();
+    if (spooled) await spooled;
+  }
 }
 
 /** Runs an inference call of a request whose org keeps request logs; a refusal is kept too. */

@@ -128,6 +128,28 @@ describe('every route is billed and recorded under its name', () => {
     });
   }
 
+  // The rows of answers that finish in the same event-loop turn share one spool write, and each
+  // answer waits for it (src/http/surface-answer.ts, spooledTogether): a route outside that helper
+  // writes its row alone.
+  it('every route settles its row under the answer\'s shared spool write', async () => {
+    const usage = gw.running.gateway.usage;
+    const deferred = new Map<string, boolean>();
+    const enqueue = usage.enqueue.bind(usage);
+    usage.enqueue = (item, deferSpool) => {
+      deferred.set(item.usage.request_id, deferSpool === true);
+      enqueue(item, deferSpool);
+    };
+    try {
+      for (const r of ROUTES) {
+        const res = await r.send({});
+        expect(res.status, await res.text()).toBe(200);
+        expect(deferred.get(res.headers.get('x-tollgate-request-id')!), r.route).toBe(true);
+      }
+    } finally {
+      usage.enqueue = enqueue;
+    }
+  });
+
   it('GET /api/usage refuses an unknown route, and route with group_by', async () => {
     const bad = await fetch(`${gw.url}/api/usage?route=fax`, { headers: { authorization: `Bearer ${mk}` } });
     expect(bad.status).toBe(400);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ClientSignal } from '../../core/request-signal.js';
 import { GatewayError } from '../../core/errors.js';
 import { captureBody, loggedPrincipal } from '../../observability/request-log.js';
-import { answerSurface, inboundMeta, withErrorLogged } from '../surface-answer.js';
+import { answerSurface, inboundMeta, spooledTogether, withErrorLogged } from '../surface-answer.js';
 import { boundaryOf } from '../../core/multipart.js';
 import { chatSurface } from '../../surfaces/chat/index.js';
 import { completionsSurface } from '../../surfaces/completions/index.js';
@@ -118,15 +118,17 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   });
 
   app.post('/v1/embeddings', { config: { doc: { summary: 'OpenAI Embeddings', auth: 'inference', body: embeddingsRequest, responses: { 200: embeddingsAnswer } } } }, async (req, reply) => {
-    const run = () => gw.engine.embeddings(req.body, inboundMeta(req, clientSignal(req)));
-    const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'embeddings', run) : await run();
+    const meta = inboundMeta(req, clientSignal(req));
+    const run = () => gw.engine.embeddings(req.body, meta);
+    const result = await spooledTogether(gw, meta, loggedPrincipal(req) ? () => withErrorLogged(gw, req, 'embeddings', run) : run);
     logJson(gw, req, 'embeddings', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
 
   app.post('/v1/images/generations', { config: { doc: { summary: 'OpenAI image generation', auth: 'inference', body: imagesRequest, responses: { 200: imagesAnswer } } } }, async (req, reply) => {
-    const run = () => gw.engine.images(req.body, inboundMeta(req, clientSignal(req)));
-    const result = loggedPrincipal(req) ? await withErrorLogged(gw, req, 'images', run) : await run();
+    const meta = inboundMeta(req, clientSignal(req));
+    const run = () => gw.engine.images(req.body, meta);
+    const result = await spooledTogether(gw, meta, loggedPrincipal(req) ? () => withErrorLogged(gw, req, 'images', run) : run);
     logJson(gw, req, 'images', result.body);
     return reply.code(result.status).headers(result.headers).send(result.body);
   });
@@ -148,7 +150,8 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
         }
         const upload = await receiveAudioUpload(req.body, boundary, gw.config.server.max_audio_bytes);
         try {
-          const result = await gw.engine.audio(op, upload, inboundMeta(req, clientSignal(req)));
+          const meta = inboundMeta(req, clientSignal(req));
+          const result = await spooledTogether(gw, meta, () => gw.engine.audio(op, upload, meta));
           return reply.code(result.status).headers(result.headers).type(result.contentType).send(result.body);
         } finally {
           await upload.dispose();
