@@ -46,4 +46,4 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(Number(portArg), '127.0.0.1', () => process.stdout.write('ready\n'));
+server.listen(Number(portArg), '127.0.0.1', 8192, () => process.stdout.write('ready\n'));

@@ -26,6 +26,9 @@ export interface ShutdownOptions {
   now?: boolean;
 }
 
+/** The listening socket's accept queue (see listen below). */
+export const LISTEN_BACKLOG = 8192;
+
 /** What shutdown may take beyond server.shutdown_grace_s: ending streams, closing, flushing money. */
 export const SHUTDOWN_MARGIN_MS = 5000;
 
@@ -103,7 +106,11 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   // Renewing the lease writes to the store: never while a usage batch holds SQLite's write lock.
   sole?.renewThrough((work) => gateway.usage.exclusive(work));
   const http = buildHttpApp(gateway);
-  await http.app.listen({ host: config.server.host, port: config.server.port });
+  // Connections a burst opens wait in the kernel's accept queue until the event loop takes them;
+  // Node's default of 511 overflows when thousands of agents connect at once, and an overflowed
+  // connection waits out TCP's retransmission back-off (seconds). The kernel caps it at
+  // net.core.somaxconn.
+  await http.app.listen({ host: config.server.host, port: config.server.port, backlog: LISTEN_BACKLOG });
   const { port } = http.app.server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
