@@ -1,0 +1,147 @@
+// Where the slow requests come from: a fixed number of requests at a fixed concurrency, each timed
+// on the wall clock, set against what the process under test recorded meanwhile: its garbage
+// collections (a PerformanceObserver) and the pauses of its event loop (a 1 ms timer that fired
+// more than 4 ms late). Tollgate (as `npm start` runs it, bench/run.mjs's configuration) and, with
+// --floor, the bare Node relay take the same load in turn; each runs on core 0, the load and the
+// mock upstream on core 1. Prints, per target: latency percentiles (the first tenth of the
+// requests left out as warm-up), the share of requests that overlapped a collection, how many of
+// the slowest 1 % did, collections per request by kind, and how the slowest 1 % bunch together
+// (requests ending within 2 ms of each other: a cluster as large as the concurrency is the whole
+// process standing still). Never run by CI.
+//   npx tsc -p tsconfig.json && node bench/tail-sources.mjs [--requests 30000] [--connections 1] [--floor] [--node-flags '...']
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { Agent, request } from 'undici';
+import { benchConfig, createKey, flag, freePort, gateway, killAll, numberOption, option, start, stop } from './support.mjs';
+
+const requests = numberOption('--requests', 30000);
+const connections = numberOption('--connections', 1);
+const withFloor = flag('--floor');
+const nodeFlags = (option('--node-flags', '') || '').split(' ').filter(Boolean);
+
+// The load runs here: on core 1, beside the upstream, away from the process under test.
+if (process.platform === 'linux') execFileSync('taskset', ['-apc', '1', String(process.pid)], { stdio: 'ignore' });
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-tail-'));
+// Loaded into the process under test with --import: on SIGWINCH, writes what it saw to TAIL_PROBE.
+const PROBE = `
+import { writeFileSync } from 'node:fs';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+const gcs = [];
+const pauses = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind ?? 0]);
+}).observe({ entryTypes: ['gc'] });
+let last = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  if (now - last > 4) pauses.push([performance.timeOrigin + last, now - last]);
+  last = now;
+}, 1).unref();
+process.on('SIGWINCH', () => writeFileSync(process.env.TAIL_PROBE, JSON.stringify({ gcs, pauses })));`;
+const probeModule = join(dir, 'probe.mjs');
+writeFileSync(probeModule, PROBE);
+const probeFlags = ['--import', pathToFileURL(probeModule).href];
+
+const upPort = await freePort();
+await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upPort)], 'listening');
+const upUrl = `http://127.0.0.1:${upPort}/v1`;
+const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'Say hello.' }] });
+
+/** Runs the load against `url` and returns [start (wall-clock ms), duration ms] per request, in start order. */
+async function load(url, key) {
+  const agent = new Agent({ connections });
+  const timed = [];
+  let left = requests;
+  const worker = async () => {
+    while (left-- > 0) {
+      const t0 = performance.timeOrigin + performance.now();
+      const res = await request(`${url}/v1/chat/completions`, { method: 'POST', dispatcher: agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`);
+      timed.push([t0, performance.timeOrigin + performance.now() - t0]);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, worker));
+  await agent.close();
+  return timed.sort((a, b) => a[0] - b[0]);
+}
+
+/** Asks the process under test for what its probe saw. */
+async function probed(child, file) {
+  child.kill('SIGWINCH');
+  for (;;) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+const GC_KIND = { 1: 'minor', 2: 'major', 4: 'major', 8: 'incremental', 16: 'weak callbacks' };
+const ms = (v) => v.toFixed(3);
+
+function analyse(target, timed, { gcs, pauses }) {
+  const kept = timed.slice(Math.floor(timed.length / 10));
+  const from = kept[0][0];
+  const to = kept.at(-1)[0] + kept.at(-1)[1];
+  const sorted = kept.map((r) => r[1]).sort((a, b) => a - b);
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const overlaps = (r) => gcs.some((g) => g[0] < r[0] + r[1] && g[0] + g[1] > r[0]);
+  const threshold = pct(0.99);
+  const slow = kept.filter((r) => r[1] >= threshold);
+  const inWindow = gcs.filter((g) => g[0] >= from && g[0] <= to);
+  const kinds = {};
+  for (const g of inWindow) (kinds[GC_KIND[g[2]] ?? g[2]] ??= []).push(g[1]);
+  const ends = slow.map((r) => r[0] + r[1]).sort((a, b) => a - b);
+  const clusters = [];
+  for (const e of ends) {
+    const last = clusters.at(-1);
+    if (last && e - last.end < 2) {
+      last.size++;
+      last.end = e;
+    } else clusters.push({ end: e, size: 1 });
+  }
+  const whole = clusters.filter((c) => c.size >= connections && connections > 1).length;
+  const windowPauses = pauses.filter((p) => p[0] >= from && p[0] <= to).map((p) => p[1]).sort((a, b) => b - a);
+  console.log(`\n${target}: ${kept.length} requests at ${connections} connection(s), ${((to - from) / 1000).toFixed(1)} s`);
+  console.table({
+    'p50 / p90 / p99 / p99.9 (ms)': `${ms(pct(0.5))} / ${ms(pct(0.9))} / ${ms(threshold)} / ${ms(pct(0.999))}`,
+    'requests overlapping a collection': `${((100 * kept.filter(overlaps).length) / kept.length).toFixed(2)} %`,
+    'slowest 1 % overlapping a collection': `${slow.filter(overlaps).length} of ${slow.length}`,
+    ...Object.fromEntries(
+      Object.entries(kinds).map(([k, d]) => {
+        d.sort((a, b) => a - b);
+        return [`${k} collections: one per … requests, median / max ms`, `${Math.round(kept.length / d.length)}, ${ms(d[d.length >> 1])} / ${ms(d.at(-1))}`];
+      }),
+    ),
+    'slowest 1 % in clusters (ends within 2 ms)': `${clusters.length} clusters, largest ${Math.max(...clusters.map((c) => c.size))}${connections > 1 ? `, ${whole} of all ${connections} in flight` : ''}`,
+    'event-loop pauses over 4 ms': `${windowPauses.length}, longest ${windowPauses.slice(0, 5).map((p) => p.toFixed(1)).join(', ') || '—'} ms`,
+  });
+}
+
+try {
+  const tgPort = await freePort();
+  writeFileSync(join(dir, 'tollgate.yaml'), benchConfig({ port: tgPort, storageUrl: `sqlite://${join(dir, 'tg.db')}`, upstream: upUrl }));
+  const tgCmd = gateway(['serve', '--config', join(dir, 'tollgate.yaml')], [...probeFlags, ...nodeFlags]);
+  const tgProbe = join(dir, 'tollgate-probe.json');
+  const tg = await start(0, tgCmd.cmd, 'listening', { ...tgCmd.env, TAIL_PROBE: tgProbe });
+  const tgUrl = `http://127.0.0.1:${tgPort}`;
+  const timed = await load(tgUrl, await createKey(tgUrl, `tail-${Date.now()}`));
+  analyse('Tollgate', timed, await probed(tg, tgProbe));
+  await stop(tg);
+  if (withFloor) {
+    const floorPort = await freePort();
+    const floorProbe = join(dir, 'floor-probe.json');
+    const floor = await start(0, ['node', ...probeFlags, 'bench/floor-proxy.mjs', String(floorPort), upUrl, 'sk-floor-bench'], 'ready', { TAIL_PROBE: floorProbe });
+    const floorTimed = await load(`http://127.0.0.1:${floorPort}`, 'sk-floor-bench');
+    analyse('floor (bare Node relay)', floorTimed, await probed(floor, floorProbe));
+  }
+} finally {
+  killAll();
+}
