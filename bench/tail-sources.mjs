@@ -1,19 +1,21 @@
 // Where the slow requests come from: a fixed number of requests at a fixed concurrency, each timed
 // on the wall clock, set against what the process under test recorded meanwhile: its garbage
 // collections (a PerformanceObserver) and the pauses of its event loop (a 1 ms timer that fired
-// more than 4 ms late). Tollgate (as `npm start` runs it, bench/run.mjs's configuration) and, with
-// --floor, the bare Node relay take the same load in turn; each runs on core 0, the load and the
-// mock upstream on core 1. Prints, per target: latency percentiles (the first tenth of the
-// requests left out as warm-up), the share of requests that overlapped a collection, how many of
-// the slowest 1 % did, collections per request by kind, and how the slowest 1 % bunch together
-// (requests ending within 2 ms of each other: a cluster as large as the concurrency is the whole
-// process standing still). Never run by CI.
+// more than 4 ms late). The mock upstream and this load generator record their collections too,
+// since a pause of either delays the request as much. Tollgate (as `npm start` runs it,
+// bench/run.mjs's configuration) and, with --floor, the bare Node relay take the same load in
+// turn; each runs on core 0, the load and the mock upstream on core 1. Prints, per target:
+// latency percentiles (the first tenth of the requests left out as warm-up), the share of
+// requests that overlapped one of the target's collections, how many of the slowest 1 % did (and
+// how many overlapped one of the upstream's or the load generator's instead), collections per
+// request by kind, and how the slowest 1 % bunch together (requests ending within 2 ms of each
+// other: a cluster as large as the concurrency is the whole process standing still). Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/tail-sources.mjs [--requests 30000] [--connections 1] [--floor] [--node-flags '...']
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { benchConfig, createKey, flag, freePort, gateway, killAll, numberOption, option, start, stop } from './support.mjs';
@@ -47,8 +49,15 @@ const probeModule = join(dir, 'probe.mjs');
 writeFileSync(probeModule, PROBE);
 const probeFlags = ['--import', pathToFileURL(probeModule).href];
 
+// This process's own collections: the load generator's pauses delay requests too.
+const loadGcs = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) loadGcs.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind ?? 0]);
+}).observe({ entryTypes: ['gc'] });
+
 const upPort = await freePort();
-await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(upPort)], 'listening');
+const upProbe = join(dir, 'upstream-probe.json');
+const upstream = await start(1, ['node', ...probeFlags, 'bin/tollgate.js', 'mock-upstream', '--port', String(upPort)], 'listening', { TAIL_PROBE: upProbe });
 const upUrl = `http://127.0.0.1:${upPort}/v1`;
 const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'Say hello.' }] });
 
@@ -73,6 +82,7 @@ async function load(url, key) {
 
 /** Asks the process under test for what its probe saw. */
 async function probed(child, file) {
+  rmSync(file, { force: true });
   child.kill('SIGWINCH');
   for (;;) {
     try {
@@ -86,13 +96,16 @@ async function probed(child, file) {
 const GC_KIND = { 1: 'minor', 2: 'major', 4: 'major', 8: 'incremental', 16: 'weak callbacks' };
 const ms = (v) => v.toFixed(3);
 
-function analyse(target, timed, { gcs, pauses }) {
+function analyse(target, timed, { gcs, pauses }, upstreamGcs) {
   const kept = timed.slice(Math.floor(timed.length / 10));
   const from = kept[0][0];
   const to = kept.at(-1)[0] + kept.at(-1)[1];
   const sorted = kept.map((r) => r[1]).sort((a, b) => a - b);
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  const overlaps = (r) => gcs.some((g) => g[0] < r[0] + r[1] && g[0] + g[1] > r[0]);
+  const overlapsAny = (list) => (r) => list.some((g) => g[0] < r[0] + r[1] && g[0] + g[1] > r[0]);
+  const overlaps = overlapsAny(gcs);
+  const overlapsUpstream = overlapsAny(upstreamGcs);
+  const overlapsLoad = overlapsAny(loadGcs);
   const threshold = pct(0.99);
   const slow = kept.filter((r) => r[1] >= threshold);
   const inWindow = gcs.filter((g) => g[0] >= from && g[0] <= to);
@@ -114,6 +127,7 @@ function analyse(target, timed, { gcs, pauses }) {
     'p50 / p90 / p99 / p99.9 (ms)': `${ms(pct(0.5))} / ${ms(pct(0.9))} / ${ms(threshold)} / ${ms(pct(0.999))}`,
     'requests overlapping a collection': `${((100 * kept.filter(overlaps).length) / kept.length).toFixed(2)} %`,
     'slowest 1 % overlapping a collection': `${slow.filter(overlaps).length} of ${slow.length}`,
+    'the others overlapping the upstream\'s or the load generator\'s': `${slow.filter((r) => !overlaps(r) && (overlapsUpstream(r) || overlapsLoad(r))).length}`,
     ...Object.fromEntries(
       Object.entries(kinds).map(([k, d]) => {
         d.sort((a, b) => a - b);
@@ -133,14 +147,16 @@ try {
   const tg = await start(0, tgCmd.cmd, 'listening', { ...tgCmd.env, TAIL_PROBE: tgProbe });
   const tgUrl = `http://127.0.0.1:${tgPort}`;
   const timed = await load(tgUrl, await createKey(tgUrl, `tail-${Date.now()}`));
-  analyse('Tollgate', timed, await probed(tg, tgProbe));
+  const tgSeen = await probed(tg, tgProbe);
+  analyse('Tollgate', timed, tgSeen, (await probed(upstream, upProbe)).gcs);
   await stop(tg);
   if (withFloor) {
     const floorPort = await freePort();
     const floorProbe = join(dir, 'floor-probe.json');
     const floor = await start(0, ['node', ...probeFlags, 'bench/floor-proxy.mjs', String(floorPort), upUrl, 'sk-floor-bench'], 'ready', { TAIL_PROBE: floorProbe });
     const floorTimed = await load(`http://127.0.0.1:${floorPort}`, 'sk-floor-bench');
-    analyse('floor (bare Node relay)', floorTimed, await probed(floor, floorProbe));
+    const floorSeen = await probed(floor, floorProbe);
+    analyse('floor (bare Node relay)', floorTimed, floorSeen, (await probed(upstream, upProbe)).gcs);
   }
 } finally {
   killAll();
