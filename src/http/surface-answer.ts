@@ -52,7 +52,7 @@ export function inboundMeta(req: Omit<InboundRequest, 'body'>, signal: RequestSi
     mockHeaders: mock,
     headers: req.headers as Record<string, string | undefined>,
     receivedAt: Date.now(),
-    // Set by answerSurface; present from the start so every meta has one shape.
+    // Set by spooledTogether; present from the start so every meta has one shape.
     spoolTogether: undefined,
   };
 }

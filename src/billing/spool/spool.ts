@@ -1,7 +1,8 @@
 // The write-ahead spool: each finished request's usage and charge rows are appended to a local
-// file (a plain write, no fsync: a process crash cannot lose what the kernel already has; the
-// rows of requests finishing in one event-loop turn may share one) before its response completes. A segment is deleted, or the live one truncated, once every
-// row written to it is durable in the store; whatever is left is replayed at the next start.
+// file before its response completes (a plain write, no fsync: a process crash cannot lose what
+// the kernel already has; the rows of requests finishing in one event-loop turn may share one
+// write). A segment is deleted, or the live one truncated, once every row written to it is
+// durable in the store; whatever is left is replayed at the next start.
 import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOwner } from './slots.js';
