@@ -88,8 +88,16 @@ export class WorkerSink implements BatchSink, RowWrites {
     return w;
   }
 
+  /**
+   * Hands the worker a copy of exactly the payload's bytes, transferred rather than cloned. A
+   * clone would copy the whole buffer under the view (a batch's spare capacity included) into a
+   * new one on each side; the caller keeps its own bytes for a retry and may reuse them once the
+   * promise settles.
+   */
   write(payload: Uint8Array): Promise<void> {
-    return this.send({ kind: 'write', payload });
+    const copy = Buffer.allocUnsafeSlow(payload.byteLength);
+    copy.set(payload);
+    return this.send({ kind: 'write', payload: copy }, [copy.buffer as ArrayBuffer]);
   }
 
   /** Resolves when the row is committed (read-your-writes for the caller); rejects if it is not. */
@@ -113,12 +121,12 @@ export class WorkerSink implements BatchSink, RowWrites {
     return this.send({ kind: 'request-logs', rows: rows.map(requestLogValues) });
   }
 
-  private send(request: Unsent): Promise<void> {
+  private send(request: Unsent, transfer?: ArrayBuffer[]): Promise<void> {
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ ...request, id } as WorkerRequest);
+      w.postMessage({ ...request, id } as WorkerRequest, transfer);
     });
   }
 
