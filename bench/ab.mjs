@@ -5,11 +5,11 @@
 //   node bench/ab.mjs --a /path/to/checkout-a --b /path/to/checkout-b [--rounds 5 --duration 3 --connections 32 --stream]
 //     [--a-flags '--node-flag ...' --b-flags '...']  (the same checkout twice with different Node/V8 flags works too)
 // Each checkout must have its dist/ built (npx tsc -p tsconfig.json).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { benchConfig, cpuMs, createKey, flag, freePort, gateway, numberOption, option, start, stop } from './support.mjs';
+import { cpuMs, flag, freePort, numberOption, option, start, startBenchGateway, stop } from './support.mjs';
 
 const a = resolve(option('--a', '.'));
 const b = resolve(option('--b', '.'));
@@ -23,16 +23,8 @@ const upstream = await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
 const flagsOf = (name) => (option(`--${name.toLowerCase()}-flags`, '') || '').split(' ').filter(Boolean);
 const launch = async (name, root) => {
-  const port = await freePort();
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    benchConfig({ port, storageUrl: `sqlite://${join(dir, `${name}.db`)}`, upstream: `http://127.0.0.1:${upPort}/v1` }),
-  );
-  const cmd = gateway(['serve', '--config', file], flagsOf(name), root);
-  const child = await start(0, cmd.cmd, 'listening', cmd.env);
-  const url = `http://127.0.0.1:${port}`;
-  return { name, child, url, key: await createKey(url, `ab-${name}`) };
+  const g = await startBenchGateway({ dir, name, upstream: `http://127.0.0.1:${upPort}/v1`, root, nodeFlags: flagsOf(name) });
+  return { name, child: g.child, url: g.base, key: g.key };
 };
 const gws = [await launch('A', a), await launch('B', b)];
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64, ...(stream ? { stream: true } : {}) };

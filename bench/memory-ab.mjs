@@ -7,11 +7,11 @@
 //   node bench/memory-ab.mjs --a /path/to/checkout-a --b /path/to/checkout-b [--reps 4 --duration 4]
 //     [--a-flags '--node-flag ...' --b-flags '...']  (the same checkout twice with different flags works too)
 // Each checkout must have its dist/ built (npx tsc -p tsconfig.json).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad } from './load.mjs';
-import { benchConfig, createKey, freePort, gateway, numberOption, option, peakRssMb, start, stop } from './support.mjs';
+import { freePort, numberOption, option, peakRssMb, start, startBenchGateway, stop } from './support.mjs';
 
 const roots = { A: resolve(option('--a', '.')), B: resolve(option('--b', '.')) };
 const reps = numberOption('--reps', 4);
@@ -40,13 +40,8 @@ const dir = mkdtempSync(join(tmpdir(), 'tollgate-memory-ab-'));
 const body = { model: 'bench-model', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 64 };
 
 async function launch(name, rep) {
-  const port = await freePort();
-  const file = join(dir, `${name}-${rep}.yaml`);
-  writeFileSync(file, benchConfig({ port, storageUrl: `sqlite://${join(dir, `${name}-${rep}.db`)}`, upstream: `http://127.0.0.1:${upPort}/v1` }));
-  const cmd = gateway(['serve', '--config', file], flagsOf(name), roots[name]);
-  const child = await start(0, cmd.cmd, 'listening', cmd.env);
-  const url = `http://127.0.0.1:${port}`;
-  return { name, child, url: `${url}/v1/chat/completions`, key: await createKey(url, `memory-ab-${name}`), startMb: peakRssMb(child.pid) };
+  const g = await startBenchGateway({ dir, name: `${name}-${rep}`, upstream: `http://127.0.0.1:${upPort}/v1`, root: roots[name], nodeFlags: flagsOf(name) });
+  return { name, child: g.child, url: g.url, key: g.key, startMb: peakRssMb(g.child.pid) };
 }
 
 const rows = [];

@@ -1,7 +1,7 @@
 // Helpers shared by the bench/*.mjs load benchmarks: command-line options, child processes pinned
 // to a CPU core, free ports, CPU time and peak memory from /proc, and a key for a running Tollgate.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,4 +105,19 @@ export async function createKey(url, name = 'bench') {
     (await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
   const org = await post('/admin/orgs', ADMIN_TOKEN, { name, credits_usd: 1e6 });
   return (await post('/api/keys', org.management_key, {})).key;
+}
+
+/**
+ * Starts a Tollgate from checkout `root` (core 0, `npm start`'s launcher and `nodeFlags`) with
+ * the benchmarks' configuration in `dir` (a SQLite file named `name`) in front of `upstream`,
+ * and resolves with the child, its chat completions URL and a key with credit.
+ */
+export async function startBenchGateway({ dir, name, upstream, root = ROOT, nodeFlags = [] }) {
+  const port = await freePort();
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, benchConfig({ port, storageUrl: `sqlite://${join(dir, `${name}.db`)}`, upstream }));
+  const cmd = gateway(['serve', '--config', file], nodeFlags, root);
+  const child = await start(0, cmd.cmd, 'listening', cmd.env);
+  const base = `http://127.0.0.1:${port}`;
+  return { child, base, url: `${base}/v1/chat/completions`, key: await createKey(base, `bench-${name}`) };
 }
