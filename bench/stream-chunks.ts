@@ -24,7 +24,7 @@ import { StreamRegistry } from '../src/http/sse.js';
 import { createOpenAIStreamTranslator } from '../src/providers/openai/stream.js';
 import type { AdapterContext, StreamTranslator } from '../src/providers/types.js';
 import type { ChannelRuntime } from '../src/routing/channels.js';
-import { createUndiciTransport, type UpstreamResponse } from '../src/routing/transport.js';
+import { createHttpTransport, type UpstreamResponse } from '../src/routing/transport.js';
 import { ChatStreamEncoder } from '../src/surfaces/chat/encode-stream.js';
 import { MessagesStreamEncoder } from '../src/surfaces/messages/encode-stream.js';
 import type { StreamEncoder } from '../src/surfaces/types.js';
@@ -283,7 +283,7 @@ function runPeer(): void {
  */
 async function measureSocket(perRead: number, peer: ChildProcess, upstreamUrl: string): Promise<{ us: number; floor: number }> {
   const provider = { id: 'openai', connections: 16, max_in_flight: 16, http2: false, timeouts: { connect_ms: 5000, first_byte_ms: 30_000, idle_ms: 30_000, request_ms: 60_000 } };
-  const transport = createUndiciTransport(provider as never);
+  const transport = createHttpTransport(provider as never);
   const channel = { transport, adapter: { mapError: () => new Error('unexpected') }, provider } as unknown as ChannelRuntime;
   const gateway = createServer(async (_req, res) => {
     const ac = new AbortController();

@@ -1,6 +1,6 @@
 // Sends one signed webhook POST through a dispatcher that dials only addresses the target
 // policy allows: the name is resolved here, the address checked, and that address connected to.
-import { Agent, buildConnector, request } from '../routing/undici.js';
+import { type Agent, request, undici } from '../routing/undici.js';
 import { SIGNATURE_HEADER, signDelivery } from './signing.js';
 import type { TargetPolicy } from './targets.js';
 
@@ -9,10 +9,16 @@ export type WebhookOutcome = { ok: true; status: number } | { ok: false; status?
 const TIMEOUT_MS = 10_000;
 
 export class WebhookClient {
-  private readonly agent: Agent;
+  private agent: Agent | undefined;
 
-  constructor(policy: TargetPolicy) {
+  constructor(private readonly policy: TargetPolicy) {}
+
+  /** The dispatcher, made at the first delivery (undici is loaded only then). */
+  private dispatcher(): Agent {
+    if (this.agent) return this.agent;
+    const { Agent, buildConnector } = undici();
     const dial = buildConnector({ timeout: TIMEOUT_MS });
+    const policy = this.policy;
     this.agent = new Agent({
       keepAliveTimeout: 5_000,
       connections: 16,
@@ -24,12 +30,13 @@ export class WebhookClient {
         );
       },
     });
+    return this.agent;
   }
 
   async post(url: string, secret: string, payload: string): Promise<WebhookOutcome> {
     try {
       const target = new URL(url);
-      const res = await request(this.agent, {
+      const res = await request(this.dispatcher(), {
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
         method: 'POST',
@@ -47,6 +54,6 @@ export class WebhookClient {
 
   /** At shutdown: a hung receiver must not hold the process, so open deliveries are cut. */
   close(): Promise<void> {
-    return this.agent.destroy();
+    return this.agent ? this.agent.destroy() : Promise.resolve();
   }
 }

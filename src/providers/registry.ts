@@ -1,7 +1,7 @@
 // Provider types → adapter factory and transport. Adding a provider is one folder and one
 // line here.
 import type { ProviderConfig, ProviderType } from '../config/schema.js';
-import { createUndiciTransport, type Transport } from '../routing/transport.js';
+import { createHttpTransport, type Transport } from '../routing/transport.js';
 import { createAnthropicAdapter } from './anthropic/adapter.js';
 import { createGeminiAdapter } from './gemini/adapter.js';
 import { createMockAdapter } from './mock/adapter.js';
@@ -25,5 +25,5 @@ export function createAdapter(provider: ProviderConfig): ProviderAdapter {
 }
 
 export function createTransport(provider: ProviderConfig): Transport {
-  return provider.type === 'mock' ? createMockTransport(provider) : createUndiciTransport(provider);
+  return provider.type === 'mock' ? createMockTransport(provider) : createHttpTransport(provider);
 }

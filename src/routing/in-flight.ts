@@ -1,7 +1,7 @@
 // Requests in flight to one provider, capped. Below the cap a request takes a slot at once;
 // at the cap it waits, in arrival order, at most `queue_timeout_ms` for a slot to free, then
 // gets 503 `overloaded` with Retry-After. Nothing waits without bound or without a sign: the
-// undici pool behind the gate is sized so that every slot has a connection (or an HTTP/2
+// connection pool behind the gate is sized so that every slot has a connection (or an HTTP/2
 // stream) ready, and the pool itself never queues.
 import { GatewayError } from '../core/errors.js';
 import type { RequestSignal } from '../core/request-signal.js';

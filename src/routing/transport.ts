@@ -1,8 +1,10 @@
-// Sending one upstream request: the Transport contract and its undici implementation
-// (a keep-alive pool per provider, connect / first-byte / idle timeouts, client abort).
+// Sending one upstream request: the Transport contract and its HTTP implementation (a keep-alive
+// pool per provider, connect / first-byte / idle timeouts, client abort): plain HTTP/1.1 through
+// h1-client.ts, TLS and HTTP/2 through undici.
 import { Readable } from 'node:stream';
 import type { buildConnector as BuildConnector, Dispatcher } from 'undici';
-import { Agent, buildConnector, request, errors as undiciErrors } from './undici.js';
+import { H1Client, type H1DispatchOptions, H1Error, type H1Handler } from './h1-client.js';
+import { type Agent, request, undici } from './undici.js';
 import type { ProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamHeaders, UpstreamRequest } from '../providers/types.js';
@@ -35,7 +37,7 @@ export interface PushBody {
   resume(): void;
 }
 
-/** The body iterator as a PushBody, when it is one (the undici transport's streamed answers). */
+/** The body iterator as a PushBody, when it is one (the HTTP transport's streamed answers). */
 export function pushBody(iterator: AsyncIterator<Uint8Array>): PushBody | undefined {
   return iterator instanceof StreamReader ? iterator : undefined;
 }
@@ -87,10 +89,10 @@ export function transportError(err: unknown, providerId: string, signal: Request
   if (signal.aborted) return err;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code ?? '';
-  if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new GatewayError('timeout', `Connecting to the provider (${providerId}) timed out.`, { retryable: true, blame: 'channel', cause: err });
   }
-  if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_HEADERS_TIMEOUT') {
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     if (wholeRequestMs !== undefined) {
       return new GatewayError(
         'timeout',
@@ -100,7 +102,7 @@ export function transportError(err: unknown, providerId: string, signal: Request
     }
     return new GatewayError('timeout', `The provider (${providerId}) did not start answering in time.`, { retryable: true, blame: 'channel', cause: err });
   }
-  if (err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
     return new GatewayError('timeout', `The provider (${providerId}) stopped sending data (idle timeout).`, { retryable: true, blame: 'channel', cause: err });
   }
   const cause = (err as { cause?: { code?: string } }).cause?.code;
@@ -129,7 +131,7 @@ export function upstreamCapacity(provider: ProviderConfig): number {
  */
 function h2Connector(provider: ProviderConfig): BuildConnector.connector {
   const plain = new URL(provider.base_url ?? 'https://invalid').protocol === 'http:';
-  const base = buildConnector({ timeout: provider.timeouts.connect_ms, noDelay: true, allowH2: true, ...(plain ? { useH2c: true } : {}) } as BuildConnector.BuildOptions);
+  const base = undici().buildConnector({ timeout: provider.timeouts.connect_ms, noDelay: true, allowH2: true, ...(plain ? { useH2c: true } : {}) } as BuildConnector.BuildOptions);
   return (opts, callback) =>
     base(opts, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('no socket'), null);
@@ -166,7 +168,7 @@ export class OriginMemo {
  * The options of one undici call of an upstream request, in one object of one shape (an absent
  * option is undefined, which undici treats as unset): no spread copies per request.
  */
-function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: Dispatcher.DispatchOptions['body'], bodyTimeout: number | undefined, headersTimeout = req.timeoutMs) {
+function dispatchOptions<B extends Dispatcher.DispatchOptions['body']>(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: B, bodyTimeout: number | undefined, headersTimeout = req.timeoutMs) {
   return {
     origin: origins.of(req.url),
     path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
@@ -183,26 +185,48 @@ function dispatchOptions(req: UpstreamRequest, provider: ProviderConfig, origins
   };
 }
 
-export function createUndiciTransport(provider: ProviderConfig): Transport {
+/** What the readers need of a client: undici's dispatch(), which the plain-HTTP client speaks too. */
+interface Dispatch {
+  dispatch(opts: H1DispatchOptions, handler: H1Handler): boolean;
+}
+
+/** Keep-alive time of an idle upstream socket (shorter when the server's Keep-Alive header says so). */
+const KEEP_ALIVE_MS = 30_000;
+
+/**
+ * A provider's transport. Plain-HTTP/1.1 upstreams go through H1Client (Node's parser); TLS and
+ * HTTP/2 through an undici Agent. Request bodies read from a stream (audio uploads) always go
+ * through undici, whose request API takes a stream; for a plain-HTTP provider that agent is made
+ * at the first such request.
+ */
+export function createHttpTransport(provider: ProviderConfig): Transport {
   const t = provider.timeouts;
   const origins = new OriginMemo();
-  const agent = new Agent({
-    // Never fewer connections (HTTP/2 streams) than the gate admits requests: no silent queue here.
-    connections: provider.connections,
-    keepAliveTimeout: 30_000,
-    headersTimeout: t.first_byte_ms,
-    // The idle timeout is the IdleWatch's: undici's would re-arm a timer on every chunk received.
-    bodyTimeout: 0,
-    ...(provider.http2
-      ? { allowH2: true, connect: h2Connector(provider), pipelining: H2_STREAMS_PER_CONNECTION, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION }
-      : { connect: { timeout: t.connect_ms, noDelay: true } }),
-  });
+  const plain = !provider.http2 && new URL(provider.base_url ?? 'https://invalid').protocol === 'http:';
+  let agent: Agent | undefined;
+  const undiciAgent = (): Agent => {
+    if (agent) return agent;
+    agent = new (undici().Agent)({
+      // Never fewer connections (HTTP/2 streams) than the gate admits requests: no silent queue here.
+      connections: provider.connections,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      headersTimeout: t.first_byte_ms,
+      // The idle timeout is the IdleWatch's: undici's would re-arm a timer on every chunk received.
+      bodyTimeout: 0,
+      ...(provider.http2
+        ? { allowH2: true, connect: h2Connector(provider), pipelining: H2_STREAMS_PER_CONNECTION, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION }
+        : { connect: { timeout: t.connect_ms, noDelay: true } }),
+    });
+    return agent;
+  };
+  const h1 = plain ? new H1Client({ connections: provider.connections, connectTimeoutMs: t.connect_ms, headersTimeoutMs: t.first_byte_ms, keepAliveMs: KEEP_ALIVE_MS }) : undefined;
+  const client: Dispatch = h1 ?? (undiciAgent() as unknown as Dispatch);
   const idle = new IdleWatch(t.idle_ms);
   return {
     async send(req, signal) {
-      if (!req.bodyStream) return dispatchStreaming(agent, provider, idle, origins, req, signal);
+      if (!req.bodyStream) return dispatchStreaming(client, provider, idle, origins, req, signal);
       try {
-        const res = await request(agent, { ...dispatchOptions(req, provider, origins, Readable.from(req.bodyStream()), undefined), signal });
+        const res = await request(undiciAgent(), { ...dispatchOptions(req, provider, origins, Readable.from(req.bodyStream()), undefined), signal });
         return {
           status: res.statusCode,
           headers: res.headers as UpstreamHeaders,
@@ -213,22 +237,22 @@ export function createUndiciTransport(provider: ProviderConfig): Transport {
         throw transportError(err, provider.id, signal, req.timeoutMs);
       }
     },
-    // No body stream, async iterator or idle-watch entry: undici hands the chunks to a handler
+    // No body stream, async iterator or idle-watch entry: the client hands the chunks to a handler
     // that keeps them and keeps the request's timeouts itself (TextReader).
     sendForText(req, signal, limit) {
       if (signal.aborted) return Promise.reject(signal.reason);
       const reader = new TextReader(signal, limit, provider.id, req.timeoutMs, req.timeoutMs ?? t.first_byte_ms, t.idle_ms);
       signal.addEventListener('abort', reader, ONCE);
       try {
-        agent.dispatch(dispatchOptions(req, provider, origins, req.body, 0, 0), reader);
+        client.dispatch(dispatchOptions(req, provider, origins, req.body, 0, 0), reader);
       } catch (err) {
         reader.onResponseError(undefined, err);
       }
       return reader.answer;
     },
-    close: () => {
+    close: async () => {
       idle.stop();
-      return agent.close();
+      await Promise.all([h1?.close(), agent?.close()]);
     },
   };
 }
@@ -288,7 +312,7 @@ class TextReader {
   expire(): void {
     this.timer = undefined;
     if (this.done) return;
-    this.controller?.abort(this.headers === undefined ? new undiciErrors.HeadersTimeoutError() : new undiciErrors.BodyTimeoutError());
+    this.controller?.abort(this.headers === undefined ? new H1Error('UND_ERR_HEADERS_TIMEOUT', 'the upstream did not answer in time') : new H1Error('UND_ERR_BODY_TIMEOUT', 'upstream idle timeout'));
   }
 
   onRequestStart(c: { abort(reason: unknown): void }): void {
@@ -404,7 +428,7 @@ const HIGH_WATER_CHUNKS = 64;
  * no wrapper in between (each of those cost allocations and promise turns per chunk). The
  * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
  */
-function dispatchStreaming(agent: Agent, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: RequestSignal): Promise<UpstreamResponse> {
+function dispatchStreaming(agent: Dispatch, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: RequestSignal): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
   const reader = new StreamReader(idle, signal, provider.id, req.timeoutMs);
   signal.addEventListener('abort', reader, ONCE);
@@ -473,7 +497,7 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
 
   /** The idle timeout ran out. */
   expire(): void {
-    this.controller?.abort(new undiciErrors.BodyTimeoutError('upstream idle timeout'));
+    this.controller?.abort(new H1Error('UND_ERR_BODY_TIMEOUT', 'upstream idle timeout'));
   }
 
   /** Everything queued, as one chunk (as a Readable's read() gives it): fewer, larger steps for the reader. */
@@ -616,7 +640,7 @@ const NO_HEADERS: UpstreamHeaders = Object.freeze({});
 /** The body as a plain async iterator (no generator in between), idle-watched, its errors mapped by `mapError`. */
 function watchedBody(body: Readable & AsyncIterable<unknown>, idle: IdleWatch, mapError: (err: unknown) => unknown): AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array> {
   const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  const w: Watched = { waitingSince: 0, expire: () => body.destroy(new undiciErrors.BodyTimeoutError('upstream idle timeout')) };
+  const w: Watched = { waitingSince: 0, expire: () => body.destroy(new H1Error('UND_ERR_BODY_TIMEOUT', 'upstream idle timeout')) };
   idle.add(w);
   body.once('close', () => idle.delete(w));
   const onStep = (step: IteratorResult<Uint8Array>) => {

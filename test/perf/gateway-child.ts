@@ -129,6 +129,8 @@ process.on('message', async (msg: { kind: string }) => {
       kind: 'window',
       // The o200k tokenizer (tens of MB) loads only for answers without an upstream count.
       tokenizer: Object.keys(require.cache).some((file) => file.includes('/node_modules/gpt-tokenizer/')),
+      // Plain-HTTP upstreams go through Node's own HTTP parser (src/routing/h1-client.ts).
+      undici: Object.keys(require.cache).some((file) => file.includes('/node_modules/undici/')),
       allocated: heap - start.heap,
       collections: collections() - start.gcs,
       fs: blocking.fs - start.fs,
@@ -142,18 +144,15 @@ process.on('message', async (msg: { kind: string }) => {
   }
 });
 // Packages this configuration does not use, which must not be loaded at start (they cost start-up
-// time and memory): the Postgres and Redis clients, mail, and Fastify's JSON-schema compilers.
-const UNUSED = ['pg', 'ioredis', 'nodemailer', 'ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'];
+// time and memory): the Postgres and Redis clients, mail, Fastify's JSON-schema compilers, and
+// undici (the upstream here speaks plain HTTP/1.1 and no webhook is sent).
+const UNUSED = ['pg', 'ioredis', 'nodemailer', 'ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'undici'];
 const loaded = Object.keys(require.cache);
 // Modules of this project that load on first use (the management routes and their schemas),
 // which must not be compiled at start.
 const LAZY = ['src/http/routes/api.ts', 'src/http/routes/admin.ts', 'src/http/routes/audit.ts', 'src/http/routes/admin-stats.ts', 'src/http/management-schemas.ts', 'src/http/key-body.ts'];
-// Parts of undici the gateway never calls (its index loads them all): fetch, WebSocket, the
-// HTTP cache, the mocks.
-const UNUSED_FILES = ['undici/index.js', 'undici/lib/web/fetch/index.js', 'undici/lib/web/websocket/websocket.js', 'undici/lib/mock/mock-agent.js'];
 const loadedUnused = [
   ...UNUSED.filter((name) => loaded.some((file) => file.includes(`/node_modules/${name}/`))),
-  ...UNUSED_FILES.filter((file) => loaded.some((f) => f.endsWith(`/node_modules/${file}`))),
   ...LAZY.filter((file) => compiledAtStart.some((url) => url.endsWith(`/${file}`))),
 ];
 send({ kind: 'ready', url: running.url, key, loadedUnused });

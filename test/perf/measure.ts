@@ -43,6 +43,7 @@ interface Window {
   fs: number;
   sqlite: number;
   tokenizer: boolean;
+  undici: boolean;
   activeMs: number;
   cpuMs: number;
 }
@@ -55,6 +56,8 @@ export interface Measured {
   loadedUnused: string[];
   /** Whether the tokenizer had been loaded by the end (every answer here carries the upstream's count). */
   tokenizerLoaded: boolean;
+  /** Whether undici had been loaded by the end (the upstream speaks plain HTTP/1.1). */
+  undiciLoaded: boolean;
 }
 
 export async function measure(opts: { requests?: number; warmup?: number; windows?: number } = {}): Promise<Measured> {
@@ -97,6 +100,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
     };
     const out: Record<string, Figures> = {};
     let tokenizerLoaded = false;
+    let undiciLoaded = false;
     for (const sc of SCENARIOS) {
       const body = JSON.stringify(sc.body);
       const concurrency = sc.concurrency ?? 1;
@@ -109,6 +113,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
         if (w.collections > 0) throw new Error(`a garbage collection ran inside a measuring window (${sc.name}); the window allocates too much for the young generation: ${JSON.stringify(w)}`);
         seen.push(w);
         tokenizerLoaded ||= w.tokenizer;
+        undiciLoaded ||= w.undici;
       }
       out[sc.name] = {
         bytesPerRequest: Math.round(median(seen.map((w) => w.allocated)) / requests),
@@ -120,7 +125,7 @@ export async function measure(opts: { requests?: number; warmup?: number; window
       };
     }
     await ask('stop').catch(() => undefined);
-    return { scenarios: out, loadedUnused: ready.loadedUnused, tokenizerLoaded };
+    return { scenarios: out, loadedUnused: ready.loadedUnused, tokenizerLoaded, undiciLoaded };
   } finally {
     await pool?.close();
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -18,8 +18,9 @@ interface Baseline {
 
 describe('per-request cost against the stored baseline', () => {
   it('allocates and blocks no more per request than the baseline allows', { timeout: 120_000 }, async () => {
-    const { scenarios: measured, loadedUnused, tokenizerLoaded } = await measure();
+    const { scenarios: measured, loadedUnused, tokenizerLoaded, undiciLoaded } = await measure();
     expect(tokenizerLoaded, 'the tokenizer loaded although every answer carried the upstream\'s usage').toBe(false);
+    expect(undiciLoaded, 'undici loaded although the only upstream speaks plain HTTP/1.1').toBe(false);
     expect(loadedUnused, 'packages the configuration does not use, or modules meant to load on first use, loaded at start').toEqual([]);
     if (process.env.PERF_BASELINE === 'write') {
       const previous = JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline;

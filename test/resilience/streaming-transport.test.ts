@@ -1,4 +1,4 @@
-// The undici transport's streaming body: chunks are handed from undici's handler to the reader
+// The HTTP transport's streaming body: chunks are handed from the client's handler to the reader
 // through a queue that pauses the upstream socket when the reader falls behind. Whatever the
 // pace of reading, every byte arrives once and in order; an abandoned body frees its connection.
 import { createHash } from 'node:crypto';
@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerSchema } from '../../src/config/schema.js';
 import { ClientSignal } from '../../src/core/request-signal.js';
-import { createUndiciTransport, type Transport } from '../../src/routing/transport.js';
+import { createHttpTransport, type Transport } from '../../src/routing/transport.js';
 
 const CHUNK = 16 * 1024;
 const CHUNKS = 512; // 8 MiB in all
@@ -37,7 +37,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stream`;
-  transport = createUndiciTransport(providerSchema.parse({ id: 'up', type: 'openai', base_url: url, api_key: 'x' }));
+  transport = createHttpTransport(providerSchema.parse({ id: 'up', type: 'openai', base_url: url, api_key: 'x' }));
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-// A non-stream upstream answer through the undici transport keeps its timeouts with one timer of
+// A non-stream upstream answer through the HTTP transport keeps its timeouts with one timer of
 // its own (TextReader): the whole request's time until the answer's headers, then the idle time
 // between the body's chunks, restarted by every chunk.
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerSchema } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/core/errors.js';
 import { ClientSignal } from '../../src/core/request-signal.js';
-import { createUndiciTransport, type Transport } from '../../src/routing/transport.js';
+import { createHttpTransport, type Transport } from '../../src/routing/transport.js';
 
 const IDLE_MS = 300;
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  transport = createUndiciTransport(providerSchema.parse({ id: 'up', type: 'openai', base_url: base, api_key: 'x', timeouts: { first_byte_ms: 250, idle_ms: IDLE_MS } }));
+  transport = createHttpTransport(providerSchema.parse({ id: 'up', type: 'openai', base_url: base, api_key: 'x', timeouts: { first_byte_ms: 250, idle_ms: IDLE_MS } }));
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { type RecordedRequest, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
 
-/** `fail` with `partial`: that text streams first, then the failure once `gate` resolves. */
+/** `fail` alone: the stream fails before any output item; with `partial`, that text streams first, then the failure once `gate` resolves. */
 export type FakeAnswer = { text: string } | { call: { name: string; arguments: string } } | { fail: string; partial?: string; gate?: Promise<void> };
 
 export const FAKE_USAGE = { input_tokens: 40, input_tokens_details: { cached_tokens: 16 }, output_tokens: 12, output_tokens_details: { reasoning_tokens: 5 }, total_tokens: 52 };
@@ -63,14 +63,19 @@ export async function startFakeResponsesUpstream(decide: (req: RecordedRequest) 
     let seq = 0;
     sse(res, { type: 'response.created', sequence_number: seq++, response: base });
     sse(res, { type: 'response.in_progress', sequence_number: seq++, response: base });
+    // A failure before any output item: the gateway has nothing to commit to and may retry,
+    // however the events are split across reads.
+    if ('fail' in answer && answer.partial === undefined) {
+      sse(res, { type: 'response.failed', sequence_number: seq++, response: { ...base, status: 'failed', error: { code: 'server_error', message: answer.fail } } });
+      res.end();
+      return;
+    }
     sse(res, { type: 'response.output_item.added', sequence_number: seq++, output_index: 0, item: { ...reasoning, summary: [] } });
     sse(res, { type: 'response.output_item.done', sequence_number: seq++, output_index: 0, item: reasoning });
     if ('fail' in answer) {
-      if (answer.partial !== undefined) {
-        const partial = { id: `msg_up_${n}`, type: 'message', role: 'assistant', status: 'in_progress', content: [] };
-        sse(res, { type: 'response.output_item.added', sequence_number: seq++, output_index: 1, item: partial });
-        sse(res, { type: 'response.output_text.delta', sequence_number: seq++, output_index: 1, item_id: partial.id, content_index: 0, delta: answer.partial });
-      }
+      const partial = { id: `msg_up_${n}`, type: 'message', role: 'assistant', status: 'in_progress', content: [] };
+      sse(res, { type: 'response.output_item.added', sequence_number: seq++, output_index: 1, item: partial });
+      sse(res, { type: 'response.output_text.delta', sequence_number: seq++, output_index: 1, item_id: partial.id, content_index: 0, delta: answer.partial ?? '' });
       await answer.gate;
       sse(res, { type: 'response.failed', sequence_number: seq++, response: { ...base, status: 'failed', error: { code: 'server_error', message: answer.fail } } });
       res.end();

@@ -43,7 +43,7 @@ export function createMockTransport(provider: ProviderConfig): Transport {
         for await (const c of req.bodyStream()) parts.push(Buffer.from(c));
         raw = Buffer.concat(parts);
       }
-      // As with the undici transport, a non-stream request waits for its whole answer (its own long generation).
+      // As with the HTTP transport, a non-stream request waits for its whole answer (its own long generation).
       const first =
         req.timeoutMs !== undefined
           ? timeoutAfter(req.timeoutMs, `The provider (${provider.id}) did not finish the answer within ${Math.round(req.timeoutMs / 1000)} s. Ask for fewer output tokens, or stream the answer.`, inner.signal, false)
