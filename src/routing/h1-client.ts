@@ -1,17 +1,18 @@
-// A keep-alive HTTP/1.1 client for plain-HTTP upstreams (vLLM, Ollama, an OpenAI-compatible
-// server on the local network), on Node's own HTTP parser. The parser reads each socket in C++
+// A keep-alive HTTP/1.1 client for upstreams over plain HTTP (vLLM, Ollama, an OpenAI-compatible
+// server on the local network) or TLS (the hosted APIs), on Node's own HTTP parser. The parser
+// reads each socket (TCP, or TLS's cleartext side) in C++
 // into one shared buffer and calls back only for headers, body chunks and the message's end;
 // undici takes every read through a JavaScript stream into a fresh 64 KB buffer and parses it in
 // WebAssembly. In a bare relay undici took 1.3-1.7 times the CPU per request and 38 MB more peak
-// memory at 128 connections (bench/results/NOTES.md, eleventh round). TLS and HTTP/2 stay with
-// undici.
+// memory at 128 connections (bench/results/NOTES.md, eleventh round). HTTP/2 stays with undici.
 //
 // It speaks the part of undici's dispatcher contract the transport's readers use: dispatch()
 // with a handler that gets onRequestStart, onResponseStart, onResponseData, onResponseEnd or
 // onResponseError, and a controller that aborts, pauses and resumes. Timeouts fail with undici's
 // error codes, so transportError() maps both clients' failures alike.
 import { createRequire } from 'node:module';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, isIP, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 interface ParserLike {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -71,6 +72,8 @@ export interface H1PoolOptions {
   headersTimeoutMs: number;
   /** How long an idle socket is kept (less when the server's Keep-Alive header says so). */
   keepAliveMs: number;
+  /** More TLS options for https origins (a test's own CA); the system's trust store by default. */
+  tls?: ConnectionOptions;
 }
 
 /** An error with the code undici gives the same failure, for transportError(). */
@@ -115,8 +118,14 @@ class Connection {
     readonly pool: OriginPool,
     host: string,
     port: number,
+    secure: boolean,
   ) {
-    const socket = createConnection({ host, port, noDelay: true });
+    const socket = secure
+      ? // Only HTTP/1.1 is offered: a server must not pick HTTP/2 for this socket. The name is
+        // sent for SNI and checked against the certificate (not an address, which SNI forbids).
+        tlsConnect({ ...pool.opts.tls, host, port, ALPNProtocols: ['http/1.1'], ...(isIP(host) === 0 ? { servername: host } : {}) })
+      : createConnection({ host, port, noDelay: true });
+    if (secure) socket.setNoDelay(true);
     this.socket = socket;
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
@@ -161,7 +170,7 @@ class Connection {
       if (ret instanceof Error) this.fail(new H1Error('UND_ERR_SOCKET', `the upstream's answer is not valid HTTP/1.1 (${(ret as { code?: string }).code ?? ret.message})`));
     };
     if (pool.opts.connectTimeoutMs > 0) this.connectTimer = setTimeout(connectExpired, pool.opts.connectTimeoutMs, this);
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
@@ -363,6 +372,7 @@ class OriginPool {
   private readonly waiting: Exchange[] = [];
   private readonly host: string;
   private readonly port: number;
+  private readonly secure: boolean;
   readonly hostHeader: string;
 
   constructor(
@@ -371,7 +381,8 @@ class OriginPool {
   ) {
     const u = new URL(origin);
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-    this.port = u.port === '' ? 80 : Number(u.port);
+    this.secure = u.protocol === 'https:';
+    this.port = u.port !== '' ? Number(u.port) : this.secure ? 443 : 80;
     this.hostHeader = u.host;
   }
 
@@ -392,7 +403,7 @@ class OriginPool {
         return;
       }
       this.open++;
-      conn = new Connection(this, this.host, this.port);
+      conn = new Connection(this, this.host, this.port, this.secure);
     }
     ex.send(conn);
   }
@@ -429,7 +440,7 @@ class OriginPool {
   }
 }
 
-/** Plain-HTTP keep-alive pools, one per origin, with undici's dispatch() contract. */
+/** HTTP/1.1 keep-alive pools, one per origin (http or https), with undici's dispatch() contract. */
 export class H1Client {
   private readonly pools = new Map<string, OriginPool>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -446,7 +457,7 @@ export class H1Client {
     if (this.closed) throw new H1Error('UND_ERR_CLOSED', 'the client is closed');
     let pool = this.pools.get(o.origin);
     if (pool === undefined) {
-      if (!o.origin.startsWith('http://')) throw new H1Error('UND_ERR_INVALID_ARG', `not a plain-HTTP origin: ${o.origin}`);
+      if (!o.origin.startsWith('http://') && !o.origin.startsWith('https://')) throw new H1Error('UND_ERR_INVALID_ARG', `not an HTTP origin: ${o.origin}`);
       pool = new OriginPool(o.origin, this.opts);
       this.pools.set(o.origin, pool);
       if (this.sweeper === undefined) {

@@ -1,6 +1,6 @@
 // Sending one upstream request: the Transport contract and its HTTP implementation (a keep-alive
-// pool per provider, connect / first-byte / idle timeouts, client abort): plain HTTP/1.1 through
-// h1-client.ts, TLS and HTTP/2 through undici.
+// pool per provider, connect / first-byte / idle timeouts, client abort): HTTP/1.1, plain or over
+// TLS, through h1-client.ts, HTTP/2 through undici.
 import { Readable } from 'node:stream';
 import type { buildConnector as BuildConnector, Dispatcher } from 'undici';
 import { H1Client, type H1DispatchOptions, H1Error, type H1Handler } from './h1-client.js';
@@ -185,7 +185,7 @@ function dispatchOptions<B extends Dispatcher.DispatchOptions['body']>(req: Upst
   };
 }
 
-/** What the readers need of a client: undici's dispatch(), which the plain-HTTP client speaks too. */
+/** What the readers need of a client: undici's dispatch(), which the HTTP/1.1 client speaks too. */
 interface Dispatch {
   dispatch(opts: H1DispatchOptions, handler: H1Handler): boolean;
 }
@@ -194,15 +194,14 @@ interface Dispatch {
 const KEEP_ALIVE_MS = 30_000;
 
 /**
- * A provider's transport. Plain-HTTP/1.1 upstreams go through H1Client (Node's parser); TLS and
- * HTTP/2 through an undici Agent. Request bodies read from a stream (audio uploads) always go
- * through undici, whose request API takes a stream; for a plain-HTTP provider that agent is made
+ * A provider's transport. HTTP/1.1 upstreams (plain or TLS) go through H1Client (Node's parser),
+ * HTTP/2 ones through an undici Agent. Request bodies read from a stream (audio uploads) always go
+ * through undici, whose request API takes a stream; for an HTTP/1.1 provider that agent is made
  * at the first such request.
  */
 export function createHttpTransport(provider: ProviderConfig): Transport {
   const t = provider.timeouts;
   const origins = new OriginMemo();
-  const plain = !provider.http2 && new URL(provider.base_url ?? 'https://invalid').protocol === 'http:';
   let agent: Agent | undefined;
   const undiciAgent = (): Agent => {
     if (agent) return agent;
@@ -219,7 +218,7 @@ export function createHttpTransport(provider: ProviderConfig): Transport {
     });
     return agent;
   };
-  const h1 = plain ? new H1Client({ connections: provider.connections, connectTimeoutMs: t.connect_ms, headersTimeoutMs: t.first_byte_ms, keepAliveMs: KEEP_ALIVE_MS }) : undefined;
+  const h1 = !provider.http2 ? new H1Client({ connections: provider.connections, connectTimeoutMs: t.connect_ms, headersTimeoutMs: t.first_byte_ms, keepAliveMs: KEEP_ALIVE_MS }) : undefined;
   const client: Dispatch = h1 ?? (undiciAgent() as unknown as Dispatch);
   const idle = new IdleWatch(t.idle_ms);
   return {

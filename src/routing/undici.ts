@@ -1,8 +1,8 @@
 // The parts of undici the gateway uses, loaded from their own modules and only on first use: the
 // package's index also loads fetch, WebSocket, the cache and the mocks (about 3 MB of heap and
 // 11 MB of RSS at start), none of which the gateway calls, and a gateway whose upstreams all speak
-// plain HTTP/1.1 (h1-client.ts) and that sends no webhook never loads undici at all. The types
-// still come from the package's declarations.
+// HTTP/1.1 (h1-client.ts), that sends no webhook and takes no audio upload never loads undici at
+// all. The types still come from the package's declarations.
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 

@@ -1,9 +1,12 @@
-// The plain-HTTP/1.1 upstream client (src/routing/h1-client.ts) against a real Node server:
+// The HTTP/1.1 upstream client (src/routing/h1-client.ts) against real Node servers, plain and TLS:
 // sockets kept alive and capped, answers framed every way HTTP/1.1 frames them, the server's
 // keep-alive limit honoured, hostile request headers refused before anything is sent, and a
 // broken or slow upstream failing with the codes the transport maps to its errors.
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { providerSchema } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/core/errors.js';
@@ -290,6 +293,51 @@ describe('the plain-HTTP/1.1 upstream client', () => {
     ctl!.resume();
     await done;
     expect(received).toBe(big.length);
+  });
+});
+
+describe('the HTTP/1.1 upstream client over TLS', () => {
+  // A self-signed certificate for localhost and 127.0.0.1, valid 2000-2100.
+  const key = readFileSync(new URL('./tls/localhost-key.pem', import.meta.url));
+  const cert = readFileSync(new URL('./tls/localhost-cert.pem', import.meta.url));
+
+  async function serveTls(): Promise<{ port: number; sockets: () => number; requests: () => number }> {
+    let sockets = 0;
+    let requests = 0;
+    const server = createHttpsServer({ key, cert, ALPNProtocols: ['h2', 'http/1.1'] }, (req, res) => {
+      requests++;
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ body, host: req.headers.host, alpn: (req.socket as TLSSocket).alpnProtocol }));
+      });
+    });
+    server.on('secureConnection', () => sockets++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => server.closeAllConnections());
+    return { port: (server.address() as AddressInfo).port, sockets: () => sockets, requests: () => requests };
+  }
+
+  it('answers over TLS with HTTP/1.1 negotiated, by name and by address, reusing one socket per origin', async () => {
+    const up = await serveTls();
+    const c = new H1Client({ connections: 4, connectTimeoutMs: 5000, headersTimeoutMs: 5000, keepAliveMs: 30_000, tls: { ca: cert } });
+    cleanups.push(() => c.close());
+    for (const origin of [`https://localhost:${up.port}`, `https://127.0.0.1:${up.port}`]) {
+      for (let i = 0; i < 3; i++) {
+        const a = await send(c, origin, '/v1/chat/completions', `{"n":${i}}`);
+        expect(JSON.parse(a.text)).toEqual({ body: `{"n":${i}}`, host: new URL(origin).host, alpn: 'http/1.1' });
+      }
+      expect(c.connections(origin)).toBe(1);
+    }
+    expect(up.sockets()).toBe(2);
+  });
+
+  it('refuses a server whose certificate it cannot verify, sending it no request', async () => {
+    const up = await serveTls();
+    const err = await send(client(), `https://localhost:${up.port}`, '/x', '{}').catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+    expect(up.requests()).toBe(0);
   });
 });
 
