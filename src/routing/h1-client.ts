@@ -289,12 +289,22 @@ class Exchange implements H1Controller {
       const limit = m ? Math.min(this.conn.pool.opts.keepAliveMs, Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS) : this.conn.pool.opts.keepAliveMs;
       this.conn.reuseUntil = limit > 0 ? Date.now() + limit : 0;
     }
-    this.handler.onResponseStart?.(this, status, headers, message);
+    // A handler that throws fails its own request, never the process: these calls come from the
+    // parser, outside any caller's try.
+    try {
+      this.handler.onResponseStart?.(this, status, headers, message);
+    } catch (err) {
+      this.abort(err);
+    }
   }
 
   data(chunk: Buffer): void {
     if (this.state !== BODY) return;
-    this.handler.onResponseData?.(this, chunk);
+    try {
+      this.handler.onResponseData?.(this, chunk);
+    } catch (err) {
+      this.abort(err);
+    }
   }
 
   end(): void {
@@ -310,7 +320,11 @@ class Exchange implements H1Controller {
       if (this.keepAlive && conn.reuseUntil > 0) conn.pool.release(conn);
       else conn.fail(new H1Error('UND_ERR_SOCKET', 'closed after the answer'));
     }
-    this.handler.onResponseEnd?.(this, {});
+    try {
+      this.handler.onResponseEnd?.(this, {});
+    } catch (err) {
+      process.emitWarning(err as Error);
+    }
   }
 
   error(err: Error): void {
@@ -319,7 +333,11 @@ class Exchange implements H1Controller {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.conn = undefined;
-    this.handler.onResponseError?.(this, err);
+    try {
+      this.handler.onResponseError?.(this, err);
+    } catch (thrown) {
+      process.emitWarning(thrown as Error);
+    }
   }
 
   abort(reason: unknown): void {

@@ -253,6 +253,24 @@ describe('the plain-HTTP/1.1 upstream client', () => {
     expect(up.sockets()).toBe(2);
   });
 
+  it('fails only its own request when a handler throws, and the client goes on', async () => {
+    const up = await serve((_req, res) => res.end('answer'));
+    const c = client();
+    const failed = new Promise<unknown>((resolve) => {
+      c.dispatch(
+        { origin: up.origin, path: '/x', method: 'GET', headers: {} },
+        {
+          onResponseData: () => {
+            throw new Error('handler bug');
+          },
+          onResponseError: (_c, err) => resolve(err),
+        },
+      );
+    });
+    expect(((await failed) as Error).message).toBe('handler bug');
+    expect((await send(c, up.origin, '/y')).text).toBe('answer');
+  });
+
   it('reads nothing more while paused and delivers the rest after resume', async () => {
     const big = 'x'.repeat(4 * 1024 * 1024);
     const up = await serve((req, res) => {
