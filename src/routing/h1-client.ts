@@ -103,7 +103,6 @@ class Connection {
   readonly socket: Socket;
   readonly parser: ParserLike;
   exchange: Exchange | undefined;
-  idleSince = 0;
   /** When an idle socket stops being reused (the server's keep-alive limit, or ours). */
   reuseUntil = 0;
   connected = false;
@@ -429,13 +428,19 @@ class OriginPool {
   /** `conn` finished an answer and may carry another. */
   release(conn: Connection): void {
     if (conn.dead) return;
-    const next = this.waiting.shift();
+    const next = this.nextWaiting();
     if (next !== undefined) {
       next.send(conn);
       return;
     }
-    conn.idleSince = Date.now();
     this.idle.push(conn);
+  }
+
+  /** The oldest request still waiting for a socket (one aborted meanwhile needs none). */
+  private nextWaiting(): Exchange | undefined {
+    let next = this.waiting.shift();
+    while (next !== undefined && next.state === DONE) next = this.waiting.shift();
+    return next;
   }
 
   /** `conn` is gone: a request waiting for a socket gets a new one. */
@@ -443,7 +448,7 @@ class OriginPool {
     this.open--;
     const i = this.idle.indexOf(conn);
     if (i !== -1) this.idle.splice(i, 1);
-    const next = this.waiting.shift();
+    const next = this.nextWaiting();
     if (next !== undefined) this.run(next);
   }
 
