@@ -129,7 +129,7 @@ process.on('message', async (msg: { kind: string }) => {
       kind: 'window',
       // The o200k tokenizer (tens of MB) loads only for answers without an upstream count.
       tokenizer: Object.keys(require.cache).some((file) => file.includes('/node_modules/gpt-tokenizer/')),
-      // Plain-HTTP upstreams go through Node's own HTTP parser (src/routing/h1-client.ts).
+      // HTTP/1.1 upstreams go through Node's own HTTP parser (src/routing/h1-client.ts).
       undici: Object.keys(require.cache).some((file) => file.includes('/node_modules/undici/')),
       allocated: heap - start.heap,
       collections: collections() - start.gcs,
