@@ -1,9 +1,8 @@
 // A keep-alive HTTP/1.1 client for upstreams over plain HTTP (vLLM, Ollama, an OpenAI-compatible
 // server on the local network) or TLS (the hosted APIs), on Node's own HTTP parser. The parser
-// reads each socket (TCP, or TLS's cleartext side) in C++
-// into one shared buffer and calls back only for headers, body chunks and the message's end;
-// undici takes every read through a JavaScript stream into a fresh 64 KB buffer and parses it in
-// WebAssembly. In a bare relay undici took 1.3-1.7 times the CPU per request and 38 MB more peak
+// reads each socket (TCP, or TLS's cleartext side) in C++ into one shared buffer and calls back
+// only for headers, body chunks and the message's end; undici takes every read through a
+// JavaScript stream into a fresh 64 KB buffer and parses it in WebAssembly. In a bare relay undici took 1.3-1.7 times the CPU per request and 38 MB more peak
 // memory at 128 connections (bench/results/NOTES.md, eleventh round). HTTP/2 stays with undici.
 //
 // It speaks the part of undici's dispatcher contract the transport's readers use: dispatch()
