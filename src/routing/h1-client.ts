@@ -313,7 +313,7 @@ class Exchange implements H1Controller {
     this.conn = undefined;
     if (conn) {
       conn.exchange = undefined;
-      if (this.paused) readStart(conn.socket);
+      if (this.paused) setReading(conn.socket, true);
       this.paused = false;
       if (this.keepAlive && conn.reuseUntil > 0) conn.pool.release(conn);
       else conn.fail(new H1Error('UND_ERR_SOCKET', 'closed after the answer'));
@@ -353,32 +353,25 @@ class Exchange implements H1Controller {
   pause(): void {
     if (this.paused || this.state !== BODY || !this.conn) return;
     this.paused = true;
-    readStop(this.conn.socket);
+    setReading(this.conn.socket, false);
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.conn) readStart(this.conn.socket);
+    if (this.conn) setReading(this.conn.socket, true);
   }
 }
 
 type Handle = { readStop(): number; readStart(): number; reading?: boolean };
 
-function readStop(socket: Socket): void {
+/** Starts or stops reading the socket (the parser consumes it, so the stream's own pause does not). */
+function setReading(socket: Socket, on: boolean): void {
   const h = (socket as unknown as { _handle: Handle | null })._handle;
-  if (h) {
-    h.reading = false;
-    h.readStop();
-  }
-}
-
-function readStart(socket: Socket): void {
-  const h = (socket as unknown as { _handle: Handle | null })._handle;
-  if (h) {
-    h.reading = true;
-    h.readStart();
-  }
+  if (!h) return;
+  h.reading = on;
+  if (on) h.readStart();
+  else h.readStop();
 }
 
 /** The sockets to one origin: idle ones (most recent last), a count of all, and requests waiting for one. */
@@ -409,7 +402,7 @@ class OriginPool {
   run(ex: Exchange): void {
     const now = Date.now();
     let conn = this.idle.pop();
-    while (conn !== undefined && (conn.dead || conn.reuseUntil <= now)) {
+    while (conn !== undefined && conn.reuseUntil <= now) {
       conn.fail(new H1Error('UND_ERR_SOCKET', 'idle too long'));
       conn = this.idle.pop();
     }

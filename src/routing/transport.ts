@@ -165,8 +165,8 @@ export class OriginMemo {
 }
 
 /**
- * The options of one undici call of an upstream request, in one object of one shape (an absent
- * option is undefined, which undici treats as unset): no spread copies per request.
+ * The options of one dispatch of an upstream request (H1Client or undici), in one object of one
+ * shape (an absent option is undefined, which both treat as unset): no spread copies per request.
  */
 function dispatchOptions<B extends Dispatcher.DispatchOptions['body']>(req: UpstreamRequest, provider: ProviderConfig, origins: OriginMemo, body: B, bodyTimeout: number | undefined, headersTimeout = req.timeoutMs) {
   return {
