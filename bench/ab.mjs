@@ -43,7 +43,8 @@ const rows = [];
 for (let r = 0; r < rounds; r++) {
   const ra = results.A[r];
   const rb = results.B[r];
-  rows.push({ round: r + 1, 'A rps': ra.rps.toFixed(0), 'B rps': rb.rps.toFixed(0), 'B/A rps': (rb.rps / ra.rps).toFixed(3), 'A cpu/req ms': ra.cpuPerReqMs.toFixed(3), 'B cpu/req ms': rb.cpuPerReqMs.toFixed(3), 'A p99': ra.p99.toFixed(1), 'B p99': rb.p99.toFixed(1), errors: ra.errors + rb.errors });
+  const firstByte = stream ? { 'A ttfb p50': ra.ttfb50.toFixed(3), 'B ttfb p50': rb.ttfb50.toFixed(3) } : {};
+  rows.push({ round: r + 1, 'A rps': ra.rps.toFixed(0), 'B rps': rb.rps.toFixed(0), 'B/A rps': (rb.rps / ra.rps).toFixed(3), 'A cpu/req ms': ra.cpuPerReqMs.toFixed(3), 'B cpu/req ms': rb.cpuPerReqMs.toFixed(3), 'A p99': ra.p99.toFixed(1), 'B p99': rb.p99.toFixed(1), ...firstByte, errors: ra.errors + rb.errors });
 }
 console.log(`A = ${a} ${flagsOf('A').join(' ')}\nB = ${b} ${flagsOf('B').join(' ')}\n${connections} connections, ${stream ? 'stream' : 'non-stream'}, ${durationMs / 1000} s per round`);
 console.table(rows);

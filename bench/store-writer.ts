@@ -1,7 +1,11 @@
 // The store worker's cost on SQLite: CPU per committed row, and the worker's memory after start.
 //
 // CPU (in-process, both writers of this checkout, decode of the spool lines included, as the worker does):
-//   npx tsx bench/store-writer.ts cpu [rows]
+//   npx tsx bench/store-writer.ts cpu [rows] [--batch 400]
+// --batch sets the rows per commit: the usage writer commits every billing.flush_interval_ms
+// (200) or at flush_batch_size (500) rows, so 1,000 requests a second make commits of about 200.
+// The rows come from 4 orgs, 12 keys and 3 models, with ids as the gateway makes them: each
+// (org, key) and (org, model) is its own run of an index, so a commit changes a page in each.
 // Memory of the store worker of a compiled tree (plain JS, as `npm start` runs it; each figure is a
 // fresh process: worker started, one 400-row batch committed, gc in the worker):
 //   npx tsc -p tsconfig.json --outDir .bench/after
@@ -10,8 +14,8 @@
 //   node --expose-gc --import tsx bench/store-writer.ts memory .bench/before
 //   node --expose-gc --import tsx bench/store-writer.ts memory .bench/after
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,18 +26,24 @@ import type { FinishedRequest } from '../src/billing/usage-writer.js';
 import { openStore } from '../src/store/index.js';
 import { SqliteBatchWriter } from '../src/store/sqlite-batch-writer.js';
 
-const BATCH = 400;
+const BATCH_OPTION = process.argv.indexOf('--batch');
+const BATCH = BATCH_OPTION > 0 ? Number(process.argv[BATCH_OPTION + 1]) : 400;
+if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error('--batch takes a whole number of rows');
 const ROUNDS = 5;
 const MODELS = ['mock-chat', 'gpt-5.4', 'claude-sonnet-4.5'];
 
+/** Ids as the gateway makes them (RequestGate.nextId: a per-process stem and a counter), so index inserts land where they do under load. */
+const ID_STEM = randomBytes(12).toString('base64url');
+let idCounter = 0;
+
 function record(i: number, now: number): FinishedRequest {
-  const request_id = `req_${randomUUID()}`;
+  const request_id = `req_${ID_STEM}${(idCounter++).toString(36)}`;
   const org_id = `org_${i % 4}`;
   const key_id = `key_${i % 12}`;
   const cost = 4_860 + (i % 997);
   return {
     usage: { request_id, org_id, key_id, model: MODELS[i % 3]!, requested_model: MODELS[i % 3]!, provider: 'mock', prompt_tokens: 120 + (i % 50), completion_tokens: 300 + (i % 70), cost_micros: cost, cached: i % 20 === 0 ? 'exact' : null, status: i % 50 === 0 ? 500 : 200, error_code: i % 50 === 0 ? 'upstream_error' : null, latency_ms: 12 + (i % 900), stream: i % 2 === 0, estimated: false, fallback: null, attempts: 1, created_at: now + i, surface: 'chat', cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 },
-    charge: { id: `chg_${randomUUID()}`, org_id, key_id, kind: 'charge', amount_micros: -cost, note: null, request_id, idempotency_key: null, created_at: now + i },
+    charge: { id: `chg_${request_id}`, org_id, key_id, kind: 'charge', amount_micros: -cost, note: null, request_id, idempotency_key: null, created_at: now + i },
   };
 }
 
@@ -47,6 +57,15 @@ function payloads(rows: number): string[] {
     out.push(lines.join('\n'));
   }
   return out;
+}
+
+/** Bytes this process has written through write(2) and its kind (Linux's /proc/self/io), NaN elsewhere. */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -65,6 +84,7 @@ async function cpu(rows: number): Promise<void> {
   const kysely: number[] = [];
   const direct: number[] = [];
   const decode: number[] = [];
+  const writes: number[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
       // Fresh rows and a fresh database per round and writer: every row is new, as under load.
@@ -80,12 +100,14 @@ async function cpu(rows: number): Promise<void> {
       await store.close();
 
       const writer = new SqliteBatchWriter(await migrated(dir, `d${r}.db`));
+      const written = bytesWritten();
       t = process.cpuUsage();
       for (const p of forDirect) {
         const b = decodeLines(p.split('\n'));
         writer.write({ usage: b.usage, charges: b.charges });
       }
       direct.push((cpuMs(process.cpuUsage(t)) * 1000) / rows);
+      writes.push((bytesWritten() - written) / rows);
       writer.close();
 
       t = process.cpuUsage();
@@ -100,6 +122,7 @@ async function cpu(rows: number): Promise<void> {
   console.log(`  Kysely writeBatch       ${f(kysely)}`);
   console.log(`  prepared statements     ${f(direct)}`);
   console.log(`  of which decoding lines ${f(decode)}`);
+  if (writes.every(Number.isFinite)) console.log(`  bytes written per row (prepared statements: WAL, checkpoints) ${median(writes).toFixed(0)}  (runs: ${writes.map((x) => x.toFixed(0)).join(', ')})`);
 }
 
 /** One fresh worker of the compiled tree: heap after one committed batch, and the process RSS it added. */
@@ -155,7 +178,8 @@ function memory(dist: string): void {
   console.log(`  process RSS added       ${f('rssAddedMB')}`);
 }
 
-const [mode = 'cpu', arg] = process.argv.slice(2);
+const [mode = 'cpu', given] = process.argv.slice(2);
+const arg = given?.startsWith('--') ? undefined : given;
 if (mode === 'cpu') await cpu(Number(arg ?? 20_000));
 else if (mode === 'memory') memory(resolve(arg ?? 'dist'));
 else if (mode === 'memory-once') await memoryOnce(resolve(arg!));
