@@ -101,9 +101,12 @@ const CHECKPOINT_EVERY = 64;
  */
 class RelayState {
   private usage: Usage | undefined;
-  private text = '';
-  // Tokens of text[0, counted) are known: each checkpoint counts only what arrived since the last.
-  private counted = 0;
+  // The answer's text: what the checkpoints counted, as flat strings, then what came since. A
+  // checkpoint counts only the latter; slicing one string built by += would make V8 copy all of
+  // it each time (quadratic in a long answer), and keeping the counted part as flat strings
+  // keeps a long stream's text compact.
+  private readonly countedText: string[] = [];
+  private uncounted = '';
   private countedTokens = 0;
   private sinceCheckpoint = CHECKPOINT_EVERY;
   private scheduled: NodeJS.Immediate | undefined;
@@ -138,7 +141,7 @@ class RelayState {
         break;
       }
       if (p.usage) this.usage = p.usage;
-      if (p.text) this.text += p.text;
+      if (p.text) this.uncounted += p.text;
       if (p.content) this.sinceCheckpoint++;
       if (p.frame !== undefined && (o.relayUsageFrames || !p.usageOnly)) {
         const frame = o.encoder.relay ? o.encoder.relay(p) : p.frame;
@@ -199,13 +202,17 @@ class RelayState {
     // Approximated, not tokenised: a checkpoint is billed only if the process dies mid-stream,
     // and the tokenizer (tens of MB, and milliseconds for an agent's long prompt) would otherwise
     // run on the event loop for every stream whose upstream reports usage at the end anyway.
-    this.countedTokens += approximateTextTokens(this.text.slice(this.counted));
-    this.counted = this.text.length;
+    const fresh = this.uncounted;
+    // Reading its bytes flattens it: what is kept is one string per checkpoint.
+    this.countedTokens += approximateTextTokens(fresh);
+    this.countedText.push(fresh);
+    this.uncounted = '';
     o.checkpoint({ status: 200, errorCode: 'interrupted', usage: { prompt: o.approximatePrompt(), completion: this.countedTokens, cacheRead: 0, cacheWrite: 0, reasoning: 0 }, estimated: true });
   };
 
   private totals(): { usage: TokenUsage; estimated: boolean } {
-    return totalsOf(this.usage, this.text, this.o);
+    const text = this.usage || this.countedText.length === 0 ? this.uncounted : this.countedText.join('') + this.uncounted;
+    return totalsOf(this.usage, text, this.o);
   }
 
   /** Reading the upstream or relaying failed with `err`. */
