@@ -6,6 +6,7 @@
 // the request is billed the same, whether the stream completes, the upstream breaks, the client
 // leaves, or the client reads slowly. A key's concurrency slot is given back by the relay
 // itself, so such a key's streams are pushed too.
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -30,9 +31,26 @@ const upstreamClosed = new Map<string, Deferred<void>>();
 const upstreamBlocked = new Map<string, Deferred<void>>();
 const upstreamDone = new Map<string, Deferred<void>>();
 
-/** The slow-client scenario's body: large enough to fill every socket buffer on the way. */
-const BIG_FRAMES = 1200;
 const BIG_TEXT = 'x'.repeat(16 * 1024);
+/**
+ * The slow-client scenario's body: more than every buffer on the way can hold while the gateway
+ * reads nothing, so that the upstream can finish only if the gateway takes the rest into its own
+ * memory. Linux grows a socket's buffers up to tcp_rmem's and tcp_wmem's maximum (32 MB for
+ * receiving on some hosts): the upstream's send buffer, the gateway's receive buffer from it, the
+ * gateway's send buffer to the client, and 8 MB for the gateway's queue (64 reads), its writer and
+ * the client's receive buffer (which does not grow while the client reads nothing).
+ */
+const BIG_FRAMES = Math.ceil((linuxSocketBufferMax('tcp_rmem', 6 << 20) + 2 * linuxSocketBufferMax('tcp_wmem', 4 << 20) + (8 << 20)) / BIG_TEXT.length);
+
+/** The largest a TCP socket's receive (tcp_rmem) or send (tcp_wmem) buffer may grow to; `fallback` off Linux. */
+function linuxSocketBufferMax(name: 'tcp_rmem' | 'tcp_wmem', fallback: number): number {
+  try {
+    const max = Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+    return Number.isFinite(max) && max > 0 ? max : fallback;
+  } catch {
+    return fallback;
+  }
+}
 
 function write(res: ServerResponse, data: string): Promise<void> {
   return new Promise((resolve) => res.write(data, () => resolve()));
@@ -265,7 +283,7 @@ describe('a pushed stream and an iterated one', () => {
       });
       res.pause();
       await within(blocked.promise, 5000, 'the upstream to meet back-pressure');
-      // 19 MB are on their way; with the client reading nothing, the gateway must not take them all.
+      // More than the buffers hold is on its way; with the client reading nothing, the gateway must not take it all.
       const raced = await Promise.race([done.promise.then(() => 'finished'), new Promise<string>((r) => setTimeout(() => r('held'), 500))]);
       expect(raced, `${path}: the upstream finished while the client read nothing`).toBe('held');
       let text = '';
@@ -274,10 +292,10 @@ describe('a pushed stream and an iterated one', () => {
         text += d;
       });
       res.resume();
-      await within(new Promise((r) => res.on('end', r)), 10_000, 'the whole stream');
+      await within(new Promise((r) => res.on('end', r)), 30_000, 'the whole stream');
       await within(done.promise, 1000, 'the upstream to finish');
       expect(text.endsWith('data: [DONE]\n\n'), path).toBe(true);
       expect(sseContent(text).length).toBe(BIG_FRAMES * BIG_TEXT.length);
     }
-  });
+  }, 120_000);
 });
