@@ -4,7 +4,7 @@
 // the exact usage at the end anyway.
 import { describe, expect, it } from 'vitest';
 import { relayStream, type StreamEnd, type StreamStart } from '../../src/core/stream-relay.js';
-import { approximateTextTokens } from '../../src/core/tokens.js';
+import { approximateTextTokens, countTextTokens } from '../../src/core/tokens.js';
 import { createOpenAIStreamTranslator } from '../../src/providers/openai/stream.js';
 import type { AdapterContext } from '../../src/providers/types.js';
 import { ChatStreamEncoder } from '../../src/surfaces/chat/encode-stream.js';
@@ -96,5 +96,8 @@ describe('stream checkpoints', () => {
     expect(r.finished).toHaveLength(1);
     expect(r.finished[0]!.estimated).toBe(true);
     expect(r.finished[0]!.usage.prompt).toBe(4001);
+    // The checkpoints each counted a part of the text; the final row counts all of it, parts included.
+    expect(r.checkpoints.length).toBeGreaterThanOrEqual(3);
+    expect(r.finished[0]!.usage.completion).toBe(countTextTokens(words.join('')));
   });
 });
