@@ -418,14 +418,20 @@ class IdleWatch {
   }
 }
 
-/** Chunks held before undici is asked to stop reading the upstream socket (back-pressure). */
-const HIGH_WATER_CHUNKS = 64;
+/**
+ * What a streamed body holds for a reader that has not caught up before the upstream socket is
+ * paused (back-pressure): 64 chunks or 256 KiB, whichever comes first. The byte bound matters
+ * where one chunk is one socket read (up to 64 KiB): 64 of those held 4 MiB per stream.
+ */
+export const HIGH_WATER_CHUNKS = 64;
+export const HIGH_WATER_BYTES = 256 * 1024;
 
 /**
  * Sends a request whose body is read as it comes (streams): undici hands each chunk to a
  * handler that queues it for the reader, with no Readable stream, no stream async iterator and
  * no wrapper in between (each of those cost allocations and promise turns per chunk). The
- * queue pauses the upstream socket past HIGH_WATER_CHUNKS; the IdleWatch keeps the idle timeout.
+ * queue pauses the upstream socket past its high-water mark (HIGH_WATER_CHUNKS, HIGH_WATER_BYTES);
+ * the IdleWatch keeps the idle timeout.
  */
 function dispatchStreaming(agent: Dispatch, provider: ProviderConfig, idle: IdleWatch, origins: OriginMemo, req: UpstreamRequest, signal: RequestSignal): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -447,7 +453,7 @@ type StreamController = { abort(reason: unknown): void; pause(): void; resume():
  * handler, the response and its body (an iterator, or a PushBody once subscribed) once headers
  * came, the idle-watch entry, and the abort listener of the client's signal (handleEvent).
  */
-class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Array>, PushBody {
+export class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Array>, PushBody {
   readonly started: Promise<UpstreamResponse>;
   resolveStart!: (res: UpstreamResponse) => void;
   rejectStart!: (err: unknown) => void;
@@ -460,6 +466,7 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
   private ended = false;
   private failure: unknown;
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   /** The reader waiting for the next step, if one is. */
   private waitResolve: ((step: IteratorResult<Uint8Array>) => void) | undefined;
   private waitReject: ((err: unknown) => void) | undefined;
@@ -502,8 +509,9 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
   /** Everything queued, as one chunk (as a Readable's read() gives it): fewer, larger steps for the reader. */
   private take(): Buffer {
     const queue = this.queue;
-    const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+    const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue, this.queuedBytes);
     queue.length = 0;
+    this.queuedBytes = 0;
     if (this.controller?.paused) this.controller.resume();
     return chunk;
   }
@@ -604,7 +612,8 @@ class StreamReader implements UpstreamResponse, Watched, AsyncIterator<Uint8Arra
       return;
     }
     this.queue.push(chunk);
-    if (this.queue.length >= HIGH_WATER_CHUNKS && !c.paused) c.pause();
+    this.queuedBytes += chunk.byteLength;
+    if ((this.queue.length >= HIGH_WATER_CHUNKS || this.queuedBytes >= HIGH_WATER_BYTES) && !c.paused) c.pause();
     this.wake();
   }
 

@@ -159,3 +159,46 @@ describe('the origin of each upstream URL', () => {
     expect(memo.of('http://user:secret@127.0.0.1:8080/v1/z')).toBe('http://127.0.0.1:8080');
   });
 });
+
+describe('what a streamed body holds for a reader that is behind', () => {
+  // The client's handler side of a body, driven by hand: each chunk as one socket read hands it.
+  async function reader() {
+    const { StreamReader } = await import('../../src/routing/transport.js');
+    const idle = { add: () => undefined, delete: () => undefined };
+    const r = new StreamReader(idle as never, new ClientSignal(), 'up', undefined);
+    const controller = { paused: false, pauses: 0, resumes: 0, abort: () => undefined, pause() { this.paused = true; this.pauses++; }, resume() { this.paused = false; this.resumes++; } };
+    r.onRequestStart(controller);
+    r.onResponseStart(controller, 200, {});
+    return { r, controller };
+  }
+
+  it('pauses the upstream once it holds HIGH_WATER_BYTES, however few chunks that is, and hands it all on in order', async () => {
+    const { HIGH_WATER_BYTES, HIGH_WATER_CHUNKS } = await import('../../src/routing/transport.js');
+    const { r, controller } = await reader();
+    const read = 64 * 1024;
+    const reads = Math.ceil(HIGH_WATER_BYTES / read);
+    expect(reads).toBeLessThan(HIGH_WATER_CHUNKS);
+    for (let i = 0; i < reads; i++) {
+      expect(controller.paused).toBe(false);
+      r.onResponseData(controller, Buffer.alloc(read, i));
+    }
+    expect(controller.pauses).toBe(1);
+    const step = await r.next();
+    const chunk = step.value as Buffer;
+    expect(chunk.byteLength).toBe(reads * read);
+    for (let i = 0; i < reads; i++) expect(chunk[i * read]).toBe(i);
+    // Taken: the upstream may send again.
+    expect(controller.paused).toBe(false);
+    expect(controller.resumes).toBe(1);
+  });
+
+  it('pauses the upstream at HIGH_WATER_CHUNKS small chunks', async () => {
+    const { HIGH_WATER_CHUNKS } = await import('../../src/routing/transport.js');
+    const { r, controller } = await reader();
+    for (let i = 0; i < HIGH_WATER_CHUNKS - 1; i++) r.onResponseData(controller, Buffer.from('data: {}\n\n'));
+    expect(controller.paused).toBe(false);
+    r.onResponseData(controller, Buffer.from('data: {}\n\n'));
+    expect(controller.paused).toBe(true);
+    expect(((await r.next()).value as Buffer).toString()).toBe('data: {}\n\n'.repeat(HIGH_WATER_CHUNKS));
+  });
+});
