@@ -44,7 +44,8 @@ function comparable(a: Answer): { status: number; headers: Record<string, unknow
     headers[name] = name === 'x-request-id' && String(value).startsWith('req_') ? 'ours' : value;
   }
   const text = a.text
-    .replace(/"created(_at)?":\s*\d+/g, '"created":0')
+    // Times in seconds: two answers a moment apart may fall either side of a second's edge.
+    .replace(/"(created|created_at|completed_at)":\s*\d+/g, '"$1":0')
     .replace(/"id":"(chatcmpl|cmpl|msg|resp|rs|msg_|fc|call)[-_][A-Za-z0-9_-]+"/g, '"id":"ID"')
     .replace(/req_[A-Za-z0-9_-]+/g, 'REQ');
   return { status: a.status, headers, text };
