@@ -307,6 +307,27 @@ function requestLogs(): Migration {
   };
 }
 
+/**
+ * The ledger's (org, idempotency key) index holds only the rows that have a key (grants): every
+ * charge has none, and a unique index treats NULLs as distinct anyway, so it kept one useless
+ * entry per request, inserted on the store's hot path. Lookups by key (`idempotency_key = ?`)
+ * imply the condition, so both dialects still use the index for them.
+ */
+function ledgerKeyedGrants(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.dropIndex('ledger_org_idempotency').execute();
+      await db.schema
+        .createIndex('ledger_org_idempotency')
+        .on('ledger')
+        .columns(['org_id', 'idempotency_key'])
+        .unique()
+        .where(sql.ref('idempotency_key'), 'is not', null)
+        .execute();
+    },
+  };
+}
+
 function provider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -321,6 +342,7 @@ function provider(dialect: DialectName): MigrationProvider {
         '0008_max_concurrency': maxConcurrency(),
         '0010_operator_rollup': operatorRollup(),
         '0011_request_logs': requestLogs(),
+        '0012_ledger_keyed_grants': ledgerKeyedGrants(),
       };
     },
   };

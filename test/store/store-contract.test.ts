@@ -2,6 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidCursorError, isUniqueViolation, type OpenStoreOptions, openStore } from '../../src/store/index.js';
 import type { LedgerRow, Store, UsageAggregate, UsageGroup, UsageRow } from '../../src/store/types.js';
@@ -301,6 +303,40 @@ describe.each(targets)('Store contract on $name', (target) => {
       for (const r of results) expect(r.entry).toEqual(grant);
       expect((await store.balances()).get(orgId)).toBe(7_000_000);
       expect(await allLedger(store, orgId)).toHaveLength(1);
+    });
+
+    it('keeps charges, which carry no idempotency key, out of the key index', async () => {
+      const loc = await freshLocation();
+      const s = await open(loc);
+      await s.migrate();
+      const org = makeOrg();
+      await s.insertOrg(org);
+      const key = makeKey(org.id);
+      await s.insertKey(key);
+      const topup = uid('topup');
+      await s.grantCredit(makeGrant(org.id, 5_000_000, { idempotency_key: topup }));
+      await s.writeBatch(batchOf(Array.from({ length: 20 }, (_, i) => makeUsage(org.id, key.id, { cost_micros: 100 + i, created_at: T0 + i }))));
+      if (target.name === 'sqlite') {
+        const db = new BetterSqlite3(loc.url.slice('sqlite://'.length), { readonly: true });
+        try {
+          const entries = db.prepare("select sum(ncell) as n from dbstat where name = 'ledger_org_idempotency' and pagetype = 'leaf'").get() as { n: number };
+          expect(entries.n).toBe(1);
+        } finally {
+          db.close();
+        }
+      } else {
+        const client = new pg.Client({ connectionString: loc.url });
+        await client.connect();
+        try {
+          const r = await client.query<{ indexdef: string }>('select indexdef from pg_indexes where schemaname = $1 and indexname = $2', [loc.opts.schema, 'ledger_org_idempotency']);
+          expect(r.rows[0]?.indexdef).toMatch(/^CREATE UNIQUE INDEX .* \(org_id, idempotency_key\) WHERE \(idempotency_key IS NOT NULL\)$/);
+        } finally {
+          await client.end();
+        }
+      }
+      // The key still decides a repeated grant.
+      expect((await s.grantCredit(makeGrant(org.id, 9, { idempotency_key: topup }))).applied).toBe(false);
+      expect((await s.balances()).get(org.id)).toBe(5_000_000 - (20 * 100 + 190));
     });
 
     it('applies grants without an idempotency key every time', async () => {
