@@ -37,7 +37,11 @@ async function main() {
     gw.child.kill('SIGUSR2');
     const r = await load(seconds * 1000);
     gw.child.kill('SIGUSR2');
-    while (!existsSync(out)) await new Promise((res) => setTimeout(res, 50));
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(out)) {
+      if (gw.child.exitCode !== null || Date.now() > deadline) throw new Error('the gateway wrote no allocation profile (did bench/alloc-preload.mjs load?)');
+      await new Promise((res) => setTimeout(res, 50));
+    }
     report(JSON.parse(readFileSync(out, 'utf8')), r.ok, { connections, seconds, stream, top, rps: r.ok / seconds });
   } finally {
     await stop(gw.child);
