@@ -5,7 +5,6 @@
 // streams/s at 32 connections and p50 time to first byte, and the anthropic/openai ratios.
 // Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/anthropic-stream.mjs [--duration 3] [--rounds 3] [--words 16] [--connections 32]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,6 @@ async function main() {
   const rounds = numberOption('--rounds', 3);
   const wordCount = numberOption('--words', 16);
   const connections = numberOption('--connections', 32);
-  // The load generator shares core 1 with the upstreams, as in bench/run.mjs.
-  if (process.platform === 'linux') execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 
   const [mockPort, antPort, tgPort] = [await freePort(), await freePort(), await freePort()];
   await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(mockPort)], 'listening');

@@ -4,7 +4,6 @@
 // `npm start` runs it), each on core 0, the upstream here on core 1 with the client. Prints the
 // time each takes to deliver the whole stream, and Tollgate's ratio to the floor. Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/big-frames.mjs [--frames 1200] [--bytes 16384] [--runs 5]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,6 @@ import { freePort, killAll, numberOption, start, startBenchGateway, stop } from 
 const frames = numberOption('--frames', 1200);
 const bytes = numberOption('--bytes', 16384);
 const runs = numberOption('--runs', 5);
-if (process.platform === 'linux') execFileSync('taskset', ['-apc', '1', String(process.pid)], { stdio: 'ignore' });
 
 const text = 'x'.repeat(bytes);
 const chunk = (delta, extra = {}) => `data: ${JSON.stringify({ id: 'chatcmpl-big', object: 'chat.completion.chunk', created: 1, model: 'mock-chat', choices: [{ index: 0, delta, finish_reason: extra.finish ?? null }], ...(extra.usage ? { usage: extra.usage } : {}) })}\n\n`;

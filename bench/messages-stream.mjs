@@ -5,7 +5,6 @@
 // upstreams and the load generator to core 1. Prints streams/s and p50 time to first byte and
 // the ratios to (1). Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/messages-stream.mjs [--duration 3] [--rounds 3] [--words 16] [--connections 32]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,6 @@ async function main() {
   const rounds = numberOption('--rounds', 3);
   const wordCount = numberOption('--words', 16);
   const connections = numberOption('--connections', 32);
-  if (process.platform === 'linux') execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 
   const [mockPort, antPort, tgPort] = [await freePort(), await freePort(), await freePort()];
   await start(1, ['node', 'bin/tollgate.js', 'mock-upstream', '--port', String(mockPort)], 'listening');

@@ -11,7 +11,6 @@
 // request by kind, and how the slowest 1 % bunch together (requests ending within 2 ms of each
 // other: a cluster as large as the concurrency is the whole process standing still). Never run by CI.
 //   npx tsc -p tsconfig.json && node bench/tail-sources.mjs [--requests 30000] [--connections 1] [--floor] [--node-flags '...']
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,6 @@ const requests = numberOption('--requests', 30000);
 const connections = numberOption('--connections', 1);
 const withFloor = flag('--floor');
 const nodeFlags = (option('--node-flags', '') || '').split(' ').filter(Boolean);
-
-// The load runs here: on core 1, beside the upstream, away from the process under test.
-if (process.platform === 'linux') execFileSync('taskset', ['-apc', '1', String(process.pid)], { stdio: 'ignore' });
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-tail-'));
 // Loaded into the process under test with --import: on SIGWINCH, writes what it saw to TAIL_PROBE.
