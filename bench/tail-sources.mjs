@@ -1,8 +1,9 @@
 // Where the slow requests come from: a fixed number of requests at a fixed concurrency, each timed
 // on the wall clock, set against what the process under test recorded meanwhile: its garbage
-// collections (a PerformanceObserver) and the pauses of its event loop (a 1 ms timer that fired
-// more than 4 ms late). The mock upstream and this load generator record their collections too,
-// since a pause of either delays the request as much. Tollgate (as `npm start` runs it,
+// collections (a PerformanceObserver), the pauses of its event loop (a 1 ms timer that fired
+// more than 4 ms late) and, for Tollgate, its store worker's commits. The mock upstream and
+// this load generator record their collections too, since a pause of either delays the request
+// as much. Tollgate (as `npm start` runs it,
 // bench/run.mjs's configuration) and, with --floor, the bare Node relay take the same load in
 // turn; each runs on core 0, the load and the mock upstream on core 1. Prints, per target:
 // latency percentiles (the first tenth of the requests left out as warm-up), the share of
@@ -29,8 +30,27 @@ const dir = mkdtempSync(join(tmpdir(), 'tollgate-tail-'));
 const PROBE = `
 import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 const gcs = [];
 const pauses = [];
+// Tollgate's store commits, as the request thread sees them: from handing a batch to the store
+// worker (a 'write' message) to its reply. Those run on the same core as the requests.
+const commits = [];
+const posted = new Map();
+const post = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (msg, ...rest) {
+  if (msg?.kind === 'write') posted.set(msg.id, performance.timeOrigin + performance.now());
+  return post.call(this, msg, ...rest);
+};
+const emit = Worker.prototype.emit;
+Worker.prototype.emit = function (event, msg, ...rest) {
+  const t = event === 'message' ? posted.get(msg?.id) : undefined;
+  if (t !== undefined) {
+    posted.delete(msg.id);
+    commits.push([t, performance.timeOrigin + performance.now() - t]);
+  }
+  return emit.call(this, event, msg, ...rest);
+};
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcs.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind ?? 0]);
 }).observe({ entryTypes: ['gc'] });
@@ -40,7 +60,7 @@ setInterval(() => {
   if (now - last > 4) pauses.push([performance.timeOrigin + last, now - last]);
   last = now;
 }, 1).unref();
-process.on('SIGWINCH', () => writeFileSync(process.env.TAIL_PROBE, JSON.stringify({ gcs, pauses })));`;
+process.on('SIGWINCH', () => writeFileSync(process.env.TAIL_PROBE, JSON.stringify({ gcs, pauses, commits })));`;
 const probeModule = join(dir, 'probe.mjs');
 writeFileSync(probeModule, PROBE);
 const probeFlags = ['--import', pathToFileURL(probeModule).href];
@@ -92,7 +112,7 @@ async function probed(child, file) {
 const GC_KIND = { 1: 'minor', 2: 'major', 4: 'major', 8: 'incremental', 16: 'weak callbacks' };
 const ms = (v) => v.toFixed(3);
 
-function analyse(target, timed, { gcs, pauses }, upstreamGcs) {
+function analyse(target, timed, { gcs, pauses, commits }, upstreamGcs) {
   const kept = timed.slice(Math.floor(timed.length / 10));
   const from = kept[0][0];
   const to = kept.at(-1)[0] + kept.at(-1)[1];
@@ -117,6 +137,9 @@ function analyse(target, timed, { gcs, pauses }, upstreamGcs) {
     } else clusters.push({ end: e, size: 1 });
   }
   const whole = clusters.filter((c) => c.size >= connections && connections > 1).length;
+  const windowCommits = commits.filter((c) => c[0] + c[1] >= from && c[0] <= to);
+  const commitMs = windowCommits.map((c) => c[1]).sort((a, b) => a - b);
+  const overlapsCommit = overlapsAny(windowCommits);
   const windowPauses = pauses.filter((p) => p[0] >= from && p[0] <= to).map((p) => p[1]).sort((a, b) => b - a);
   console.log(`\n${target}: ${kept.length} requests at ${connections} connection(s), ${((to - from) / 1000).toFixed(1)} s`);
   console.table({
@@ -131,6 +154,12 @@ function analyse(target, timed, { gcs, pauses }, upstreamGcs) {
       }),
     ),
     'slowest 1 % in clusters (ends within 2 ms)': `${clusters.length} clusters, largest ${Math.max(...clusters.map((c) => c.size))}${connections > 1 ? `, ${whole} of all ${connections} in flight` : ''}`,
+    ...(commitMs.length > 0
+      ? {
+          'store commits: count, median / max ms': `${commitMs.length}, ${ms(commitMs[commitMs.length >> 1])} / ${ms(commitMs.at(-1))}`,
+          'requests / slowest 1 % overlapping a store commit': `${((100 * kept.filter(overlapsCommit).length) / kept.length).toFixed(1)} % / ${slow.filter(overlapsCommit).length} of ${slow.length}`,
+        }
+      : {}),
     'event-loop pauses over 4 ms': `${windowPauses.length}, longest ${windowPauses.slice(0, 5).map((p) => p.toFixed(1)).join(', ') || '—'} ms`,
   });
 }
