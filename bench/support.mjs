@@ -23,7 +23,7 @@ let offGatewayCore = false;
  * first time something is started on core 0. Left to the scheduler, it ran on core 0 as well
  * whenever core 1 was busy, and the gateway's CPU time per request then included sharing its
  * core (caches, preemption): on one 2-core host 0.200 ms at c=32 instead of 0.125-0.143 ms, and
- * the floor 0.131 instead of 0.085-0.088 ms.
+ * the floor 0.131 instead of 0.085-0.089 ms.
  */
 function keepOffGatewayCore() {
   if (offGatewayCore || process.platform !== 'linux') return;

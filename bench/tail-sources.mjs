@@ -3,9 +3,9 @@
 // collections (a PerformanceObserver), the pauses of its event loop (a 1 ms timer that fired
 // more than 4 ms late) and, for Tollgate, its store worker's commits. The mock upstream and
 // this load generator record their collections too, since a pause of either delays the request
-// as much. Tollgate (as `npm start` runs it,
-// bench/run.mjs's configuration) and, with --floor, the bare Node relay take the same load in
-// turn; each runs on core 0, the load and the mock upstream on core 1. Prints, per target:
+// as much. Tollgate (as `npm start` runs it, bench/run.mjs's configuration) and, with --floor,
+// the bare Node relay take the same load in turn; each runs on core 0, the load and the mock
+// upstream on core 1. Prints, per target:
 // latency percentiles (the first tenth of the requests left out as warm-up), the share of
 // requests that overlapped one of the target's collections, how many of the slowest 1 % did (and
 // how many overlapped one of the upstream's or the load generator's instead), collections per
