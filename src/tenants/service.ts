@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { displayPrefix, generateKey, hashKey } from '../auth/keys.js';
 import type { CreditLedger } from '../billing/accounts.js';
 import { GatewayError } from '../core/errors.js';
+import { isUniqueViolation } from '../store/errors.js';
 import type { KeyKind, KeyRow, LedgerRow, OrgRow, Store } from '../store/types.js';
 import type { TenantView } from './view.js';
 
@@ -34,6 +35,8 @@ export type ChangeListener = (change: { kind: 'org' | 'key'; id: string } | { ki
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
 
+const nameTaken = (name: string) => new GatewayError('invalid_value', `An organisation named "${name}" already exists; choose another name.`, { param: 'name' });
+
 export class TenantService {
   onChange: ChangeListener | undefined;
 
@@ -44,9 +47,7 @@ export class TenantService {
   ) {}
 
   async createOrg(input: NewOrgInput): Promise<{ org: OrgRow; managementKey: string }> {
-    if (this.view.orgByName(input.name) || (await this.store.getOrgByName(input.name))) {
-      throw new GatewayError('invalid_value', `An organisation named "${input.name}" already exists; choose another name.`, { param: 'name' });
-    }
+    await this.assertNameFree(input.name);
     const now = Date.now();
     const org: OrgRow = {
       id: newId('org'),
@@ -62,7 +63,10 @@ export class TenantService {
       created_at: now,
       updated_at: now,
     };
-    await this.store.insertOrg(org);
+    await this.store.insertOrg(org).catch((err: unknown) => {
+      // Another call took the name between the check above and this write.
+      throw isUniqueViolation(err) ? nameTaken(input.name) : err;
+    });
     this.view.putOrg(org);
     const { key } = await this.createKey(org.id, 'mk', { name: 'first management key' });
     if (input.creditsMicros && input.creditsMicros > 0) await this.grantCredit(org.id, input.creditsMicros, 'initial credit', `create:${org.id}`);
@@ -71,11 +75,20 @@ export class TenantService {
   }
 
   async patchOrg(id: string, patch: OrgPatch): Promise<OrgRow> {
-    const updated = await this.store.updateOrg(id, { ...patch, updated_at: Date.now() });
+    if (patch.name !== undefined) await this.assertNameFree(patch.name, id);
+    const updated = await this.store.updateOrg(id, { ...patch, updated_at: Date.now() }).catch((err: unknown) => {
+      throw isUniqueViolation(err) && patch.name !== undefined ? nameTaken(patch.name) : err;
+    });
     if (!updated) throw new GatewayError('not_found', `No organisation with id "${id}".`);
     this.view.putOrg(updated);
     this.onChange?.({ kind: 'org', id });
     return updated;
+  }
+
+  /** Org names are unique (the CLI and the /admin routes find orgs by name); `self` may keep its own. */
+  private async assertNameFree(name: string, self?: string): Promise<void> {
+    const holder = this.view.orgByName(name) ?? (await this.store.getOrgByName(name));
+    if (holder && holder.id !== self) throw nameTaken(name);
   }
 
   async grantCredit(orgId: string, amountMicros: number, note: string | null, idempotencyKey: string | null): Promise<{ entry: LedgerRow; applied: boolean }> {
