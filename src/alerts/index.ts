@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
-import { parseBody } from '../http/parse.js';
+import { parseBody, usdField } from '../http/parse.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/types.js';
 import { generateWebhookSecret } from './signing.js';
@@ -22,7 +22,7 @@ export const settingsSchema = z
     webhook_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').nullable().optional(),
     email: z.string().email().nullable().optional(),
     events: z.array(z.enum(ALERT_EVENTS)).optional(),
-    balance_low_usd: z.number().finite().nonnegative().nullable().optional(),
+    balance_low_usd: usdField.nullable().optional(),
     budget_threshold_pct: z.number().finite().min(1).max(100).nullable().optional(),
   })
   .strict();

@@ -84,7 +84,16 @@ export function parseQuery<T extends z.ZodObject>(schema: T, query: unknown): z.
 /** A query parameter holding one value (a repeated parameter arrives as an array and is refused). */
 export const queryText = (description: string) => z.string().optional().meta({ description });
 
-export const usdField = z.number().finite().nonnegative().max(1e9);
+/**
+ * A USD amount is counted in whole micro-dollars, so a seventh decimal cannot be kept: refusing
+ * it beats rounding an operator's grant or a budget to a different amount (1e-7 would be a
+ * grant of zero). toFixed(6) gives back the same double exactly when there is no more precision.
+ */
+const wholeMicros = (n: number) => Number(n.toFixed(6)) === n;
+const MICROS_MESSAGE = 'at most 6 decimals (amounts are counted in whole micro-dollars)';
+export const usdField = z.number().finite().nonnegative().max(1e9).refine(wholeMicros, MICROS_MESSAGE);
+/** A USD amount above zero, such as a credit grant. */
+export const positiveUsdField = z.number().finite().positive().max(1e9).refine(wholeMicros, MICROS_MESSAGE);
 export const modelList = z.array(z.string().min(1)).max(1000);
 export const fallbackRules = z.record(z.string().min(1), z.array(z.string().min(1)).max(20));
 export const limitField = z.number().int().positive().max(1e9);

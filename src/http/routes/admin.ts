@@ -9,7 +9,7 @@ import type { OrgRow } from '../../store/types.js';
 import type { OrgPatch } from '../../tenants/service.js';
 import { authHeaders, type RouteContext } from '../app.js';
 import { createKeySchema, keyKindOf, toSettings } from '../key-body.js';
-import { fallbackRules, limitField, modelList, parseBody, usdField } from '../parse.js';
+import { fallbackRules, limitField, modelList, parseBody, positiveUsdField, usdField } from '../parse.js';
 import { keySnapshot, orgSnapshot, presentKey, presentLedger, presentOrg } from '../present.js';
 import { withRetention } from '../../observability/request-log.js';
 import { adminModelObject, createdKeyObject, createdOrgAnswer, creditAnswer, keyObject, orgObject, requestLogSettingBody } from '../management-schemas.js';
@@ -40,7 +40,7 @@ const patchOrgSchema = z
   .strict();
 const creditSchema = z
   .object({
-    amount_usd: z.number().finite().positive().max(1e9),
+    amount_usd: positiveUsdField,
     note: z.string().max(500).optional(),
     idempotency_key: z.string().min(1).max(200).optional(),
   })
