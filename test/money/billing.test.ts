@@ -215,6 +215,15 @@ describe('SPEC §6 money: balance, budgets, billing', () => {
     // Concurrent retries of another top-up also land once.
     const burst = await Promise.all(Array.from({ length: 5 }, () => call<{ applied: boolean }>(gw.url, ADMIN_TOKEN, path, { body: { amount_usd: 0.25, idempotency_key: 'invoice-43' } })));
     expect(burst.filter((b) => b.body.applied)).toHaveLength(1);
+    // The same key with another amount or note is not a retry: 409, and nothing is applied.
+    for (const body of [
+      { amount_usd: 3, idempotency_key: 'invoice-42' },
+      { amount_usd: 2, note: 'other', idempotency_key: 'invoice-42' },
+    ]) {
+      const conflict = await expectError(await gw.admin(path, { body }), 409, 'idempotency_conflict');
+      expect(conflict).toMatchObject({ type: 'invalid_request_error', param: 'idempotency_key' });
+      expect(conflict.message).toContain(first.body.ledger_entry.id);
+    }
     // A different key is a different top-up.
     const other = await call<{ balance_usd: number; applied: boolean }>(gw.url, ADMIN_TOKEN, path, { body: { amount_usd: 2, idempotency_key: 'invoice-44' } });
     expect(other.body).toMatchObject({ balance_usd: 5.25, applied: true });

@@ -134,13 +134,24 @@ export function registerAdminRoutes(app: FastifyInstance, { gw }: RouteContext):
     admin(req);
     const body = parseBody(creditSchema, req.body);
     const org = findOrg(req.params.id);
-    const r = await gw.tenants.grantCredit(org.id, usdToMicros(body.amount_usd), body.note ?? null, body.idempotency_key ?? null);
+    const amount = usdToMicros(body.amount_usd);
+    const note = body.note ?? null;
+    const r = await gw.tenants.grantCredit(org.id, amount, note, body.idempotency_key ?? null);
+    // A repeat is only a retry when it asks for the same grant; another amount or note under a
+    // used key is a different top-up that would otherwise be dropped without a word.
+    if (!r.applied && (r.entry.amount_micros !== amount || r.entry.note !== note)) {
+      throw new GatewayError(
+        'idempotency_conflict',
+        `This idempotency_key was already used for another grant (${microsToUsd(r.entry.amount_micros)} USD, ledger entry ${r.entry.id}), which was applied once. Retry with the same amount_usd and note, or use a new idempotency_key for a new top-up.`,
+        { param: 'idempotency_key' },
+      );
+    }
     if (r.applied) {
       await gw.audit.record(auditSource(req), {
         orgId: org.id,
         action: 'credit.grant',
         target: org.id,
-        after: { amount_usd: body.amount_usd, note: body.note ?? null, ledger_entry_id: r.entry.id, idempotency_key: body.idempotency_key ?? null },
+        after: { amount_usd: body.amount_usd, note, ledger_entry_id: r.entry.id, idempotency_key: body.idempotency_key ?? null },
       });
     }
     return reply.code(r.applied ? 201 : 200).send({ balance_usd: microsToUsd((await gw.accounts.snapshot(org.id)).balance), ledger_entry: presentLedger(r.entry), applied: r.applied });
