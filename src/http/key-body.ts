@@ -16,7 +16,16 @@ export const keyFields = {
   allowed_models: modelList.nullable().optional(),
   fallbacks: fallbackRules.optional(),
   expires_at: z.string().datetime({ offset: true }).nullable().optional(),
-  cache: z.record(z.string(), z.unknown()).nullable().optional(),
+  cache: z
+    .object({
+      exact: z.boolean().optional(),
+      semantic: z.boolean().optional(),
+      // A cosine similarity: outside 0–1 the semantic layer would hit on every prompt or on none.
+      threshold: z.number().min(0).max(1).optional(),
+    })
+    .strict()
+    .nullable()
+    .optional(),
 };
 const keyType = z.enum(['inference', 'management']);
 export const createKeySchema = z.object({ ...keyFields, type: keyType.optional() }).strict();

@@ -62,7 +62,8 @@ export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0];
+    // A nested object's stray field is named by its path (cache.exakt), as invalid values are.
+    const key = [...issue.path.map(String), issue.keys[0]].join('.');
     throw new GatewayError('unknown_parameter', `Unknown parameter "${key}".`, { param: key });
   }
   const param = issue.path.map(String).join('.') || null;
