@@ -40,11 +40,19 @@ const INFERENCE_ONLY = ['budget_usd', 'rpm', 'tpm', 'max_concurrency', 'allowed_
 export function keyKindOf(body: CreateKeyBody, fallback: 'inference' | 'management'): KeyKind {
   const type = body.type ?? fallback;
   if (type === 'inference') return 'sk';
+  refuseInferenceOnly(body);
+  return 'mk';
+}
+
+/**
+ * Settings a management key cannot hold, at creation and on a change alike: it never calls /v1,
+ * so a budget or a limit on it would be shown but never enforced. null (clearing) is harmless.
+ */
+export function refuseInferenceOnly(body: z.infer<typeof patchKeySchema> | CreateKeyBody): void {
   const misplaced = INFERENCE_ONLY.find((f) => body[f] !== undefined && body[f] !== null);
   if (misplaced) {
     throw new GatewayError('invalid_value', `"${misplaced}" applies to inference keys only; a management key (type "management") takes "name" and "expires_at".`, { param: misplaced });
   }
-  return 'mk';
 }
 
 export function toSettings(body: z.infer<typeof patchKeySchema> | CreateKeyBody): KeySettings {

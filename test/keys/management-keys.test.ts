@@ -110,6 +110,23 @@ describe('an org admin creates further management keys with POST /api/keys', () 
     const list = (await (await request('/api/keys', org.mk)).json()) as { data: unknown[] };
     expect(list.data).toHaveLength(1);
   });
+
+  it('refuses them on PATCH too, so a management key never shows a budget or limit that nothing enforces', async () => {
+    const org = await orgNamed('mk-patch-refusal');
+    const second = (await (await request('/api/keys', org.mk, { type: 'management', name: 'second' })).json()) as { id: string };
+    for (const [field, value] of [
+      ['budget_usd', 1],
+      ['rpm', 10],
+      ['allowed_models', ['mock-chat']],
+      ['cache', { exact: false }],
+    ] as const) {
+      const err = await expectError(await request(`/api/keys/${second.id}`, org.mk, { [field]: value }, 'PATCH'), 400, 'invalid_value');
+      expect(err.param).toBe(field);
+    }
+    const renamed = await request(`/api/keys/${second.id}`, org.mk, { name: 'renamed', budget_usd: null }, 'PATCH');
+    expect(renamed.status).toBe(200);
+    expect(await renamed.json()).toMatchObject({ type: 'management', name: 'renamed', budget_usd: null, rpm: null, allowed_models: null, cache: null });
+  });
 });
 
 describe('messages that point at the fix', () => {

@@ -9,7 +9,7 @@ import { describeModel, isModelAllowed } from '../../core/models.js';
 import type { UsageGroup } from '../../store/types.js';
 import { concurrencyLimits } from '../../core/limit-stage.js';
 import { authHeaders, type RouteContext } from '../app.js';
-import { createKeySchema, keyKindOf, patchKeySchema, toSettings } from '../key-body.js';
+import { createKeySchema, keyKindOf, patchKeySchema, refuseInferenceOnly, toSettings } from '../key-body.js';
 import { boundText, parseBody, parseLimit, parseQuery, parseTime, queryText } from '../parse.js';
 import { keySnapshot, orgSnapshot, presentKey, presentLedger, presentUsage } from '../present.js';
 import {
@@ -123,6 +123,7 @@ export function registerApiRoutes(app: FastifyInstance, { gw }: RouteContext): v
       throw new GatewayError('invalid_value', 'A management key cannot disable itself; use another management key.', { param: 'disabled' });
     }
     const before = gw.tenants.ownedKey(p.org.id, req.params.id);
+    if (before.kind === 'mk') refuseInferenceOnly(body);
     const k = await gw.tenants.patchKey(p.org.id, req.params.id, toSettings(body));
     await gw.audit.record(auditSource(req, p.key.prefix), { orgId: p.org.id, action: 'key.update', target: k.id, before: keySnapshot(before), after: keySnapshot(k) });
     return presentKey(k, await keySpend(p.org.id, k.id));
