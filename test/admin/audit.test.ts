@@ -182,6 +182,17 @@ describe('scope, filters and pages', () => {
     expect(await orgAudit(b.mk, `?target=${a.orgId}`)).toEqual([]);
   });
 
+  it('/admin/audit takes org_id as the org_… id or the name, like the other /admin routes; an unknown org is 404', async () => {
+    const a = await newOrg();
+    const name = ((await call(ADMIN_TOKEN, 'GET', `/admin/orgs/${a.orgId}`)).body as { name: string }).name;
+    const byId = await list(ADMIN_TOKEN, `/admin/audit?org_id=${a.orgId}`);
+    expect(byId.length).toBeGreaterThan(0);
+    expect(await list(ADMIN_TOKEN, `/admin/audit?org_id=${encodeURIComponent(name)}`)).toEqual(byId);
+    const unknown = await call(ADMIN_TOKEN, 'GET', '/admin/audit?org_id=no-such-org');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'not_found', type: 'not_found_error' });
+  });
+
   it('filters by actor, since and until; pages with a cursor cover every record once, newest first', async () => {
     const o = await newOrg();
     for (let i = 0; i < 5; i++) expect((await call(o.mk, 'POST', '/api/keys', { name: `k${i}` })).status).toBe(201);

@@ -22,7 +22,7 @@ const auditQuery = z.object({
   cursor: queryText('The next_cursor of the previous page.'),
   limit: queryText('Rows per page, 1 to 1000 (default 100).'),
 });
-const adminAuditQuery = auditQuery.extend({ org_id: queryText('Only this organisation\'s records.') });
+const adminAuditQuery = auditQuery.extend({ org_id: queryText('Only this organisation\'s records: its org_… id or its name.') });
 
 const snapshot = z.record(z.string(), z.unknown()).nullable();
 const auditObject = z.object({
@@ -90,7 +90,15 @@ export function registerAuditRoutes(app: FastifyInstance, { gw }: RouteContext):
     authenticateAdmin(gw.config.server.admin_token, authHeaders(req));
     const { org_id: _o, ...rest } = parseQuery(adminAuditQuery, req.query);
     const filter = parseFilter(rest);
-    const orgId = textFilter(req.query, 'org_id');
+    // Like every other /admin route, an org by its id or its name; an unknown one is 404, not an
+    // empty trail that reads as "nothing happened".
+    const orgRef = textFilter(req.query, 'org_id');
+    let orgId: string | undefined;
+    if (orgRef !== undefined) {
+      const o = gw.view.org(orgRef) ?? gw.view.orgByName(orgRef);
+      if (!o) throw new GatewayError('not_found', `No organisation with id or name "${orgRef}". List them with GET /admin/orgs.`);
+      orgId = o.id;
+    }
     const page = await gw.store.listAudit(orgId === undefined ? filter : { ...filter, org_id: orgId });
     return { object: 'list', data: page.rows.map(presentAudit), next_cursor: page.next_cursor ?? null };
   });
