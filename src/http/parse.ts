@@ -102,10 +102,20 @@ export const limitField = z.number().int().positive().max(1e9);
 /** The latest time accepted in a query (year 9999): later values overflow dates and database integers. */
 const MAX_TIME_MS = 253_402_300_799_999;
 
+/**
+ * Date.parse rolls an impossible day over (2026-02-30 is March 2nd, 2026-04-31 is May 1st), so
+ * a mistyped bound would silently move the range; the day must exist in its month.
+ */
+function realDate(value: string): boolean {
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 /** Query strings: numbers and ISO dates as strings, from 1970 to the year 9999. */
 export function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const t = /^\d{1,16}$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  const t = /^\d{1,16}$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}/.test(value) && realDate(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(t) || t < 0 || t > MAX_TIME_MS) {
     throw new GatewayError('invalid_value', `"${name}" must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z) or epoch milliseconds, between 1970 and 9999.`, { param: name });
   }

@@ -394,6 +394,15 @@ describe('SPEC §2 account endpoints: balance, usage, ledger', () => {
       const bad = await fetch(`${gw.url}/api/usage?from=yesterday`, { headers: { authorization: `Bearer ${mk}` } });
       const err = await expectError(bad, 400, 'invalid_value');
       expect(err.param).toBe('from');
+      // A day its month does not have is refused, not rolled over into the next month.
+      for (const [param, day] of [
+        ['from', '2026-02-30'],
+        ['to', '2026-04-31T00:00:00Z'],
+      ]) {
+        const res = await fetch(`${gw.url}/api/usage?${param}=${day}&group_by=day`, { headers: { authorization: `Bearer ${mk}` } });
+        expect((await expectError(res, 400, 'invalid_value')).param).toBe(param);
+      }
+      expect((await call(gw.url, mk, '/api/usage?from=2028-02-29&to=2028-03-01')).status).toBe(200);
     });
 
     it('aggregates by day and by hour, model and key to the sums of the raw records', async () => {
