@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { extraParameterProblem } from '../core/extra-parameters.js';
+import { parseStorageUrl } from '../store/storage-url.js';
 
 const positiveInt = z.number().int().positive();
 const usd = z.number().nonnegative().finite();
@@ -176,7 +177,19 @@ export const configSchema = z
       .strict()
       .prefault({}),
     storage: z
-      .object({ url: z.string().default('sqlite://./data/tollgate.db') })
+      .object({
+        // Checked here, not first when the store opens, so `tollgate check` refuses it and the error names the line.
+        url: z
+          .string()
+          .default('sqlite://./data/tollgate.db')
+          .superRefine((url, ctx) => {
+            try {
+              parseStorageUrl(url);
+            } catch (err) {
+              ctx.addIssue({ code: 'custom', message: (err as Error).message });
+            }
+          }),
+      })
       .strict()
       .prefault({}),
     redis: z

@@ -1,16 +1,16 @@
 // Everything that differs between SQLite and Postgres lives here: how a URL becomes a
 // connection, how booleans are written, and how numeric results come back as JS numbers.
-import { isAbsolute, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { Database, DbBool } from './schema.js';
-import { openSqliteConnection, SQLITE_MEMORY } from './sqlite-connection.js';
+import { openSqliteConnection } from './sqlite-connection.js';
 import { StatementCache } from './statement-cache.js';
+import type { StorageTarget } from './storage-url.js';
+
+export { parseStorageUrl, type StorageTarget } from './storage-url.js';
 
 export type DialectName = 'sqlite' | 'postgres';
-
-export type StorageTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
 
 export interface OpenedDatabase {
   dialect: DialectName;
@@ -32,23 +32,7 @@ export interface OpenOptions {
   onError?: (err: Error) => void;
 }
 
-const MEMORY = SQLITE_MEMORY;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** `sqlite://./rel/path`, `sqlite:///abs/path`, `sqlite://:memory:`, `postgres://…`, `postgresql://…` */
-export function parseStorageUrl(url: string, cwd = process.cwd()): StorageTarget {
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', url };
-  if (url.startsWith('sqlite:')) {
-    let rest = url.slice('sqlite:'.length);
-    if (rest.startsWith('//')) rest = rest.slice(2);
-    const q = rest.indexOf('?');
-    if (q >= 0) rest = rest.slice(0, q);
-    if (rest === '') throw new Error(`storage url "${url}" names no file: use sqlite://./data/tollgate.db`);
-    if (rest === MEMORY) return { dialect: 'sqlite', path: MEMORY };
-    return { dialect: 'sqlite', path: isAbsolute(rest) ? rest : resolve(cwd, rest) };
-  }
-  throw new Error(`storage url must start with sqlite:// or postgres:// (got "${url.split(':')[0]}:")`);
-}
 
 export function openDatabase(target: StorageTarget, opts: OpenOptions = {}): OpenedDatabase {
   if (target.dialect === 'sqlite') {

@@ -3,8 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-
-export const SQLITE_MEMORY = ':memory:';
+import { SQLITE_MEMORY } from './storage-url.js';
 
 export function openSqliteConnection(path: string): Database {
   if (path !== SQLITE_MEMORY) mkdirSync(dirname(path), { recursive: true });

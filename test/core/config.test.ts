@@ -166,6 +166,14 @@ describe('SPEC §8 config file: errors name the field and line', () => {
     expect(dupModel.message).toContain('models[1].id (line 16): duplicate model id "mock-chat"');
   });
 
+  it('refuses a storage url the store cannot open, with its line, before anything starts', () => {
+    const mysql = configError(() => parseConfig(`storage:\n  url: "mysql://db/tollgate"\n${configText()}`, {}));
+    expect(mysql.message).toContain('storage.url (line 2): storage url must start with sqlite:// or postgres://');
+    const noFile = configError(() => parseConfig(`storage: { url: "sqlite://" }\n${configText()}`, {}));
+    expect(noFile.message).toContain('storage.url (line 1): storage url "sqlite://" names no file');
+    expect(parseConfig(`storage: { url: "postgresql://db/tollgate" }\n${configText()}`, {}).storage.url).toBe('postgresql://db/tollgate');
+  });
+
   it('rejects unknown settings instead of ignoring them', () => {
     const err = configError(() => parseConfig(configText().replace('  port: 0', '  port: 0\n  prot: 8080'), {}));
     expect(err.message).toMatch(/server.*prot/s);
