@@ -162,8 +162,8 @@ function crossCheck(cfg: Config, locate?: Locate): string[] {
   cfg.models.forEach((m, i) => {
     (m.aliases ?? []).forEach((a, j) => {
       const owner = aliasOwner.get(a);
-      if (modelIds.has(a)) problems.push(`models[${i}].aliases[${j}]: "${a}" is already the id of a model`);
-      else if (owner !== undefined && owner !== m.id) problems.push(`models[${i}].aliases[${j}]: "${a}" is already an alias of "${owner}"`);
+      if (modelIds.has(a)) problems.push(problem(['models', i, 'aliases', j], `"${a}" is already the id of a model`, locate));
+      else if (owner !== undefined && owner !== m.id) problems.push(problem(['models', i, 'aliases', j], `"${a}" is already an alias of "${owner}"`, locate));
       aliasOwner.set(a, m.id);
     });
   });

@@ -174,6 +174,14 @@ describe('SPEC §8 config file: errors name the field and line', () => {
     expect(parseConfig(`storage: { url: "postgresql://db/tollgate" }\n${configText()}`, {}).storage.url).toBe('postgresql://db/tollgate');
   });
 
+  it('names the line of an alias that is taken by another model', () => {
+    const extra = ['  - id: mock-two', '    aliases: [mock-chat, shared]', '    pricing: free', '    channels: [{ provider: mock, upstream_model: x }]'];
+    const third = ['  - id: mock-three', '    aliases: [shared]', '    pricing: free', '    channels: [{ provider: mock, upstream_model: x }]'];
+    const err = configError(() => parseConfig(configText({ extraModels: [...extra, ...third] }), {}));
+    expect(err.message).toContain('models[1].aliases[0] (line 17): "mock-chat" is already the id of a model');
+    expect(err.message).toContain('models[2].aliases[0] (line 21): "shared" is already an alias of "mock-two"');
+  });
+
   it('rejects unknown settings instead of ignoring them', () => {
     const err = configError(() => parseConfig(configText().replace('  port: 0', '  port: 0\n  prot: 8080'), {}));
     expect(err.message).toMatch(/server.*prot/s);
