@@ -1,5 +1,5 @@
 // How a storage URL (SPEC §8 `storage.url`) chooses the dialect and, for SQLite, the file.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,16 @@ describe('storage url', () => {
     await store.migrate();
     expect(existsSync(file)).toBe(true);
     await store.close();
+  });
+
+  it('names the file when SQLite cannot open it, and what to do', async () => {
+    const taken = join(dir, 'a-directory.db');
+    mkdirSync(taken);
+    await expect(openStore(`sqlite://${taken}`)).rejects.toThrow(`cannot open the SQLite database ${taken}: unable to open database file; that is a directory`);
+    const notDb = join(dir, 'not-a-database.db');
+    writeFileSync(notDb, 'x'.repeat(4096));
+    await expect(openStore(`sqlite://${notDb}`)).rejects.toThrow(`cannot open the SQLite database ${notDb}: file is not a database`);
+    await expect(openStore(`sqlite://${notDb}`)).rejects.toMatchObject({ code: 'SQLITE_NOTADB' });
   });
 
   it('runs a whole store in memory', async () => {
