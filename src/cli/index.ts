@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { ConfigError, type Env, loadConfig } from '../config/load.js';
 import { STARTER_CONFIG } from '../config/starter.js';
+import { nearestName } from '../config/suggest.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { port, rate } from './args.js';
 
@@ -42,8 +43,16 @@ program
   .option('--config <file>', 'config file (default: $TOLLGATE_CONFIG, ./tollgate.yaml, else the embedded default)')
   .option('--host <host>', 'listen address (overrides the config)')
   .option('--port <port>', 'listen port (overrides the config and $PORT)', port)
-  .action((o: { config?: string; host?: string; port?: number }) =>
+  // serve is the default command, so a mistyped command reaches it as an argument: say that it
+  // is an unknown command (and what was meant) instead of "too many arguments for 'serve'".
+  .allowExcessArguments()
+  .action((o: { config?: string; host?: string; port?: number }, cmd: Command) =>
     run(async () => {
+      if (cmd.args.length > 0) {
+        if (program.args[0] === 'serve' || cmd.args[0] === 'serve') cmd.error(`error: serve takes no arguments, got '${cmd.args.join(' ')}'`);
+        const near = nearestName(cmd.args[0], program.commands.map((c) => c.name()));
+        program.error(`error: unknown command '${cmd.args[0]}'${near ? ` (did you mean ${near}?)` : ''}`);
+      }
       const { serve } = await import('./serve.js');
       const { exitOnSignals } = await import('../main.js');
       const running = await serve(o, env, out, (line) => process.stderr.write(`tollgate: ${line}\n`));

@@ -206,6 +206,20 @@ describe('CLI help and version', () => {
     expect(r.stdout.trim()).toBe(pkg.version);
   });
 
+  it('a mistyped command is named as unknown, with the nearest command, and starts nothing', async () => {
+    const cwd = tempDir('tollgate-typo-');
+    const [typo, unknown, extra] = await Promise.all([runCli(['chek'], { cwd }), runCli(['frobnicate'], { cwd }), runCli(['serve', 'now'], { cwd })]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("error: unknown command 'chek' (did you mean check?)");
+    expect(typo.stderr).toContain('Commands:');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("error: unknown command 'frobnicate'");
+    expect(unknown.stderr).not.toContain('did you mean');
+    expect(extra.code).toBe(1);
+    expect(extra.stderr).toContain("error: serve takes no arguments, got 'now'");
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  }, 60_000);
+
   it('every command and subcommand has a description in --help', async () => {
     const helps = await Promise.all([runCli(['--help']), runCli(['org', '--help']), runCli(['key', '--help'])]);
     const names: string[] = [];
