@@ -7,7 +7,7 @@ import { formatUsd, usdToMicros } from '../billing/money.js';
 import type { Env } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
 import type { KeyRow, OrgRow } from '../store/types.js';
-import { perMinute, positiveUsd, seconds, usdAmount } from './args.js';
+import { orgName, perMinute, positiveUsd, seconds, usdAmount } from './args.js';
 
 type Out = (text: string) => void;
 
@@ -57,16 +57,17 @@ export function registerAdminCommands(program: Command, env: Env, out: Out, run:
     .description('create an organisation and print its first management key (shown once)')
     .option('--credits <usd>', 'initial credit in USD', usdAmount)
     .option('--config <file>', 'config file')
-    .action((name: string, o: { credits?: number; config?: string }) =>
-      run(() =>
-        withAdminGateway(o.config, env, async (gw) => {
+    .action((given: string, o: { credits?: number; config?: string }) =>
+      run(async () => {
+        const name = orgName(given);
+        await withAdminGateway(o.config, env, async (gw) => {
           const r = await gw.tenants.createOrg({ name, creditsMicros: o.credits ? usdToMicros(o.credits) : undefined });
           const mk = gw.view.keysOf(r.org.id).find((k) => k.kind === 'mk');
           await gw.audit.record(CLI, { orgId: r.org.id, action: 'org.create', target: r.org.id, after: { ...orgSnapshot(r.org), management_key_prefix: mk?.prefix ?? null } });
           if (o.credits) await gw.audit.record(CLI, { orgId: r.org.id, action: 'credit.grant', target: r.org.id, after: { amount_usd: o.credits, note: 'initial credit' } });
           out(`Created org "${name}" (${r.org.id}) with ${formatUsd(usdToMicros(o.credits ?? 0))} credit.\nManagement key (shown once):\n  ${r.managementKey}\n`);
-        }),
-      ),
+        });
+      }),
     );
 
   org

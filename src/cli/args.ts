@@ -38,6 +38,14 @@ export function seconds(v: string): number {
   return n;
 }
 
+/** An organisation name, by the rule POST /admin/orgs applies: trimmed, 1 to 200 characters. */
+export function orgName(v: string): string {
+  const name = v.trim();
+  if (name === '') throw new InvalidArgumentError('expected an organisation name, got an empty one.');
+  if (name.length > 200) throw new InvalidArgumentError(`expected an organisation name of at most 200 characters, got ${name.length}.`);
+  return name;
+}
+
 export function port(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port number from 0 to 65535, got "${v}".`);

@@ -198,6 +198,22 @@ describe('SPEC §8 CLI administration', () => {
   }, 90_000);
 });
 
+describe('org names', () => {
+  it('org create applies the rule of POST /admin/orgs: trimmed, not empty, at most 200 characters', async () => {
+    const cwd = tempDir('tollgate-names-');
+    for (const bad of ['', '   ', 'a'.repeat(201)]) {
+      const r = await runCli(['org', 'create', bad], { cwd });
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr).toMatch(/expected an organisation name/);
+    }
+    expect((await runCli(['org', 'list'], { cwd })).stdout).toMatch(/^No organisations yet/);
+    const spaced = await runCli(['org', 'create', '  acme  '], { cwd });
+    expect(spaced.code, spaced.stderr).toBe(0);
+    expect(spaced.stdout).toContain('Created org "acme"');
+    expect((await runCli(['org', 'credit', 'acme', '1'], { cwd })).code).toBe(0);
+  }, 90_000);
+});
+
 describe('CLI help and version', () => {
   it('--version prints the package version', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
