@@ -257,7 +257,11 @@ export function loadConfig(opts: { path?: string; env: Env }): LoadedConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    // Say where the name came from: a TOLLGATE_CONFIG left set in the shell is easy to forget.
+    const from = opts.path !== undefined ? '' : opts.env.TOLLGATE_CONFIG ? ' (named by TOLLGATE_CONFIG)' : '';
+    if (code === 'ENOENT') throw new ConfigError(`config file ${path}${from} does not exist; write one with: tollgate init --config ${path}`);
+    throw new ConfigError(`cannot read config file ${path}${from}: ${code ?? String(err)}`);
   }
   return { ...parseText(text, opts.env, path), path };
 }

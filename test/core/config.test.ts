@@ -130,7 +130,16 @@ describe('SPEC §8 config file: parsing and interpolation', () => {
     const loaded = loadConfig({ path: file, env: {} });
     expect(loaded.path).toBe(file);
     expect(loaded.config.models[0].pricing.input_per_mtok).toBe(3);
-    expect(configError(() => loadConfig({ path: join(dir, 'missing.yaml'), env: {} })).message).toContain('cannot read config file');
+    expect(configError(() => loadConfig({ path: join(dir, 'missing.yaml'), env: {} })).message).toContain('does not exist');
+  });
+
+  it('a missing config file is named with where the name came from and how to write one', () => {
+    const missing = join(dir, 'missing.yaml');
+    expect(configError(() => loadConfig({ path: missing, env: {} })).message).toBe(`config file ${missing} does not exist; write one with: tollgate init --config ${missing}`);
+    expect(configError(() => loadConfig({ env: { TOLLGATE_CONFIG: missing } })).message).toBe(
+      `config file ${missing} (named by TOLLGATE_CONFIG) does not exist; write one with: tollgate init --config ${missing}`,
+    );
+    expect(configError(() => loadConfig({ path: dir, env: {} })).message).toBe(`cannot read config file ${dir}: EISDIR`);
   });
 });
 
