@@ -251,7 +251,8 @@ export interface LoadedConfig extends CheckedConfig {
 
 /** --config, then TOLLGATE_CONFIG, then ./tollgate.yaml if present, else the embedded default. */
 export function loadConfig(opts: { path?: string; env: Env }): LoadedConfig {
-  const path = opts.path ?? opts.env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : undefined);
+  // An empty TOLLGATE_CONFIG (a compose file passing through an unset variable) names no file.
+  const path = opts.path ?? (opts.env.TOLLGATE_CONFIG || undefined) ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : undefined);
   if (!path) return { ...check(defaultConfigInput(opts.env), opts.env, 'embedded default config'), path: undefined };
   let text: string;
   try {

@@ -2,7 +2,7 @@
 // the field and line, cross-checks, `tollgate init` and `tollgate check`, and the embedded
 // default that adds real providers when their API key is in the environment.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,11 +28,11 @@ afterAll(() => {
 });
 
 /** Runs the built CLI without blocking this process (an in-process upstream must keep answering). */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], env: Record<string, string> = {}, cwd = dir): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const childEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TOLLGATE_') && !k.endsWith('_API_KEY')) childEnv[k] = v;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -339,6 +339,15 @@ describe('SPEC §8 CLI: tollgate init and tollgate check', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('already exists');
     expect(readFileSync(file, 'utf8')).toBe('# mine\n');
+  });
+
+  it('an empty TOLLGATE_CONFIG names no file: ./tollgate.yaml is used', async () => {
+    const cwd = join(dir, 'empty-variable');
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'tollgate.yaml'), configText());
+    const r = await runCli(['check'], { TOLLGATE_CONFIG: '' }, cwd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^config tollgate\.yaml: valid — 1 provider\(s\), 1 model\(s\)/);
   });
 
   it('`tollgate check` reports a reachable provider and exits 0', async () => {
