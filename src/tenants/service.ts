@@ -171,7 +171,8 @@ export class TenantService {
    * Issues a replacement with the same settings; the old key stays valid for `overlapS` seconds.
    * A key that can no longer be used (revoked, expired) cannot be rotated: rotation must not
    * revive it. The replacement keeps the key's own expiry, never an overlap end set by an
-   * earlier rotation (the first replacement of this key holds that own expiry).
+   * earlier rotation (the first replacement of this key holds that own expiry). A disabled key's
+   * replacement is disabled too: rotating changes the secret, never whether the key may be used.
    */
   async rotateKey(orgId: string, id: string, overlapS: number, now = Date.now(), spentMicros?: number): Promise<{ row: KeyRow; key: string; previous: KeyRow }> {
     const old = this.ownedKey(orgId, id);
@@ -196,6 +197,7 @@ export class TenantService {
         fallbacks: old.fallbacks,
         expires_at: ownExpiry,
         cache: old.cache,
+        disabled: old.disabled,
       },
       old.id,
       // The budget goes on where it stood: what the old key (and those before it) spent counts against the new one.

@@ -130,6 +130,25 @@ describe('SPEC §1 actors and credentials', () => {
     expect((await chat(gw.url, r2.body.key, hello)).status).toBe(200);
   });
 
+  it('rotates a disabled key into a disabled replacement: rotating does not switch a key back on', async () => {
+    const { mk } = await newOrg();
+    const old = await newKey(mk, { name: 'switched off' });
+    expect((await call(gw.url, mk, `/api/keys/${old.id}`, { method: 'PATCH', body: { disabled: true } })).status).toBe(200);
+    const rot = await call<{ id: string; key: string; disabled: boolean; status: string; previous: { disabled: boolean } }>(gw.url, mk, `/api/keys/${old.id}/rotate`, {
+      body: { overlap_s: 60 },
+    });
+    expect(rot.status).toBe(201);
+    secrets.push(rot.body.key);
+    expect(rot.body).toMatchObject({ disabled: true, status: 'disabled', previous: { disabled: true } });
+    await expectError(await chat(gw.url, rot.body.key, hello), 403, 'key_disabled');
+    await expectError(await chat(gw.url, old.key, hello), 403, 'key_disabled');
+    const listed = await call<{ disabled: boolean }>(gw.url, mk, `/api/keys/${rot.body.id}`);
+    expect(listed.body.disabled).toBe(true);
+    // Enabling the replacement is the admin's explicit step.
+    expect((await call(gw.url, mk, `/api/keys/${rot.body.id}`, { method: 'PATCH', body: { disabled: false } })).status).toBe(200);
+    expect((await chat(gw.url, rot.body.key, hello)).status).toBe(200);
+  });
+
   it('rotates a management key too, keeping its type', async () => {
     const { mk } = await newOrg();
     const keys = await call<{ data: Array<{ id: string; type: string }> }>(gw.url, mk, '/api/keys');
