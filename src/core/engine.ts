@@ -135,7 +135,7 @@ export class Engine {
     const m = resolveModel(this.deps.channels, id, visible);
     if (!visible(m.config.id)) {
       if (m.config.maintenance) throw new GatewayError('model_not_found', `The model "${id}" is in maintenance and not listed right now.`, { param: 'model' });
-      throw notAllowed(id);
+      throw notAllowed(m.config.id, org, key, undefined, id);
     }
     return describeModel(m);
   }
@@ -156,9 +156,9 @@ export class Engine {
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(table, facts.model, visible);
     if (model.config.kind !== 'chat') throw wrongKind(model, 'chat');
-    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    if (!visible(model.config.id)) throw notAllowed(model.config.id, org, key);
     for (const extra of facts.fallbacks) {
-      if ((table.get(extra) || wildcardModel(table, extra)) && !visible(extra)) throw notAllowed(extra, 'requested in "models"');
+      if ((table.get(extra) || wildcardModel(table, extra)) && !visible(extra)) throw notAllowed(extra, org, key, 'requested in "models"');
     }
     if (parsed.requiresNative && !speaksNatively(model, surface)) throw parsed.requiresNative.refusal;
     const promptEstimate = surface.checkModel(parsed, model);
@@ -197,7 +197,7 @@ export class Engine {
       const parsed = await surface.parse(body, meta.headers ?? {}, { orgId: org.id, keyId: key.id, requestId: meta.requestId });
       const visible = (id: string) => isModelAllowed(id, org, key);
       const model = resolveModel(this.deps.channels, parsed.facts.model, visible);
-      if (!visible(model.config.id)) throw notAllowed(model.config.id);
+      if (!visible(model.config.id)) throw notAllowed(model.config.id, org, key);
       const c = parsed.canonical;
       return { model: model.config.id, input_tokens: countPromptTokens(c.messages, c.tools ?? c.functions) };
     })();
@@ -528,7 +528,7 @@ export class Engine {
     const visible = (id: string) => isModelAllowed(id, org, key);
     const model = resolveModel(this.deps.channels, req.model, visible);
     if (model.config.kind !== 'embedding') throw wrongKind(model, 'embedding');
-    if (!visible(model.config.id)) throw notAllowed(model.config.id);
+    if (!visible(model.config.id)) throw notAllowed(model.config.id, org, key);
     const promptEstimate = estimateEmbeddingTokens(req);
     if (promptEstimate > model.config.context_window * (Array.isArray(req.input) ? req.input.length : 1)) {
       throw new GatewayError('context_exceeded', `The input has about ${promptEstimate} tokens, more than "${model.config.id}" accepts (${model.config.context_window} per input).`, { param: 'input' });

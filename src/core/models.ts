@@ -85,11 +85,34 @@ export function resolveModel(table: ChannelTable, modelId: string, visible: (id:
   });
 }
 
-export function notAllowed(modelId: string, via?: string): GatewayError {
+/** At most this many entries of an allowed_models list are named in a refusal. */
+const LISTED_IN_REFUSAL = 10;
+
+function listed(list: readonly string[]): string {
+  if (list.length === 0) return 'none';
+  const shown = list.slice(0, LISTED_IN_REFUSAL).join(', ');
+  return list.length > LISTED_IN_REFUSAL ? `${shown} and ${list.length - LISTED_IN_REFUSAL} more` : shown;
+}
+
+/**
+ * The refusal of a model the key may not use, naming the list that refuses it and who can change
+ * that list: the organisation's (set by the operator) when it does not admit the model, else the
+ * key's own (set by an org admin). Only the caller's own org and key settings are named.
+ */
+export function notAllowed(modelId: string, org: OrgRow, key: KeyRow, via?: string, asked = modelId): GatewayError {
+  const named = `"${asked}"${via ? ` (${via})` : ''}`;
+  const param = via === 'requested in "models"' ? 'models' : 'model';
+  if (org.allowed_models && !listAdmits(org.allowed_models, modelId)) {
+    return new GatewayError(
+      'model_not_allowed',
+      `This key's organisation may not use the model ${named}: the organisation's allowed_models do not include it (allowed: ${listed(org.allowed_models)}). List the models this key may use with GET /v1/models; only the operator can change the organisation's allowed_models (PATCH /admin/orgs/{id}).`,
+      { param },
+    );
+  }
   return new GatewayError(
     'model_not_allowed',
-    `This key may not use the model "${modelId}"${via ? ` (${via})` : ''}. List the models it may use with GET /v1/models, or ask an org admin to change allowed_models.`,
-    { param: via === 'requested in "models"' ? 'models' : 'model' },
+    `This key may not use the model ${named}: the key's allowed_models do not include it (allowed: ${listed(key.allowed_models ?? [])}). List the models it may use with GET /v1/models; an org admin can change the key's allowed_models with PATCH /api/keys/{id}.`,
+    { param },
   );
 }
 

@@ -59,7 +59,7 @@ export async function serveImages(host: PricedHost, body: unknown, meta: Inbound
   const visible = (id: string) => isModelAllowed(id, org, key);
   const model = resolveModel(host.deps.channels, req.model, visible);
   if (model.config.kind !== 'image') throw wrongKind(model, 'image');
-  if (!visible(model.config.id)) throw notAllowed(model.config.id);
+  if (!visible(model.config.id)) throw notAllowed(model.config.id, org, key);
   const count = imageCount(req);
   const each = perImageMicros(model.config, req);
   const promptTokens = countTextTokens(req.prompt);
@@ -123,7 +123,7 @@ export async function serveAudio(host: PricedHost, op: AudioOperation, upload: A
   const visible = (id: string) => isModelAllowed(id, org, key);
   const model = resolveModel(host.deps.channels, req.model, visible);
   if (model.config.kind !== 'transcription') throw wrongKind(model, 'transcription');
-  if (!visible(model.config.id)) throw notAllowed(model.config.id);
+  if (!visible(model.config.id)) throw notAllowed(model.config.id, org, key);
   const wavSeconds = wavDurationSeconds(file.head, file.size);
   const boundSeconds = wavSeconds ?? file.size / MIN_AUDIO_BYTES_PER_SECOND;
   const perSecondUsd = model.config.pricing.per_audio_second;

@@ -130,6 +130,56 @@ describe('SPEC §7 permissions: org and key allowed_models refuse other models w
   });
 });
 
+describe('model_not_allowed names the list that refuses the model and who can change it, on every surface', () => {
+  const surfaces: Array<[string, string, (model: string) => Record<string, unknown>]> = [
+    ['chat', '/v1/chat/completions', (model) => ask(model)],
+    ['messages', '/v1/messages', (model) => ({ model, max_tokens: 16, messages: [{ role: 'user', content: `permission probe ${++seq}` }] })],
+    ['responses', '/v1/responses', (model) => ({ model, input: `permission probe ${++seq}` })],
+  ];
+  const post = (path: string, key: string, body: Record<string, unknown>) =>
+    fetch(gw.url + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it.each(surfaces)('%s: the org list refusing says so and points at the operator; the key list refusing points at an org admin', async (_name, path, body) => {
+    const { orgId, mk } = await gw.createOrg(10);
+    await patchOrg(orgId, { allowed_models: ['alpha', 'beta'] });
+    const narrow = await gw.createKey(mk, { allowed_models: ['alpha'] });
+    const before = up.chatCalls;
+
+    const byOrg = await expectError(await post(path, narrow.key, body('gamma')), 403, 'model_not_allowed');
+    expect(byOrg.message).toContain('"gamma"');
+    expect(byOrg.message).toContain("organisation's allowed_models");
+    expect(byOrg.message).toContain('(allowed: alpha, beta)');
+    expect(byOrg.message).toContain('PATCH /admin/orgs/{id}');
+    expect(byOrg.message).not.toContain('PATCH /api/keys');
+
+    const byKey = await expectError(await post(path, narrow.key, body('beta')), 403, 'model_not_allowed');
+    expect(byKey.message).toContain('"beta"');
+    expect(byKey.message).toContain("key's allowed_models");
+    expect(byKey.message).toContain('(allowed: alpha)');
+    expect(byKey.message).toContain('PATCH /api/keys/{id}');
+    expect(byKey.message).not.toContain('/admin/orgs');
+    expect(up.chatCalls).toBe(before);
+  });
+
+  it('names the first ten entries of a long list and counts the rest', async () => {
+    const { mk } = await gw.createOrg(10);
+    const many = Array.from({ length: 12 }, (_, i) => `listed-${i + 1}`);
+    const { key } = await gw.createKey(mk, { allowed_models: many });
+    const err = await expectError(await chat(gw.url, key, ask('alpha')), 403, 'model_not_allowed');
+    expect(err.message).toContain(`(allowed: ${many.slice(0, 10).join(', ')} and 2 more)`);
+    expect(err.message).not.toContain('listed-11');
+  });
+
+  it('names the `models` entry the key may not use, with param models', async () => {
+    const { mk } = await gw.createOrg(10);
+    const { key } = await gw.createKey(mk, { allowed_models: ['alpha'] });
+    const err = await expectError(await chat(gw.url, key, ask('alpha', { models: ['gamma'] })), 403, 'model_not_allowed');
+    expect(err.param).toBe('models');
+    expect(err.message).toContain('"gamma" (requested in "models")');
+    expect(err.message).toContain('(allowed: alpha)');
+  });
+});
+
 describe('SPEC §5 fallbacks: a fallback model must also be allowed for the key', () => {
   const fail = { 'x-mock-fault': 'status=500' };
 
