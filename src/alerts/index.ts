@@ -127,8 +127,19 @@ export class AlertService {
   /** Saves settings; the first time a webhook is set, the org's signing secret is made and shown in this answer only. */
   async putSettings(orgId: string, body: unknown): Promise<PublicAlertSettings> {
     const parsed = parseBody(settingsSchema, body);
-    if (parsed.webhook_url && this.policy.refusesLiteral(new URL(parsed.webhook_url).hostname)) {
-      throw new GatewayError('invalid_value', 'webhook_url points inside the gateway\'s own network (loopback, private, link-local or metadata address); use a public address.', { param: 'webhook_url' });
+    if (parsed.webhook_url) {
+      const host = new URL(parsed.webhook_url).hostname;
+      const refusal = this.policy.refusalOnSave(host);
+      if (refusal === 'address') {
+        throw new GatewayError('invalid_value', 'webhook_url points inside the gateway\'s own network (loopback, private, link-local or metadata address); use a public address.', { param: 'webhook_url' });
+      }
+      if (refusal === 'name') {
+        throw new GatewayError(
+          'invalid_value',
+          `webhook_url names the host "${host}", a loopback or metadata name (localhost and every name under it, or a cloud metadata service) that always points inside the gateway's own network; use a public address, or ask the operator to list it in alerts.allowed_hosts.`,
+          { param: 'webhook_url' },
+        );
+      }
     }
     const next: StoredSettings = await this.stored(orgId);
     for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;

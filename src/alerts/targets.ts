@@ -74,6 +74,34 @@ function embeddedIpv4(ip: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Host names that always mean the gateway's own machine (RFC 6761 `localhost` and every name
+ * under it, and the usual hosts-file aliases) or a cloud's metadata service. They are refused by
+ * name, before any lookup, whatever DNS would answer for them.
+ */
+const INSIDE_NAMES = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'ip6-localhost',
+  'ip6-loopback',
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
+
+/** A host name as compared: lower case, without the trailing dots a fully qualified name may carry. */
+export function canonicalHostName(host: string): string {
+  return host.toLowerCase().replace(/\.+$/, '');
+}
+
+/** True for a loopback or metadata name (`localhost.`, `Foo.LOCALHOST`, `metadata.google.internal` …). */
+export function isInsideName(host: string): boolean {
+  const name = canonicalHostName(host);
+  return INSIDE_NAMES.has(name) || name.endsWith('.localhost');
+}
+
 export interface TargetPolicyOptions {
   /** Operator switch: deliver anywhere, inside addresses included (development only). */
   allowPrivate: boolean;
@@ -82,8 +110,12 @@ export interface TargetPolicyOptions {
 }
 
 export class TargetRefusedError extends Error {
-  constructor(host: string) {
-    super(`webhook target ${host} resolves only to addresses inside the gateway's network, which alerts.allowed_hosts does not allow`);
+  constructor(host: string, byName = false) {
+    super(
+      byName
+        ? `webhook target ${host} is a loopback or metadata name, which alerts.allowed_hosts does not allow`
+        : `webhook target ${host} resolves only to addresses inside the gateway's network, which alerts.allowed_hosts does not allow`,
+    );
     this.name = 'TargetRefusedError';
   }
 }
@@ -103,7 +135,7 @@ export class TargetPolicy {
     for (const entry of opts.allowedHosts) {
       const [net, bits] = entry.split('/');
       const family = isIP(net);
-      if (family === 0) this.allowedNames.add(entry.toLowerCase());
+      if (family === 0) this.allowedNames.add(canonicalHostName(entry));
       else if (bits === undefined) this.allowedRanges.addAddress(net, family === 4 ? 'ipv4' : 'ipv6');
       else this.allowedRanges.addSubnet(net, Number(bits), family === 4 ? 'ipv4' : 'ipv6');
     }
@@ -125,17 +157,26 @@ export class TargetPolicy {
     return v4 !== undefined && this.allowedRanges.check(v4, 'ipv4');
   }
 
-  /** The host is a literal inside address the operator has not allowed: refused when settings are saved. */
-  refusesLiteral(hostname: string): boolean {
+  /**
+   * Why the host is refused when settings are saved, before any lookup: a literal inside address
+   * or a loopback or metadata name the operator has not allowed. `undefined` when it may be saved
+   * (a host name is checked again on the address it resolves to at each delivery).
+   */
+  refusalOnSave(hostname: string): 'address' | 'name' | undefined {
     const host = stripBrackets(hostname);
-    if (isIP(host) === 0) return host.toLowerCase() === 'localhost' && !this.opts.allowPrivate && !this.allowedNames.has('localhost');
-    return !this.allowedAddress(host);
+    if (isIP(host) !== 0) return this.allowedAddress(host) ? undefined : 'address';
+    return this.refusesName(host) ? 'name' : undefined;
+  }
+
+  private refusesName(host: string): boolean {
+    return !this.opts.allowPrivate && isInsideName(host) && !this.allowedNames.has(canonicalHostName(host));
   }
 
   /** The address to dial for `hostname`: the first resolved one the policy allows. */
   async pick(hostname: string): Promise<string> {
     const host = stripBrackets(hostname);
-    const named = this.allowedNames.has(host.toLowerCase());
+    if (isIP(host) === 0 && this.refusesName(host)) throw new TargetRefusedError(host, true);
+    const named = this.allowedNames.has(canonicalHostName(host));
     const candidates = isIP(host) !== 0 ? [host] : (await this.resolve(host)).map((a) => a.address);
     const ok = candidates.find((ip) => named || this.allowedAddress(ip));
     if (ok === undefined) throw new TargetRefusedError(host);

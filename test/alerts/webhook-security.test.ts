@@ -67,6 +67,32 @@ describe('webhook targets: inside addresses are refused', () => {
     await expect(allowed.pick('other.internal')).rejects.toThrow(/inside/);
     await expect(allowed.pick('10.21.0.1')).rejects.toThrow(/inside/);
   });
+
+  it('refuses loopback and metadata names before any lookup, in any case and with trailing dots, unless allow-listed', async () => {
+    const lookups: string[] = [];
+    // A resolver that would answer a public address: the name alone must refuse.
+    const policy = (allowedHosts: string[], allowPrivate = false) =>
+      new TargetPolicy({ allowPrivate, allowedHosts }, async (h) => {
+        lookups.push(h);
+        return [{ address: '93.184.215.14', family: 4 }];
+      });
+    const strict = policy([]);
+    for (const name of ['localhost.', 'LOCALHOST', 'foo.localhost', 'Foo.LocalHost..', 'localhost.localdomain.', 'ip6-localhost', 'metadata.google.internal.', 'instance-data']) {
+      expect(strict.refusalOnSave(name), name).toBe('name');
+      await expect(strict.pick(name), name).rejects.toThrow(/loopback or metadata name/);
+    }
+    expect(lookups).toEqual([]);
+    expect(strict.refusalOnSave('localhost.example.com')).toBeUndefined();
+    expect(strict.refusalOnSave('notlocalhost')).toBeUndefined();
+    expect(await strict.pick('localhost.example.com')).toBe('93.184.215.14');
+
+    const allowed = policy(['LocalHost.']);
+    expect(allowed.refusalOnSave('localhost')).toBeUndefined();
+    expect(allowed.refusalOnSave('localhost.')).toBeUndefined();
+    expect(allowed.refusalOnSave('foo.localhost')).toBe('name');
+    expect(await allowed.pick('localhost.')).toBe('93.184.215.14');
+    expect(policy([], true).refusalOnSave('foo.localhost')).toBeUndefined();
+  });
 });
 
 describe('webhook targets through the management API', () => {
@@ -108,6 +134,28 @@ describe('webhook targets through the management API', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string; param: string } }).error).toMatchObject({ code: 'invalid_value', param: 'webhook_url' });
     expect(hooks.deliveries).toHaveLength(0);
+  });
+
+  it.each([
+    'http://localhost.:9/hook',
+    'http://LOCALHOST./hook',
+    'http://foo.localhost/hook',
+    'http://Foo.LocalHost./hook',
+    'http://localhost.localdomain/hook',
+    'http://ip6-localhost/hook',
+    'http://metadata.google.internal./computeMetadata/v1/',
+    'http://instance-data/latest/meta-data',
+  ])('refuses to save webhook_url %s, a loopback or metadata name, saying so and saving nothing', async (url) => {
+    const { mk } = await gw.createOrg(1);
+    const res = await put(gw, mk, { webhook_url: url });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; param: string; message: string } };
+    expect(error).toMatchObject({ code: 'invalid_value', param: 'webhook_url' });
+    expect(error.message).toContain(`"${new URL(url).hostname}"`);
+    expect(error.message).toMatch(/loopback or metadata name/);
+    expect(error.message).toContain('alerts.allowed_hosts');
+    const saved = await fetch(`${gw.url}/api/alerts`, { headers: { authorization: `Bearer ${mk}` } });
+    expect(((await saved.json()) as { webhook_url: string | null }).webhook_url).toBeNull();
   });
 
   it('reports a failed test delivery without the connection error', async () => {
