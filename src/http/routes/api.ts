@@ -52,8 +52,8 @@ const pageQuery = z.object({
   limit: queryText('Rows per page, 1 to 1000 (default 100).'),
 });
 const usageQuery = pageQuery.extend({
-  from: queryText('Earliest time: ISO 8601 or epoch milliseconds.'),
-  to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds.'),
+  from: queryText('Earliest time: ISO 8601 or epoch milliseconds. With group_by, the whole hour or UTC day holding it counts.'),
+  to: queryText('Latest time (exclusive): ISO 8601 or epoch milliseconds. With group_by, a bucket that starts before it counts whole.'),
   key_id: queryText('Only this key\'s requests.'),
   model: queryText('Only this model\'s requests.'),
   route: queryText('Only the requests of this route: chat, messages, responses, completions, embeddings, images, transcriptions or translations (records only, not with group_by).'),
