@@ -13,7 +13,7 @@ import { costMicros, worstCaseMicros } from '../billing/money.js';
 import type { UsageWriter } from '../billing/usage-writer.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { CacheLayer, ResponseCache } from '../cache/index.js';
+import { type CacheLayer, cachedCompletion, type ResponseCache } from '../cache/index.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AdapterContext, NativeProtocol, UpstreamRequest } from '../providers/types.js';
@@ -218,9 +218,11 @@ export class Engine {
 
   private async serveCacheable(ctx: RequestContext, served: Served, cache: ResponseCache): Promise<EngineResult> {
     const m = this.deps.metrics;
+    const surface = served.surface;
     const req = served.parsed.canonical;
-    // A cached answer is in its surface's shape: each surface keeps its own entries.
-    const cacheModel = served.surface.id === 'chat' ? ctx.model.config.id : `${served.surface.id}:${ctx.model.config.id}`;
+    // A cached answer is in its surface's shape, each surface keeping its own entries; a surface
+    // that encodes its hits keeps canonical completions, under a name of their own.
+    const cacheModel = surface.id === 'chat' ? ctx.model.config.id : `${surface.id}${surface.encodesHits ? '+completion' : ''}:${ctx.model.config.id}`;
     const keyCache = (ctx.key.cache ?? {}) as { exact?: unknown; semantic?: unknown; threshold?: unknown };
     const semantic = keyCache.semantic === true || (ctx.org.settings.semantic_cache === true && keyCache.semantic !== false);
     const probing = cache.lookup(ctx.org.id, cacheModel, req, {
@@ -235,6 +237,7 @@ export class Engine {
       releaseTokenLimits(this.deps.limiter, ctx);
       this.recordHit(ctx, probe.layer, probe.entry.usage);
       const headers = { ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-model': ctx.model.config.id, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': probe.layer };
+      if (surface.encodesHits) return { kind: 'json', status: 200, headers, body: this.encodeHit(ctx, served, cachedCompletion(probe.entry), ctx.model.config.id) };
       return { kind: 'json', status: 200, headers, body: undefined, serialized: bodyWithCost(probe.entry.body, 0) };
     }
     if (cache.exactEnabled && keyCache.exact !== false) m.cache.inc(['exact', 'miss']);
@@ -245,15 +248,23 @@ export class Engine {
     const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, served));
     if (shared) {
       if (value.kind !== 'json') return value;
-      const usage = { prompt_tokens: value.completion?.usage?.prompt_tokens ?? 0, completion_tokens: value.completion?.usage?.completion_tokens ?? 0 };
+      const completion = value.completion;
+      const usage = { prompt_tokens: completion?.usage?.prompt_tokens ?? 0, completion_tokens: completion?.usage?.completion_tokens ?? 0 };
       this.recordHit(ctx, 'exact', usage);
-      const serialized = bodyWithCost(value.serialized ?? JSON.stringify(value.body), 0);
-      return { kind: 'json', status: value.status, headers: { ...value.headers, ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' }, body: undefined, serialized };
+      const headers = { ...value.headers, ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' };
+      if (surface.encodesHits && completion) return { kind: 'json', status: value.status, headers, body: this.encodeHit(ctx, served, completion, value.headers['x-tollgate-model'] ?? ctx.model.config.id) };
+      return { kind: 'json', status: value.status, headers, body: undefined, serialized: bodyWithCost(value.serialized ?? JSON.stringify(value.body), 0) };
     }
     if (value.kind === 'json' && value.status === 200 && !detached.fallback && value.completion) {
-      void cache.store(probe.ticket, value.completion, served.surface.id === 'chat' ? undefined : (value.serialized ?? JSON.stringify(value.body)));
+      void cache.store(probe.ticket, value.completion, surface.id === 'chat' || surface.encodesHits ? undefined : (value.serialized ?? JSON.stringify(value.body)));
     }
     return value;
+  }
+
+  /** A cached or shared canonical completion as this request's own answer (Surface.encodesHits), at no cost. */
+  private encodeHit(ctx: RequestContext, served: Served, completion: ChatCompletion, model: string): unknown {
+    const info: AnswerInfo = { requestId: ctx.meta.requestId, model, created: Math.floor(Date.now() / 1000), native: false, request: served.parsed };
+    return served.surface.encodeResponse(completion, info, { usage: tokenUsageOf(completion.usage), estimated: false, costMicros: 0 });
   }
 
   /** A cache hit: free, recorded in usage with the tokens it saved. */

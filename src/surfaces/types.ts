@@ -108,6 +108,14 @@ export interface StreamEncoder {
 export interface Surface {
   readonly id: SurfaceId;
   /**
+   * True when every answer must be the request's own (a fresh id, echoed fields, kept under
+   * that id): the response cache then keeps the canonical completion, and a cache hit or a
+   * request coalesced behind an identical one is encoded for itself with encodeResponse. A
+   * native answer has no canonical completion: it is neither cached nor shared.
+   * Absent: a hit is the first answer's serialized body as it was sent.
+   */
+  readonly encodesHits?: boolean;
+  /**
    * Validates the body (400s with SPEC's codes, before any upstream call or charge) and
    * converts it. Runs after authentication; `caller` scopes anything the surface looks up
    * (e.g. a stored conversation of the same org).

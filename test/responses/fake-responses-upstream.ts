@@ -5,8 +5,11 @@
 import type { ServerResponse } from 'node:http';
 import { type RecordedRequest, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
 
-/** `fail` alone: the stream fails before any output item; with `partial`, that text streams first, then the failure once `gate` resolves. */
-export type FakeAnswer = { text: string } | { call: { name: string; arguments: string } } | { fail: string; partial?: string; gate?: Promise<void> };
+/**
+ * `text` with `hold`: the answer is sent once `hold` resolves. `fail` alone: the stream fails
+ * before any output item; with `partial`, that text streams first, then the failure once `gate` resolves.
+ */
+export type FakeAnswer = { text: string; hold?: Promise<void> } | { call: { name: string; arguments: string } } | { fail: string; partial?: string; gate?: Promise<void> };
 
 export const FAKE_USAGE = { input_tokens: 40, input_tokens_details: { cached_tokens: 16 }, output_tokens: 12, output_tokens_details: { reasoning_tokens: 5 }, total_tokens: 52 };
 
@@ -40,6 +43,7 @@ export async function startFakeResponsesUpstream(decide: (req: RecordedRequest) 
     }
     const body = req.json ?? {};
     const answer = decide(req);
+    if ('hold' in answer) await answer.hold;
     const id = `resp_up_${++n}`;
     const model = `${String(body.model)}-2026-01-01`;
     const reasoning = { id: `rs_up_${n}`, type: 'reasoning', summary: [{ type: 'summary_text', text: 'Thinking upstream.' }], encrypted_content: `enc-upstream-${n}` };

@@ -74,6 +74,8 @@ export function createResponsesSurface(deps: ResponsesSurfaceDeps): ResponsesSur
 
   return {
     id: 'responses',
+    // Two clients never get the same response id: hits are encoded for the request that hit.
+    encodesHits: true,
     stored,
 
     async parse(body: unknown, _headers: InboundHeaders, caller: Caller): Promise<ParsedRequest> {
