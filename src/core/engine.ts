@@ -245,10 +245,15 @@ export class Engine {
     ctx.headers['x-tollgate-cache'] = 'MISS';
     // The shared upstream call must not die with the first caller's connection: waiters depend on it.
     const detached: RequestContext = { ...ctx, meta: { ...ctx.meta, signal: new ClientSignal() } };
+    // A native answer is the upstream's own body and cannot be encoded for another request: a
+    // request that may be served natively is not coalesced.
+    if (surface.encodesHits && this.mayServeNatively(ctx, served)) return this.run(ctx, served);
     const { value, shared } = await cache.coalesce(probe.ticket, () => this.run(detached, served));
     if (shared) {
       if (value.kind !== 'json') return value;
       const completion = value.completion;
+      // The answer shared was native after all: this request is served on its own.
+      if (surface.encodesHits && !completion) return this.run(ctx, served);
       const usage = { prompt_tokens: completion?.usage?.prompt_tokens ?? 0, completion_tokens: completion?.usage?.completion_tokens ?? 0 };
       this.recordHit(ctx, 'exact', usage);
       const headers = { ...value.headers, ...ctx.headers, ...FREE_HIT_HEADERS, 'x-tollgate-cache': 'HIT', 'x-tollgate-cache-type': 'exact' };
@@ -259,6 +264,11 @@ export class Engine {
       void cache.store(probe.ticket, value.completion, surface.id === 'chat' || surface.encodesHits ? undefined : (value.serialized ?? JSON.stringify(value.body)));
     }
     return value;
+  }
+
+  /** Whether a native lane may serve the request: a channel of the model, or of a fallback, speaks its surface's protocol. */
+  private mayServeNatively(ctx: RequestContext, served: Served): boolean {
+    return served.parsed.native !== undefined && this.candidates(ctx, served).some((m) => speaksNatively(m, served.surface));
   }
 
   /** A cached or shared canonical completion as this request's own answer (Surface.encodesHits), at no cost. */

@@ -1,11 +1,12 @@
 // The response cache on /v1/responses: a hit, and a request coalesced behind an identical one,
 // is a response of its own (its id, created_at, item ids and echoed fields, kept under that id
-// when it stores), never a copy of the first request's response object.
+// when it stores), never a copy of the first request's response object. A native answer (a
+// Responses upstream's own body) is not shared: each request is served and billed on its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushed, MOCK_MODELS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { allLedger, allUsage, sumMicros } from '../helpers/money.js';
 import { chatModel, completionBody, type Deferred, deferred, openaiProvider, type ScriptedUpstream, startScriptedUpstream } from '../helpers/upstream.js';
-import { type CoalesceTap, tapCoalesce } from '../cache-e2e/support.js';
+import { type CoalesceTap, responseCacheOf, tapCoalesce } from '../cache-e2e/support.js';
 import { lastInputText, startFakeResponsesUpstream } from './fake-responses-upstream.js';
 
 type Json = Record<string, unknown>;
@@ -21,6 +22,8 @@ let orgId: string;
 let gate: Deferred<void> = deferred();
 /** Resolved each time an upstream receives a request. */
 let reached: Deferred<void> = deferred();
+/** Resolved each time a request joins the coalescing step. */
+let joinedNext: Deferred<void> = deferred();
 
 beforeAll(async () => {
   native = await startFakeResponsesUpstream((req) => {
@@ -40,6 +43,12 @@ beforeAll(async () => {
     },
   });
   coalesce = tapCoalesce(gw);
+  const cache = responseCacheOf(gw);
+  const tapped = cache.coalesce.bind(cache);
+  cache.coalesce = (ticket, run) => {
+    joinedNext.resolve();
+    return tapped(ticket, run);
+  };
   const org = await gw.createOrg(10);
   orgId = org.orgId;
   key = (await gw.createKey(org.mk, { rpm: 10_000 })).key;
@@ -176,5 +185,32 @@ describe('identical concurrent /v1/responses requests', () => {
     expect(answers.map((a) => (a.body.metadata as Json).n)).toEqual(['1', '2', '3']);
     for (const a of answers) expect((await retrieve(a.body.id as string)).body).toMatchObject({ id: a.body.id, metadata: a.body.metadata });
     await expectBilledOnce(answers.map((a) => a.requestId));
+  });
+
+  it('on the native lane are not shared: each is served upstream and billed on its own, with its own response', async () => {
+    gate = deferred();
+    reached = deferred();
+    const calls = native.requests.length;
+    const body = { model: 'native-model', input: 'native question', temperature: 0 };
+    const first = create({ ...body, metadata: { n: '1' } });
+    await reached.promise;
+    // The second arrives while the first is at the upstream: it joins it, or goes upstream itself.
+    reached = deferred();
+    joinedNext = deferred();
+    const second = create({ ...body, metadata: { n: '2' } });
+    await Promise.race([reached.promise, joinedNext.promise]);
+    gate.resolve();
+    const answers = await Promise.all([first, second]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    for (const x of answers) expect(JSON.stringify(x.body.output)).toContain('native says: native question');
+    expect(answers.map((a) => a.cache)).toEqual(['MISS', 'MISS']);
+    expect(native.requests.length - calls).toBe(2);
+    const [a, b] = answers.map((x) => x.body);
+    expect(a.id).toMatch(/^resp_/);
+    expect(b.id).toMatch(/^resp_/);
+    expect(b.id).not.toBe(a.id);
+    for (const r of [a, b]) expect(await retrieve(r.id as string)).toMatchObject({ status: 200, body: { id: r.id } });
+    for (const r of [a, b]) expect((r.usage as Json).cost).toBeGreaterThan(0);
+    await expectBilledOnce(answers.map((x) => x.requestId));
   });
 });
