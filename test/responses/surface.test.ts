@@ -421,6 +421,52 @@ describe('stored responses: previous_response_id', () => {
     expect(row.input_items).toEqual([expect.objectContaining({ type: 'message', role: 'user', id: expect.stringMatching(/^msg_/) })]);
   });
 
+  it('lists input items with ids, stable across calls, a string content as parts, paged by those ids', async () => {
+    const { surface } = setup();
+    const c = caller();
+    const input = [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'user', content: 'plain string' },
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'as parts' }] },
+      { role: 'assistant', content: 'said before' },
+      { type: 'message', role: 'user', content: 'no id of its own', id: null },
+    ];
+    const p = await surface.parse({ model: 'm', input }, {}, c);
+    const r = surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, totals) as { id: string };
+    type Page = { data: Array<Record<string, unknown>>; first_id: string | null; last_id: string | null; has_more: boolean };
+    const all = (await surface.stored.inputItems(c.orgId, r.id, { order: 'asc' })) as Page;
+    expect(all.data).toEqual([
+      { id: expect.stringMatching(/^msg_/), type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'Be brief.' }] },
+      { id: expect.stringMatching(/^msg_/), type: 'message', role: 'user', content: [{ type: 'input_text', text: 'plain string' }] },
+      { id: expect.stringMatching(/^msg_/), type: 'message', role: 'user', content: [{ type: 'input_text', text: 'as parts' }] },
+      { id: expect.stringMatching(/^msg_/), type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'said before', annotations: [] }] },
+      { id: expect.stringMatching(/^msg_/), type: 'message', role: 'user', content: [{ type: 'input_text', text: 'no id of its own' }] },
+    ]);
+    const ids = all.data.map((it) => it.id as string);
+    expect(new Set(ids).size).toBe(5);
+    expect(((await surface.stored.inputItems(c.orgId, r.id, { order: 'asc' })) as Page).data.map((it) => it.id)).toEqual(ids);
+    const page1 = (await surface.stored.inputItems(c.orgId, r.id, { order: 'asc', limit: 2 })) as Page;
+    expect(page1).toMatchObject({ first_id: ids[0], last_id: ids[1], has_more: true });
+    const page2 = (await surface.stored.inputItems(c.orgId, r.id, { order: 'asc', limit: 2, after: page1.last_id })) as Page;
+    expect(page2.data.map((it) => it.id)).toEqual(ids.slice(2, 4));
+    const desc = (await surface.stored.inputItems(c.orgId, r.id, { after: ids[4], limit: 10 })) as Page;
+    expect(desc).toMatchObject({ first_id: ids[3], last_id: ids[0], has_more: false });
+  });
+
+  it('gives input items kept without an id one derived from the response, the same on every call', async () => {
+    const store = memoryStore();
+    const surface = createResponsesSurface({ store, retentionDays: 2, log: { warn: () => undefined } });
+    const item = { type: 'message', role: 'user', content: 'kept bare' };
+    await store.putResponse({ id: 'resp_bare', org_id: 'org_a', key_id: 'key_1', model: 'm', previous_response_id: null, response: { id: 'resp_bare', object: 'response', output: [] }, input_items: [item, { ...item, content: 'second' }], context: [], created_at: 0, expires_at: Date.now() + 60_000 });
+    type Page = { data: Array<{ id: string }> };
+    const first = (await surface.stored.inputItems('org_a', 'resp_bare', { order: 'asc' })) as Page;
+    const again = (await surface.stored.inputItems('org_a', 'resp_bare', { order: 'asc' })) as Page;
+    expect(first.data.map((it) => it.id)).toEqual(again.data.map((it) => it.id));
+    expect(first.data[0].id).toMatch(/^msg_/);
+    expect(first.data[0].id).not.toBe(first.data[1].id);
+    expect(((await surface.stored.inputItems('org_a', 'resp_bare', { after: first.data[1].id })) as Page).data.map((it) => it.id)).toEqual([first.data[0].id]);
+  });
+
   it('passes an id it does not hold to a Responses upstream, which may hold it', async () => {
     const { surface } = setup();
     const p = await surface.parse({ model: 'm', input: 'x', previous_response_id: 'resp_upstream_1' }, {}, caller());

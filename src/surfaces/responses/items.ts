@@ -56,13 +56,18 @@ export function normaliseInput(input: unknown): Json[] {
   });
 }
 
-/** Gives every item an id (listed by GET /v1/responses/{id}/input_items). */
+/** The id prefix of an input item of this type. */
+export function itemIdPrefix(type: unknown): string {
+  const t = type ?? 'message';
+  return t === 'message' ? 'msg' : t === 'function_call_output' ? 'fco' : t === 'custom_tool_call_output' ? 'ctco' : 'item';
+}
+
+/** Gives every item an id (listed by GET /v1/responses/{id}/input_items); an id that is not a string is replaced. */
 export function withIds(items: readonly Json[]): Json[] {
   return items.map((item) => {
     if (typeof item.id === 'string') return item;
-    const t = item.type ?? 'message';
-    const prefix = t === 'message' ? 'msg' : t === 'function_call_output' ? 'fco' : t === 'custom_tool_call_output' ? 'ctco' : 'item';
-    return { id: newItemId(prefix), ...(item.type === undefined ? { type: 'message' } : {}), ...item };
+    const { id: _none, ...rest } = item;
+    return { id: newItemId(itemIdPrefix(item.type)), ...(item.type === undefined ? { type: 'message' } : {}), ...rest };
   });
 }
 

@@ -1,8 +1,10 @@
 // Stored responses (`store: true`): writing an answer with its conversation, reading it back for
 // `previous_response_id`, and the GET / DELETE / input_items views. Always scoped to one org:
 // another org's id reads exactly like an id that never existed.
+import { createHash } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { StoredResponseRow } from '../../store/types.js';
+import { itemIdPrefix } from './items.js';
 import { clientOutput } from './response-object.js';
 import type { History } from './parse.js';
 import type { Json, OutputItem, ResponseObject, ResponseRequestInfo } from './types.js';
@@ -19,6 +21,24 @@ export interface StoredResponsesOptions {
   retentionMs: number;
   onError: (err: unknown, responseId: string) => void;
   now?: () => number;
+}
+
+/**
+ * An input item as GET input_items lists it (as OpenAI does): with an id, and a message's
+ * string content as one text part. An item kept without an id (older answers) gets one derived
+ * from the response and its position, so it is the same on every call.
+ */
+function listedItem(item: Json, responseId: string, position: number): Json {
+  const { id, ...rest } = item;
+  const out: Json = { id: typeof id === 'string' ? id : derivedItemId(item.type, responseId, position), ...rest };
+  if ((item.type ?? 'message') === 'message' && typeof item.content === 'string') {
+    out.content = [item.role === 'assistant' ? { type: 'output_text', text: item.content, annotations: [] } : { type: 'input_text', text: item.content }];
+  }
+  return out;
+}
+
+function derivedItemId(type: unknown, responseId: string, position: number): string {
+  return `${itemIdPrefix(type)}_${createHash('sha256').update(`${responseId}\n${position}`).digest('hex').slice(0, 32)}`;
 }
 
 const notFound = (id: string, param?: string) =>
@@ -95,7 +115,8 @@ export class StoredResponses {
     const order = q.order ?? 'desc';
     if (order !== 'asc' && order !== 'desc') throw new GatewayError('invalid_value', '"order" must be "asc" or "desc".', { param: 'order' });
     const row = await this.#row(orgId, id);
-    const items = order === 'asc' ? row.input_items : [...row.input_items].reverse();
+    const listed = row.input_items.map((item, i) => listedItem(item, row.id, i));
+    const items = order === 'asc' ? listed : listed.reverse();
     let start = 0;
     if (q.after !== undefined) {
       const at = items.findIndex((it) => it.id === q.after);
