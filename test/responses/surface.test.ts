@@ -180,6 +180,48 @@ describe('parse: Responses request → canonical request', () => {
   });
 });
 
+describe('parse: a malformed input item is named by the path the client sent', () => {
+  const hi = { role: 'user', content: 'hi' };
+  const cases: Array<[string, Record<string, unknown>, string, string]> = [
+    ['an item type that is not a string', { input: [hi, hi, { type: 42, role: 'user', content: 'x' }] }, 'input[2].type', 'invalid_value'],
+    ['a message with a bad role', { input: [hi, hi, { type: 'message', role: 'wizard', content: 'x' }] }, 'input[2].role', 'invalid_value'],
+    ['a content part without a type', { input: [hi, hi, { role: 'user', content: [{ text: 'x' }] }] }, 'input[2].content[0]', 'invalid_value'],
+    ['a function_call_output without call_id', { input: [hi, hi, { type: 'function_call_output', output: 'x' }] }, 'input[2].call_id', 'invalid_value'],
+    ['an entry of array instructions', { instructions: [hi, { role: 'wizard', content: 'x' }], input: 'x' }, 'instructions[1].role', 'invalid_value'],
+    ['an entry of array instructions that is no object', { instructions: [hi, 'x'], input: 'x' }, 'instructions[1]', 'invalid_value'],
+  ];
+  for (const [what, body, param, code] of cases) {
+    it(`${what}: ${param}`, async () => {
+      const { surface } = setup();
+      const err = await badRequest(surface.parse({ model: 'm', ...body }, {}, caller()));
+      expect(err).toMatchObject({ status: 400, code, param });
+      expect(err.message).toContain(param);
+    });
+  }
+
+  it('counts from the request\'s own input, after array instructions and a continued conversation', async () => {
+    const { surface } = setup();
+    const c = caller();
+    const p = await surface.parse({ model: 'm', input: [hi, { role: 'assistant', content: 'hello' }] }, {}, c);
+    const first = surface.encodeResponse(completion({ role: 'assistant', content: 'ok' }), { requestId: c.requestId, model: 'm', created: 1, native: false, request: p }, totals) as { id: string };
+    const body = { model: 'm', previous_response_id: first.id, instructions: [{ role: 'system', content: 'x' }], input: [hi, { role: 'wizard', content: 'x' }] };
+    const err = await badRequest(surface.parse(body, {}, caller()));
+    expect(err).toMatchObject({ status: 400, param: 'input[1].role' });
+    expect(err.message).toContain('input[1].role');
+    expect(err.message).toContain('"wizard"');
+  });
+
+  it('refuses an item or content part type only a Responses upstream may take, on a model without one, by its path', async () => {
+    const { surface } = setup();
+    const parts = await surface.parse({ model: 'm', input: [hi, hi, { role: 'user', content: [{ type: 'input_text', text: 'x' }, { type: 'bogus_part' }] }] }, {}, caller());
+    expect(parts.requiresNative?.refusal).toMatchObject({ status: 400, param: 'input[2].content[1].type' });
+    expect(parts.requiresNative?.refusal.message).toContain('"bogus_part" at input[2].content[1].type');
+    const items = await surface.parse({ model: 'm', instructions: [hi], input: [hi, { type: 'bogus_item' }] }, {}, caller());
+    expect(items.requiresNative?.refusal).toMatchObject({ status: 400, param: 'input[1].type' });
+    expect(items.requiresNative?.refusal.message).toContain('"bogus_item" at input[1].type');
+  });
+});
+
 describe('checkModel: what the serving model can do', () => {
   it('marks built-in tools as needing the native lane, with the 400 a model without one answers', async () => {
     const { surface } = setup();

@@ -46,12 +46,12 @@ function openReasoning(sealed: string): ReasoningState | undefined {
   }
 }
 
-/** `input` as the client sent it → a list of items (a string is one user message). */
-export function normaliseInput(input: unknown): Json[] {
+/** `input` (or array `instructions`, named by `param`) as the client sent it → a list of items (a string is one user message). */
+export function normaliseInput(input: unknown, param = 'input'): Json[] {
   if (typeof input === 'string') return [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: input }] }];
-  if (!Array.isArray(input)) throw invalid('input', '"input" must be a string or an array of input items.');
+  if (!Array.isArray(input)) throw invalid(param, `"${param}" must be a string or an array of input items.`);
   return input.map((item, i) => {
-    if (!isObj(item)) throw invalid(`input[${i}]`, `input[${i}] must be an object (a message or another input item).`);
+    if (!isObj(item)) throw invalid(`${param}[${i}]`, `${param}[${i}] must be an object (a message or another input item).`);
     return item;
   });
 }
@@ -71,10 +71,17 @@ export function withIds(items: readonly Json[]): Json[] {
   });
 }
 
+/** An item or content part only a native upstream understands, and where the client sent it. */
+export interface NativeOnlyInput {
+  /** e.g. `input item "web_search_call"`, `content part "input_file"` */
+  what: string;
+  /** the field path of its type, e.g. `input[2].content[0].type` */
+  param: string;
+}
+
 export interface ConvertedItems {
   messages: ChatMessage[];
-  /** item or part types only a native upstream understands */
-  nativeOnly: string[];
+  nativeOnly: NativeOnlyInput[];
 }
 
 function textOf(content: unknown, param: string): string {
@@ -88,7 +95,7 @@ function textOf(content: unknown, param: string): string {
   return s;
 }
 
-function userParts(content: unknown, param: string, nativeOnly: string[]): string | ContentPart[] {
+function userParts(content: unknown, param: string, nativeOnly: NativeOnlyInput[]): string | ContentPart[] {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw invalid(param, `${param} must be a string or an array of content parts.`);
   const parts: ContentPart[] = [];
@@ -102,9 +109,9 @@ function userParts(content: unknown, param: string, nativeOnly: string[]): strin
       if (typeof p.image_url === 'string') {
         const detail = p.detail === 'low' || p.detail === 'high' || p.detail === 'auto' ? p.detail : undefined;
         parts.push({ type: 'image_url', image_url: { url: p.image_url, ...(detail ? { detail } : {}) } });
-      } else if (typeof p.file_id === 'string') nativeOnly.push('input_image.file_id');
+      } else if (typeof p.file_id === 'string') nativeOnly.push({ what: 'content part "input_image" with a "file_id"', param: `${pp}.file_id` });
       else throw invalid(pp, `${pp} (input_image) needs an "image_url" or a "file_id".`);
-    } else nativeOnly.push(p.type);
+    } else nativeOnly.push({ what: `content part "${p.type}"`, param: `${pp}.type` });
   });
   if (parts.length === 1 && parts[0].type === 'text') return (parts[0] as { text: string }).text;
   return parts;
@@ -116,10 +123,13 @@ function toolOutput(output: unknown, param: string): string | ContentPart[] {
   return userParts(output, param, []);
 }
 
-/** Converts the whole conversation (stored history + this request's input) to canonical messages. */
-export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, base = 'input'): ConvertedItems {
+/**
+ * Converts the whole conversation (array instructions, stored history, this request's input) to
+ * canonical messages. `paths[i]` is where the client sent `items[i]` (`input[2]`), for errors.
+ */
+export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, paths: readonly string[]): ConvertedItems {
   const messages: ChatMessage[] = [];
-  const nativeOnly: string[] = [];
+  const nativeOnly: NativeOnlyInput[] = [];
   let turn: ChatMessage | undefined;
   const flush = () => {
     if (turn) messages.push(turn);
@@ -135,7 +145,7 @@ export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, b
   };
 
   items.forEach((item, i) => {
-    const p = `${base}[${i}]`;
+    const p = paths[i] ?? `input[${i}]`;
     const type = item.type ?? (item.role !== undefined ? 'message' : undefined);
     switch (type) {
       case 'message': {
@@ -148,7 +158,7 @@ export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, b
           return;
         }
         if (role !== 'user' && role !== 'system' && role !== 'developer') {
-          throw invalid(`${p}.role`, `${p}.role must be "user", "assistant", "system" or "developer".`);
+          throw invalid(`${p}.role`, `${p}.role is ${JSON.stringify(role) ?? 'missing'}: it must be "user", "assistant", "system" or "developer".`);
         }
         flush();
         // Chat servers (vLLM, Ollama) know "system" far more widely than "developer".
@@ -172,7 +182,7 @@ export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, b
       }
       case 'function_call_output':
       case 'custom_tool_call_output': {
-        if (typeof item.call_id !== 'string') throw invalid(`${p}.call_id`, `${p} (${type}) needs the "call_id" of the call it answers.`);
+        if (typeof item.call_id !== 'string') throw invalid(`${p}.call_id`, `${p}.call_id is missing: ${p} (${type}) needs the "call_id" of the call it answers.`);
         flush();
         messages.push({ role: 'tool', tool_call_id: item.call_id, content: toolOutput(item.output, `${p}.output`) });
         return;
@@ -203,8 +213,9 @@ export function itemsToMessages(items: readonly Json[], tools: ConvertedTools, b
       case undefined:
         throw invalid(`${p}.type`, `${p} has no "type" (expected a message or another input item).`);
       default:
+        if (typeof type !== 'string') throw invalid(`${p}.type`, `${p}.type must be a string such as "message" or "function_call_output".`);
         // item_reference, web_search_call, local_shell_call, …: meaningful only to a Responses upstream.
-        nativeOnly.push(String(type));
+        nativeOnly.push({ what: `input item "${type}"`, param: `${p}.type` });
     }
   });
   flush();

@@ -146,9 +146,11 @@ export function parseResponsesBody(body: unknown, ids: { responseId: string; org
 
   const messages: ChatMessage[] = [];
   if (typeof instructions === 'string' && instructions.length > 0) messages.push({ role: 'system', content: instructions });
-  const instructionItems = Array.isArray(instructions) ? normaliseInput(instructions) : [];
-  const converted = itemsToMessages([...instructionItems, ...conversation], tools);
-  for (const t of converted.nativeOnly) nativeOnly.push({ what: `the input item or part "${t}"`, param: 'input' });
+  const instructionItems = Array.isArray(instructions) ? normaliseInput(instructions, 'instructions') : [];
+  // Errors name each item where the client sent it: stored history is the previous response's.
+  const paths = [...instructionItems.map((_, i) => `instructions[${i}]`), ...(history?.items ?? []).map(() => 'previous_response_id'), ...input.map((_, i) => `input[${i}]`)];
+  const converted = itemsToMessages([...instructionItems, ...conversation], tools, paths);
+  for (const t of converted.nativeOnly) nativeOnly.push({ what: `the ${t.what} at ${t.param}`, param: t.param });
   messages.push(...converted.messages);
   if (messages.length === 0) {
     throw new GatewayError('missing_required_parameter', 'Missing required parameter "input" (a string or an array of input items), or "previous_response_id" to continue.', { param: 'input' });
