@@ -28,6 +28,11 @@ function parseError(body: unknown): GatewayError {
 
 const base = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] };
 
+/** A document whose source is a list of blocks (Anthropic's custom-content document). */
+function contentDoc(content: unknown, title?: string): Record<string, unknown> {
+  return { type: 'document', source: { type: 'content', content }, ...(title === undefined ? {} : { title }) };
+}
+
 function runtime(over: { native?: boolean; max_output_tokens?: number; context_window?: number; supported?: string[]; configured?: string[] } = {}): ModelRuntime {
   const adapter = { native: over.native ? { messages: {} } : undefined };
   return {
@@ -57,6 +62,15 @@ describe('POST /v1/messages validation (400 with Tollgate codes, before any upst
     ['a message without content', { ...base, messages: [{ role: 'user' }] }, 'invalid_messages', 'messages[0].content'],
     ['a text block without text', { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 'invalid_messages', 'messages[0].content[0].text'],
     ['an image of an unknown media type', { ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'x' } }] }] }, 'invalid_messages', 'messages[0].content[0].source.media_type'],
+    ['a content document holding a tool_use', { ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'See:' }, contentDoc([{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }, { type: 'tool_use', id: 't', name: 'n', input: {} }])] }] }, 'invalid_messages', 'messages[0].content[1].source.content[2].type'],
+    ['a content document holding a document', { ...base, messages: [{ role: 'user', content: [contentDoc([{ type: 'document', source: { type: 'text', data: 'x' } }])] }] }, 'invalid_messages', 'messages[0].content[0].source.content[0].type'],
+    ['a content document holding a text block without text', { ...base, messages: [{ role: 'user', content: [contentDoc([{ type: 'text', text: 'a' }, { type: 'text' }])] }] }, 'invalid_messages', 'messages[0].content[0].source.content[1].text'],
+    ['a content document holding an image without a source', { ...base, messages: [{ role: 'user', content: [contentDoc([{ type: 'image' }])] }] }, 'invalid_messages', 'messages[0].content[0].source.content[0].source'],
+    ['a content document holding an image of an unknown media type', { ...base, messages: [{ role: 'user', content: [contentDoc([{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'x' } }])] }] }, 'invalid_messages', 'messages[0].content[0].source.content[0].source.media_type'],
+    ['a content document holding a block that is not an object', { ...base, messages: [{ role: 'user', content: [contentDoc(['text'])] }] }, 'invalid_messages', 'messages[0].content[0].source.content[0]'],
+    ['a content document whose content is an object', { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'content', content: { type: 'text', text: 'x' } } }] }] }, 'invalid_messages', 'messages[0].content[0].source.content'],
+    ['a content document inside a tool result holding a thinking block', { ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [contentDoc([{ type: 'thinking', thinking: 'x', signature: 's' }])] }] }] }, 'invalid_messages', 'messages[0].content[0].content[0].source.content[0].type'],
+    ['an image whose source is a content list', { ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'content', content: [] } }] }] }, 'invalid_messages', 'messages[0].content[0].source.type'],
     ['a tool_use in a user turn', { ...base, messages: [{ role: 'user', content: [{ type: 'tool_use', id: 't', name: 'n', input: {} }] }] }, 'invalid_messages', 'messages[0].content[0]'],
     ['a tool_result without tool_use_id', { ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', content: 'x' }] }] }, 'invalid_messages', 'messages[0].content[0].tool_use_id'],
     ['a thinking block without its signature', { ...base, messages: [{ role: 'assistant', content: [{ type: 'thinking', thinking: 'x' }] }] }, 'invalid_messages', 'messages[0].content[0].signature'],
@@ -197,6 +211,34 @@ describe('conversion to the canonical request', () => {
     });
     // Anthropic's own server tools mean nothing to another provider's model.
     expect(c.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: full.tools[0].input_schema } }]);
+  });
+
+  it('carries a content document as its text and images, whether its content is a string or blocks', () => {
+    const c = parse({
+      ...base,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            contentDoc('Short note', 'Note'),
+            contentDoc([
+              { type: 'text', text: 'Page one', cache_control: { type: 'ephemeral' } },
+              { type: 'image', source: { type: 'url', url: 'https://example.com/fig.png' } },
+            ]),
+          ],
+        },
+      ],
+    }).canonical;
+    expect(c.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Note\n\nShort note' },
+          { type: 'text', text: 'Page one' },
+          { type: 'image_url', image_url: { url: 'https://example.com/fig.png' } },
+        ],
+      },
+    ]);
   });
 
   it('keeps a system message inside messages in its place', () => {

@@ -56,14 +56,26 @@ function checkSource(source: unknown, at: string, kind: 'image' | 'document'): v
       if (typeof source.file_id !== 'string' || source.file_id === '') throw invalidMessages(`${at}.file_id`, `"${at}.file_id" must be a non-empty string.`);
       return;
     case 'text':
-      if (kind === 'document' && typeof source.data === 'string') return;
+      if (kind !== 'document') break;
+      if (typeof source.data === 'string') return;
       throw invalidMessages(`${at}.data`, `"${at}.data" must be a string.`);
     case 'content':
-      if (kind === 'document' && (typeof source.content === 'string' || Array.isArray(source.content))) return;
-      throw invalidMessages(`${at}.content`, `"${at}.content" must be a string or an array of blocks.`);
-    default:
-      throw invalidMessages(`${at}.type`, `"${at}.type" "${String(source.type)}" is not a known ${kind} source type.`);
+      if (kind !== 'document') break;
+      if (typeof source.content === 'string') return;
+      if (!Array.isArray(source.content)) throw invalidMessages(`${at}.content`, `"${at}.content" must be a string or an array of text and image blocks.`);
+      source.content.forEach((inner, i) => {
+        checkDocumentContent(inner, `${at}.content[${i}]`);
+      });
+      return;
   }
+  throw invalidMessages(`${at}.type`, `"${at}.type" "${String(source.type)}" is not a known ${kind} source type.`);
+}
+
+/** A block of a custom-content document ({"type":"content"} source): text or an image, nothing else. */
+function checkDocumentContent(b: unknown, at: string): void {
+  if (!isObj(b) || typeof b.type !== 'string' || b.type === '') throw invalidMessages(at, `"${at}" must be a text or image block object with a "type".`);
+  if (b.type !== 'text' && b.type !== 'image') throw invalidMessages(`${at}.type`, `"${at}.type" is "${b.type}"; a content document holds only text and image blocks.`);
+  checkBlock(b, at, 'user');
 }
 
 function checkBlock(b: unknown, at: string, role: 'user' | 'assistant' | 'system' | 'tool_result'): void {
