@@ -3,7 +3,7 @@
 // Inference POSTs it can answer identically are served by the direct lane (direct-lane.ts)
 // before Fastify sees them; the two share RequestGate, the body parser and the error answer.
 import { createRequire } from 'node:module';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
@@ -90,19 +90,28 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     schemaController: { compilersFactory: lazyCompilers as never },
     // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
     // default): check often enough that a stalled client is cut off close to its deadline.
-    serverFactory: (handler) =>
-      createServer(
+    serverFactory: (handler) => {
+      // Inference requests the direct lane can serve skip Fastify; everything else is Fastify's.
+      const serve = (req: IncomingMessage, res: ServerResponse) => {
+        if (lane === undefined || !lane.take(req, res)) handler(req, res);
+      };
+      const http = createServer(
         {
           headersTimeout: server.header_timeout_ms,
           requestTimeout: server.request_timeout_ms,
           connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(server.header_timeout_ms / 4))),
           noDelay: true,
         },
-        // Inference requests the direct lane can serve skip Fastify; everything else is Fastify's.
-        (req, res) => {
-          if (lane === undefined || !lane.take(req, res)) handler(req, res);
-        },
-      ),
+        serve,
+      );
+      // Node would answer Expect: 100-continue as soon as the headers arrive; a request refused
+      // from its headers (bad key, unknown route, body over the limit) is answered without it.
+      http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        continueOnFirstRead(req, res);
+        serve(req, res);
+      });
+      return http;
+    },
     genReqId: () => gate.nextId(),
     return503OnClosing: true,
     // Requests Node cannot even parse (bad header bytes, oversized headers) still get the envelope.
@@ -167,6 +176,11 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
   /** The request goes on: its key, when it can be checked before the body is read. */
   const admitted = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    // No route matches: 404 or 405 from the headers, without reading (or asking for) the body.
+    if (req.is404) {
+      void unmatched(req, reply);
+      return;
+    }
     try {
       const principal = authenticateEarly(gw.view, server.admin_token, req);
       // Inference routes take it from here instead of authenticating the same header again.
@@ -201,7 +215,7 @@ export function buildHttpApp(gw: Gateway): HttpApp {
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\\\*/g, '.*')}$`);
     known.push({ pattern, methods: new Set(methods.map((m) => m.toUpperCase())) });
   });
-  app.setNotFoundHandler((req, reply) => {
+  const unmatched = (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0];
     const allowed = new Set<string>();
     for (const k of known) if (k.pattern.test(path)) for (const m of k.methods) allowed.add(m);
@@ -211,7 +225,8 @@ export function buildHttpApp(gw: Gateway): HttpApp {
       return sendError(reply, new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${[...allowed].join(' or ')}.`));
     }
     return sendError(reply, new GatewayError('not_found', `There is no route ${req.method} ${path}. The OpenAI-compatible API lives under /v1 (e.g. POST /v1/chat/completions).`));
-  });
+  };
+  app.setNotFoundHandler(unmatched);
 
   const ctx: RouteContext = { gw, streams, draining, surfaces: new Map() };
   registerV1Routes(app, ctx);
@@ -233,6 +248,20 @@ export function buildHttpApp(gw: Gateway): HttpApp {
   });
   lane = new DirectLane(gw, gate, streams, ctx.surfaces);
   return { app, streams, draining, routes, lane };
+}
+
+/**
+ * Sends `100 Continue` to a client that asked for it when its body is first read, not before:
+ * a request answered from its headers alone gets only its final answer (and Node then closes
+ * the connection, since the client may or may not send the body it held back).
+ */
+function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+  const read = req._read;
+  req._read = (size: number) => {
+    req._read = read;
+    if (!res.headersSent && !res.writableEnded) res.writeContinue();
+    read.call(req, size);
+  };
 }
 
 export interface RouteContext {
